@@ -1,0 +1,136 @@
+//! Calling another component's API: the HTTP client, cluster-secret authentication and
+//! errors that say what went wrong in words an administrator can act on.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::api::{ErrorBody, Health, Ping};
+use crate::component::Component;
+use crate::hostport::HostPort;
+use crate::secret::ClusterSecret;
+
+/// The HTTP client a process uses for every call to another component. Environment proxy
+/// settings are ignored: components talk over the names in their INI files.
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .user_agent(concat!("tutti/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(3))
+        .timeout(Duration::from_secs(15))
+        .no_proxy()
+        .build()
+        // Building fails only if the TLS backend cannot initialise, which no
+        // configuration of ours can cause: a broken installation, not an input.
+        .expect("the HTTP client's TLS backend initialises")
+}
+
+/// Why a call to another component failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PeerError {
+    #[error("cannot reach {url}: {reason}")]
+    Unreachable { url: String, reason: String },
+    #[error("{url} refused the ClusterSecret (401): the ClusterSecret in this server's INI file differs from the one of the component there")]
+    Unauthorized { url: String },
+    #[error("{url} answered {status}: {message}")]
+    Status { url: String, status: StatusCode, message: String },
+    #[error("{url} answered something that is not a Tutti {expected} answer: {reason}")]
+    Unexpected { url: String, expected: &'static str, reason: String },
+}
+
+/// A client for one peer component at one address.
+#[derive(Debug, Clone)]
+pub struct PeerClient {
+    http: reqwest::Client,
+    base: HostPort,
+    component: Component,
+    secret: ClusterSecret,
+}
+
+impl PeerClient {
+    pub fn new(http: reqwest::Client, base: HostPort, component: Component, secret: ClusterSecret) -> Self {
+        PeerClient { http, base, component, secret }
+    }
+
+    pub fn component(&self) -> Component {
+        self.component
+    }
+
+    /// `http://host:port/hub` and the like.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}{}", self.base.base_url(), self.component.prefix(), path)
+    }
+
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, PeerError> {
+        let url = self.url(path);
+        let response = self.http.get(&url).bearer_auth(self.secret.expose()).send().await;
+        decode(url, response).await
+    }
+
+    pub async fn post<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T, PeerError> {
+        let url = self.url(path);
+        let response = self.http.post(&url).bearer_auth(self.secret.expose()).json(body).send().await;
+        decode(url, response).await
+    }
+
+    /// Unauthenticated health check.
+    pub async fn health(&self) -> Result<Health, PeerError> {
+        let url = self.url("/health");
+        let response = self.http.get(&url).timeout(Duration::from_secs(3)).send().await;
+        let health: Health = decode(url.clone(), response).await?;
+        if health.component != self.component {
+            return Err(PeerError::Unexpected {
+                url,
+                expected: self.component.title(),
+                reason: format!("the {} answers there", health.component.title()),
+            });
+        }
+        Ok(health)
+    }
+
+    /// Authenticated round trip: reachable, the right component, and the secret accepted.
+    pub async fn ping(&self) -> Result<Ping, PeerError> {
+        self.get("/api/ping").await
+    }
+}
+
+async fn decode<T: DeserializeOwned>(
+    url: String,
+    response: reqwest::Result<reqwest::Response>,
+) -> Result<T, PeerError> {
+    let response = response.map_err(|e| PeerError::Unreachable { reason: describe(&e), url: url.clone() })?;
+    let status = response.status();
+    if status == StatusCode::UNAUTHORIZED {
+        return Err(PeerError::Unauthorized { url });
+    }
+    let bytes = response
+        .bytes()
+        .await
+        .map_err(|e| PeerError::Unreachable { reason: describe(&e), url: url.clone() })?;
+    if !status.is_success() {
+        let message = serde_json::from_slice::<ErrorBody>(&bytes)
+            .map(|b| b.error)
+            .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).chars().take(200).collect());
+        return Err(PeerError::Status { url, status, message });
+    }
+    serde_json::from_slice(&bytes).map_err(|e| PeerError::Unexpected {
+        url,
+        expected: "component",
+        reason: e.to_string(),
+    })
+}
+
+/// reqwest's error chain in one line ("connection refused", "timed out", ...).
+fn describe(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        return "no answer in time (timed out)".into();
+    }
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text = format!("{text}: {s}");
+        source = s.source();
+    }
+    text
+}

@@ -1,0 +1,229 @@
+//! Typed views of the INI files, and the whole installation read at once.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::ini::{ConfigError, IniFile};
+use super::schema::{HUB_INI, LUI_INI, MAILER_INI, SERVER_INI, TRK_INI};
+use super::values::LogLevel;
+use crate::component::Component;
+use crate::hostport::HostPort;
+use crate::secret::ClusterSecret;
+
+/// `server.ini`.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub components: Vec<Component>,
+    pub bind_address: IpAddr,
+    pub port: u16,
+    pub host_name: Option<String>,
+    pub ssl: Option<SslConfig>,
+    pub shutdown_grace: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct SslConfig {
+    pub port: u16,
+    /// Absolute paths (relative ones in the file are taken from the installation root).
+    pub certificate: PathBuf,
+    pub private_key: PathBuf,
+}
+
+impl ServerConfig {
+    pub fn from_ini(ini: &IniFile, root: &Path) -> Result<Self, ConfigError> {
+        let ssl_port: Option<u16> = ini.get("SslPort")?;
+        let certificate: Option<PathBuf> = ini.get("SslCertificate")?;
+        let private_key: Option<PathBuf> = ini.get("SslPrivateKey")?;
+        let ssl = match (ssl_port, certificate, private_key) {
+            (None, None, None) => None,
+            (Some(port), Some(cert), Some(key)) => Some(SslConfig {
+                port,
+                certificate: root.join(cert),
+                private_key: root.join(key),
+            }),
+            (None, _, _) => {
+                return Err(ini.error(
+                    "SslPort",
+                    "SslCertificate or SslPrivateKey is set but SslPort is not; set SslPort (e.g. 443) or empty both",
+                ));
+            }
+            (Some(_), None, _) => {
+                return Err(ini.error("SslCertificate", "SslPort is set, so SslCertificate must name the PEM certificate file"));
+            }
+            (Some(_), _, None) => {
+                return Err(ini.error("SslPrivateKey", "SslPort is set, so SslPrivateKey must name the PEM private key file"));
+            }
+        };
+        let port: u16 = ini.get("Port")?;
+        if ssl.as_ref().is_some_and(|s| s.port == port) {
+            return Err(ini.error("SslPort", format!("SslPort is the same as Port ({port}); HTTP and HTTPS need two ports")));
+        }
+        Ok(ServerConfig {
+            components: ini.get("Components")?,
+            bind_address: ini.get("BindAddress")?,
+            port,
+            host_name: ini.get("HostName")?,
+            ssl,
+            shutdown_grace: Duration::from_secs(u64::from(ini.get::<u32>("ShutdownGraceSeconds")?)),
+        })
+    }
+
+    /// The name other components use to reach this server, when one is known.
+    pub fn advertised_host(&self) -> Option<String> {
+        if let Some(name) = &self.host_name {
+            return Some(name.clone());
+        }
+        match self.bind_address {
+            ip if ip.is_unspecified() => None,
+            IpAddr::V6(v6) => Some(format!("[{v6}]")),
+            ip => Some(ip.to_string()),
+        }
+    }
+
+    /// How a process on this server reaches the server's own HTTP listener.
+    pub fn local_host_port(&self) -> HostPort {
+        let host = match self.bind_address {
+            ip if ip.is_unspecified() => "127.0.0.1".to_string(),
+            IpAddr::V6(v6) => format!("[{v6}]"),
+            ip => ip.to_string(),
+        };
+        HostPort::new(crate::hostport::Scheme::Http, host, self.port)
+    }
+}
+
+/// Keys every component INI file has.
+#[derive(Debug, Clone)]
+pub struct CommonConfig {
+    pub cluster_secret: ClusterSecret,
+    pub log_level: LogLevel,
+    pub log_retention_days: u32,
+}
+
+impl CommonConfig {
+    fn from_ini(ini: &IniFile) -> Result<Self, ConfigError> {
+        let log_retention_days: u32 = ini.get("LogRetentionDays")?;
+        if log_retention_days == 0 {
+            return Err(ini.error("LogRetentionDays", "0 would delete every log file; expected 1 or more"));
+        }
+        Ok(CommonConfig {
+            cluster_secret: ini.get("ClusterSecret")?,
+            log_level: ini.get("LogLevel")?,
+            log_retention_days,
+        })
+    }
+}
+
+fn announce_interval(ini: &IniFile) -> Result<Duration, ConfigError> {
+    match ini.get::<u32>("HubAnnounceInterval")? {
+        0 => Err(ini.error("HubAnnounceInterval", "0 is not an interval; expected 1 second or more")),
+        s => Ok(Duration::from_secs(u64::from(s))),
+    }
+}
+
+/// `hub/hub.ini`.
+#[derive(Debug, Clone)]
+pub struct HubConfig {
+    pub common: CommonConfig,
+}
+
+/// `lui/lui.ini`.
+#[derive(Debug, Clone)]
+pub struct LuiConfig {
+    pub common: CommonConfig,
+    pub registry_hub_host: HostPort,
+    pub tracker_host: HostPort,
+    pub announce_interval: Duration,
+}
+
+/// `trk/tracker.ini`.
+#[derive(Debug, Clone)]
+pub struct TrkConfig {
+    pub common: CommonConfig,
+    pub registry_hub_host: HostPort,
+    pub announce_interval: Duration,
+}
+
+/// `mailer/mailer.ini`.
+#[derive(Debug, Clone)]
+pub struct MailerConfig {
+    pub common: CommonConfig,
+    pub registry_hub_host: HostPort,
+    pub announce_interval: Duration,
+}
+
+/// A whole installation root: `server.ini` and the INI file of each component it lists.
+#[derive(Debug, Clone)]
+pub struct Installation {
+    pub root: PathBuf,
+    pub server: ServerConfig,
+    pub hub: Option<HubConfig>,
+    pub lui: Option<LuiConfig>,
+    pub trk: Option<TrkConfig>,
+    pub mailer: Option<MailerConfig>,
+    /// Warnings from every file read (unknown keys and the like).
+    pub warnings: Vec<String>,
+}
+
+impl Installation {
+    /// Reads and checks every file; the first wrong value stops with its file, line and key.
+    pub fn load(root: &Path) -> Result<Self, ConfigError> {
+        let server_ini = IniFile::load(root, SERVER_INI)?;
+        let server = ServerConfig::from_ini(&server_ini, root)?;
+        let mut warnings = server_ini.warnings.clone();
+        let mut load = |spec| -> Result<IniFile, ConfigError> {
+            let ini = IniFile::load(root, spec)?;
+            warnings.extend(ini.warnings.iter().cloned());
+            Ok(ini)
+        };
+        let runs = |c| server.components.contains(&c);
+        let hub = if runs(Component::Hub) {
+            let ini = load(HUB_INI)?;
+            Some(HubConfig { common: CommonConfig::from_ini(&ini)? })
+        } else {
+            None
+        };
+        let lui = if runs(Component::Lui) {
+            let ini = load(LUI_INI)?;
+            Some(LuiConfig {
+                common: CommonConfig::from_ini(&ini)?,
+                registry_hub_host: ini.get("RegistryHubHost")?,
+                tracker_host: ini.get("TrackerHost")?,
+                announce_interval: announce_interval(&ini)?,
+            })
+        } else {
+            None
+        };
+        let trk = if runs(Component::Trk) {
+            let ini = load(TRK_INI)?;
+            Some(TrkConfig {
+                common: CommonConfig::from_ini(&ini)?,
+                registry_hub_host: ini.get("RegistryHubHost")?,
+                announce_interval: announce_interval(&ini)?,
+            })
+        } else {
+            None
+        };
+        let mailer = if runs(Component::Mailer) {
+            let ini = load(MAILER_INI)?;
+            Some(MailerConfig {
+                common: CommonConfig::from_ini(&ini)?,
+                registry_hub_host: ini.get("RegistryHubHost")?,
+                announce_interval: announce_interval(&ini)?,
+            })
+        } else {
+            None
+        };
+        Ok(Installation { root: root.to_path_buf(), server, hub, lui, trk, mailer, warnings })
+    }
+
+    /// The common keys of a component this installation runs.
+    pub fn common(&self, component: Component) -> Option<&CommonConfig> {
+        match component {
+            Component::Hub => self.hub.as_ref().map(|c| &c.common),
+            Component::Lui => self.lui.as_ref().map(|c| &c.common),
+            Component::Trk => self.trk.as_ref().map(|c| &c.common),
+            Component::Mailer => self.mailer.as_ref().map(|c| &c.common),
+        }
+    }
+}

@@ -1,0 +1,230 @@
+//! Every key of every INI file: name, default, what it expects and what it means.
+
+use crate::hostport::HOST_PORT_EXPECTED;
+
+/// One key of an INI file.
+#[derive(Debug)]
+pub struct KeySpec {
+    pub name: &'static str,
+    /// Used when the key is absent or empty. `""` means "none" for optional keys.
+    pub default: &'static str,
+    pub expected: &'static str,
+    pub doc: &'static str,
+}
+
+/// One INI file.
+#[derive(Debug)]
+pub struct FileSpec {
+    /// Relative to the installation root.
+    pub path: &'static str,
+    pub title: &'static str,
+    pub intro: &'static str,
+    /// What to do when the file is missing.
+    pub missing_hint: &'static str,
+    pub keys: &'static [KeySpec],
+}
+
+impl FileSpec {
+    /// The declaration of `name`. Code only asks for keys it declared, so a miss is a bug.
+    pub fn key(&self, name: &str) -> &KeySpec {
+        self.keys
+            .iter()
+            .find(|k| k.name == name)
+            .unwrap_or_else(|| panic!("{} declares no key {name}", self.path))
+    }
+}
+
+const CLUSTER_SECRET: KeySpec = KeySpec {
+    name: "ClusterSecret",
+    default: "",
+    expected: "the installation's shared secret: at least 24 printable ASCII characters, the same in every INI file of every server",
+    doc: "Shared secret with which the components authenticate each other's API calls \
+          (sent as \"Authorization: Bearer <secret>\"). tutti init generates one; on a second \
+          server pass it with --cluster-secret-file. Use TLS between servers that do not share a \
+          trusted network.",
+};
+
+const LOG_LEVEL: KeySpec = KeySpec {
+    name: "LogLevel",
+    default: "standard",
+    expected: "severe, standard or all (or 1, 2, 3)",
+    doc: "What the component writes to its log folder and to standard error: severe = errors and \
+          warnings only; standard = also normal operation (start, stop, logins, jobs); all = also \
+          details for debugging.",
+};
+
+const LOG_RETENTION_DAYS: KeySpec = KeySpec {
+    name: "LogRetentionDays",
+    default: "30",
+    expected: "a whole number of days, 1 or more",
+    doc: "Log files rotate daily; this many days of files are kept, older ones are deleted.",
+};
+
+const REGISTRY_HUB_HOST: KeySpec = KeySpec {
+    name: "RegistryHubHost",
+    default: "localhost",
+    expected: HOST_PORT_EXPECTED,
+    doc: "Where this component reaches the Administration Hub (its local name; see \
+          ExternalHubHostName in lui.ini for the name browsers use). The component announces \
+          itself there at start and every HubAnnounceInterval seconds.",
+};
+
+const HUB_ANNOUNCE_INTERVAL: KeySpec = KeySpec {
+    name: "HubAnnounceInterval",
+    default: "30",
+    expected: "a whole number of seconds, 1 or more",
+    doc: "How often the component tells the Hub where it is and that it runs. After a failed \
+          attempt it tries again sooner (1 s, doubling up to this interval).",
+};
+
+pub static SERVER_INI: &FileSpec = &FileSpec {
+    path: "server.ini",
+    title: "Server",
+    intro: "Which components this server runs and where it listens. All components of one server \
+            share one HTTP listener (and one HTTPS listener), each under its own path: /hub, /lui, \
+            /trk, /mailer.",
+    missing_hint: "run tutti init --root DIR first, or tutti serve, which initialises an empty root",
+    keys: &[
+        KeySpec {
+            name: "Components",
+            default: "hub,lui,trk,mailer",
+            expected: "a comma-separated list of hub, lui, trk, mailer",
+            doc: "The components this server runs. Each needs its INI file (hub/hub.ini, \
+                  lui/lui.ini, trk/tracker.ini, mailer/mailer.ini).",
+        },
+        KeySpec {
+            name: "BindAddress",
+            default: "0.0.0.0",
+            expected: "an IP address of this server, 0.0.0.0 (all IPv4) or :: (all)",
+            doc: "The address the HTTP and HTTPS listeners bind to.",
+        },
+        KeySpec {
+            name: "Port",
+            default: "80",
+            expected: "a port number, 1 to 65535",
+            doc: "The HTTP port. Ports below 1024 need root (or CAP_NET_BIND_SERVICE); choose \
+                  e.g. 8080 otherwise. tutti serve --port overrides it.",
+        },
+        KeySpec {
+            name: "HostName",
+            default: "",
+            expected: "a host name or IP address of this server, or empty",
+            doc: "The name under which the other components reach this server; the components \
+                  tell the Hub this name when they announce themselves. Empty: BindAddress when \
+                  it is a specific address, otherwise the address the Hub sees the announcement \
+                  come from.",
+        },
+        KeySpec {
+            name: "SslPort",
+            default: "",
+            expected: "a port number, 1 to 65535, or empty for no HTTPS",
+            doc: "The HTTPS port (usually 443). When set, SslCertificate and SslPrivateKey must \
+                  be set too; the components then also answer over HTTPS.",
+        },
+        KeySpec {
+            name: "SslCertificate",
+            default: "",
+            expected: "a path to a PEM certificate chain (relative to the installation root), or empty",
+            doc: "The server's certificate, followed by its intermediate certificates.",
+        },
+        KeySpec {
+            name: "SslPrivateKey",
+            default: "",
+            expected: "a path to a PEM private key (relative to the installation root), or empty",
+            doc: "The private key of SslCertificate (PKCS#8, PKCS#1 or SEC1).",
+        },
+        KeySpec {
+            name: "ShutdownGraceSeconds",
+            default: "30",
+            expected: "a whole number of seconds",
+            doc: "On SIGTERM or SIGINT the server stops accepting connections and waits this \
+                  long for requests in flight to finish before it exits.",
+        },
+    ],
+};
+
+pub static HUB_INI: &FileSpec = &FileSpec {
+    path: "hub/hub.ini",
+    title: "Administration Hub",
+    intro: "The Administration Hub: accounts, groups, rights, settings and the registry of the \
+            installation's components. Its lasting data is in hub/accountreg and hub/hubreg.",
+    missing_hint: "run tutti init --root DIR --components hub, or remove hub from Components in server.ini",
+    keys: &[CLUSTER_SECRET, LOG_LEVEL, LOG_RETENTION_DAYS],
+};
+
+pub static LUI_INI: &FileSpec = &FileSpec {
+    path: "lui/lui.ini",
+    title: "User Interface",
+    intro: "The User Interface, where people build, send and follow email jobs. Its lasting data \
+            is in lui/luidata, lui/registry and (internal database) lui/database.",
+    missing_hint: "run tutti init --root DIR --components lui, or remove lui from Components in server.ini",
+    keys: &[
+        REGISTRY_HUB_HOST,
+        KeySpec {
+            name: "TrackerHost",
+            default: "localhost",
+            expected: HOST_PORT_EXPECTED,
+            doc: "Where the User Interface reaches the Tracker (its local name), to register the \
+                  link tables of sent jobs and to fetch tracking events. The name in tracking \
+                  URLs is the Hub's Tracking URL setting, not this key.",
+        },
+        HUB_ANNOUNCE_INTERVAL,
+        CLUSTER_SECRET,
+        LOG_LEVEL,
+        LOG_RETENTION_DAYS,
+    ],
+};
+
+pub static TRK_INI: &FileSpec = &FileSpec {
+    path: "trk/tracker.ini",
+    title: "Tracker",
+    intro: "The Tracker, which answers the open and click URLs of every message sent and records \
+            each event. Its lasting data is in trk/data.",
+    missing_hint: "run tutti init --root DIR --components trk, or remove trk from Components in server.ini",
+    keys: &[REGISTRY_HUB_HOST, HUB_ANNOUNCE_INTERVAL, CLUSTER_SECRET, LOG_LEVEL, LOG_RETENTION_DAYS],
+};
+
+pub static MAILER_INI: &FileSpec = &FileSpec {
+    path: "mailer/mailer.ini",
+    title: "Mailer",
+    intro: "The Mailer, which merges, builds and delivers the messages of each job through SMTP. \
+            Its lasting data is in mailer/spool.",
+    missing_hint: "run tutti init --root DIR --components mailer, or remove mailer from Components in server.ini",
+    keys: &[REGISTRY_HUB_HOST, HUB_ANNOUNCE_INTERVAL, CLUSTER_SECRET, LOG_LEVEL, LOG_RETENTION_DAYS],
+};
+
+/// Every file, server.ini first.
+pub static ALL_FILES: [&FileSpec; 5] = [SERVER_INI, HUB_INI, LUI_INI, TRK_INI, MAILER_INI];
+
+/// The spec of a component's INI file.
+pub fn component_file(component: crate::Component) -> &'static FileSpec {
+    match component {
+        crate::Component::Hub => HUB_INI,
+        crate::Component::Lui => LUI_INI,
+        crate::Component::Trk => TRK_INI,
+        crate::Component::Mailer => MAILER_INI,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Component;
+
+    #[test]
+    fn paths_agree_with_components() {
+        for c in Component::ALL {
+            assert_eq!(component_file(c).path, c.ini_file());
+        }
+    }
+
+    #[test]
+    fn key_names_are_unique_per_file() {
+        for file in ALL_FILES {
+            let mut names: Vec<_> = file.keys.iter().map(|k| k.name.to_ascii_lowercase()).collect();
+            names.sort();
+            names.dedup();
+            assert_eq!(names.len(), file.keys.len(), "{}", file.path);
+        }
+    }
+}

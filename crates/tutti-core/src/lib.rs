@@ -1,0 +1,19 @@
+//! What every Tutti component shares: the installation root and its configuration, the
+//! wire types and clients of the component APIs, cluster-secret authentication, logging
+//! and the frame every component runs in.
+
+pub mod api;
+pub mod auth;
+pub mod client;
+pub mod component;
+pub mod config;
+pub mod hostport;
+pub mod logging;
+pub mod properties;
+pub mod root;
+pub mod runtime;
+pub mod secret;
+
+pub use component::Component;
+pub use hostport::HostPort;
+pub use secret::ClusterSecret;
