@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, OriginalUri, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -34,10 +34,14 @@ pub async fn require_cluster_secret(
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(addr)| addr.to_string())
         .unwrap_or_else(|| "an unknown address".into());
+    // Inside a nested router the URI lacks the component's prefix; log the full path.
+    let path = match request.extensions().get::<OriginalUri>() {
+        Some(OriginalUri(uri)) => uri.path().to_string(),
+        None => request.uri().path().to_string(),
+    };
     tracing::warn!(
-        "refused {} {} from {from}: the call carried {problem}",
-        request.method(),
-        request.uri().path()
+        "refused {} {path} from {from}: the call carried {problem}",
+        request.method()
     );
     let mut response = (
         StatusCode::UNAUTHORIZED,
@@ -48,9 +52,10 @@ pub async fn require_cluster_secret(
         }),
     )
         .into_response();
-    response
-        .headers_mut()
-        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"tutti\""));
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer realm=\"tutti\""),
+    );
     response
 }
 
@@ -66,7 +71,10 @@ mod tests {
         let secret = Arc::new(ClusterSecret::parse("0123456789abcdefghijklmnop").unwrap());
         Router::new()
             .route("/api/ping", get(|| async { "pong" }))
-            .layer(axum::middleware::from_fn_with_state(secret, require_cluster_secret))
+            .layer(axum::middleware::from_fn_with_state(
+                secret,
+                require_cluster_secret,
+            ))
     }
 
     async fn status(auth: Option<&str>) -> StatusCode {
@@ -74,14 +82,27 @@ mod tests {
         if let Some(a) = auth {
             req = req.header(header::AUTHORIZATION, a);
         }
-        app().oneshot(req.body(Body::empty()).unwrap()).await.unwrap().status()
+        app()
+            .oneshot(req.body(Body::empty()).unwrap())
+            .await
+            .unwrap()
+            .status()
     }
 
     #[tokio::test]
     async fn only_the_right_secret_passes() {
-        assert_eq!(status(Some("Bearer 0123456789abcdefghijklmnop")).await, StatusCode::OK);
-        assert_eq!(status(Some("Bearer 0123456789abcdefghijklmnoq")).await, StatusCode::UNAUTHORIZED);
-        assert_eq!(status(Some("Basic 0123456789abcdefghijklmnop")).await, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            status(Some("Bearer 0123456789abcdefghijklmnop")).await,
+            StatusCode::OK
+        );
+        assert_eq!(
+            status(Some("Bearer 0123456789abcdefghijklmnoq")).await,
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(
+            status(Some("Basic 0123456789abcdefghijklmnop")).await,
+            StatusCode::UNAUTHORIZED
+        );
         assert_eq!(status(None).await, StatusCode::UNAUTHORIZED);
     }
 }

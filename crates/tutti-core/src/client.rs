@@ -31,12 +31,22 @@ pub fn http_client() -> reqwest::Client {
 pub enum PeerError {
     #[error("cannot reach {url}: {reason}")]
     Unreachable { url: String, reason: String },
-    #[error("{url} refused the ClusterSecret (401): the ClusterSecret in this server's INI file differs from the one of the component there")]
+    #[error(
+        "{url} refused the ClusterSecret (401): the ClusterSecret in this server's INI file differs from the one of the component there"
+    )]
     Unauthorized { url: String },
     #[error("{url} answered {status}: {message}")]
-    Status { url: String, status: StatusCode, message: String },
+    Status {
+        url: String,
+        status: StatusCode,
+        message: String,
+    },
     #[error("{url} answered something that is not a Tutti {expected} answer: {reason}")]
-    Unexpected { url: String, expected: &'static str, reason: String },
+    Unexpected {
+        url: String,
+        expected: &'static str,
+        reason: String,
+    },
 }
 
 /// A client for one peer component at one address.
@@ -49,8 +59,18 @@ pub struct PeerClient {
 }
 
 impl PeerClient {
-    pub fn new(http: reqwest::Client, base: HostPort, component: Component, secret: ClusterSecret) -> Self {
-        PeerClient { http, base, component, secret }
+    pub fn new(
+        http: reqwest::Client,
+        base: HostPort,
+        component: Component,
+        secret: ClusterSecret,
+    ) -> Self {
+        PeerClient {
+            http,
+            base,
+            component,
+            secret,
+        }
     }
 
     pub fn component(&self) -> Component {
@@ -59,34 +79,44 @@ impl PeerClient {
 
     /// `http://host:port/hub` and the like.
     pub fn url(&self, path: &str) -> String {
-        format!("{}{}{}", self.base.base_url(), self.component.prefix(), path)
+        format!(
+            "{}{}{}",
+            self.base.base_url(),
+            self.component.prefix(),
+            path
+        )
     }
 
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, PeerError> {
         let url = self.url(path);
-        let response = self.http.get(&url).bearer_auth(self.secret.expose()).send().await;
+        let response = self
+            .http
+            .get(&url)
+            .bearer_auth(self.secret.expose())
+            .send()
+            .await;
         decode(url, response).await
     }
 
-    pub async fn post<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T, PeerError> {
+    pub async fn post<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, PeerError> {
         let url = self.url(path);
-        let response = self.http.post(&url).bearer_auth(self.secret.expose()).json(body).send().await;
+        let response = self
+            .http
+            .post(&url)
+            .bearer_auth(self.secret.expose())
+            .json(body)
+            .send()
+            .await;
         decode(url, response).await
     }
 
     /// Unauthenticated health check.
     pub async fn health(&self) -> Result<Health, PeerError> {
-        let url = self.url("/health");
-        let response = self.http.get(&url).timeout(Duration::from_secs(3)).send().await;
-        let health: Health = decode(url.clone(), response).await?;
-        if health.component != self.component {
-            return Err(PeerError::Unexpected {
-                url,
-                expected: self.component.title(),
-                reason: format!("the {} answers there", health.component.title()),
-            });
-        }
-        Ok(health)
+        probe_health(&self.http, &self.base, self.component).await
     }
 
     /// Authenticated round trip: reachable, the right component, and the secret accepted.
@@ -95,26 +125,54 @@ impl PeerClient {
     }
 }
 
+/// `GET {base}/{component}/health`: whether `component` answers at `base`, as itself.
+pub async fn probe_health(
+    http: &reqwest::Client,
+    base: &HostPort,
+    component: Component,
+) -> Result<Health, PeerError> {
+    let url = format!("{}{}/health", base.base_url(), component.prefix());
+    let response = http.get(&url).timeout(Duration::from_secs(3)).send().await;
+    let health: Health = decode(url.clone(), response).await?;
+    if health.component != component {
+        return Err(PeerError::Unexpected {
+            url,
+            expected: component.title(),
+            reason: format!("the {} answers there", health.component.title()),
+        });
+    }
+    Ok(health)
+}
+
 async fn decode<T: DeserializeOwned>(
     url: String,
     response: reqwest::Result<reqwest::Response>,
 ) -> Result<T, PeerError> {
-    let response = response.map_err(|e| PeerError::Unreachable { reason: describe(&e), url: url.clone() })?;
+    let response = response.map_err(|e| PeerError::Unreachable {
+        reason: describe(&e),
+        url: url.clone(),
+    })?;
     let status = response.status();
     if status == StatusCode::UNAUTHORIZED {
         return Err(PeerError::Unauthorized { url });
     }
-    let bytes = response
-        .bytes()
-        .await
-        .map_err(|e| PeerError::Unreachable { reason: describe(&e), url: url.clone() })?;
+    let bytes = response.bytes().await.map_err(|e| PeerError::Unreachable {
+        reason: describe(&e),
+        url: url.clone(),
+    })?;
     if !status.is_success() {
         let message = serde_json::from_slice::<ErrorBody>(&bytes)
             .map(|b| b.error)
             .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).chars().take(200).collect());
-        return Err(PeerError::Status { url, status, message });
+        return Err(PeerError::Status {
+            url,
+            status,
+            message,
+        });
     }
-    serde_json::from_slice(&bytes).map_err(|e| PeerError::Unexpected {
+    // An empty answer (204) reads as JSON null, which `()` and `Option` accept.
+    let bytes: &[u8] = if bytes.is_empty() { b"null" } else { &bytes };
+    serde_json::from_slice(bytes).map_err(|e| PeerError::Unexpected {
         url,
         expected: "component",
         reason: e.to_string(),

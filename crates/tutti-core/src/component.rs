@@ -16,7 +16,12 @@ pub enum Component {
 }
 
 impl Component {
-    pub const ALL: [Component; 4] = [Component::Hub, Component::Lui, Component::Trk, Component::Mailer];
+    pub const ALL: [Component; 4] = [
+        Component::Hub,
+        Component::Lui,
+        Component::Trk,
+        Component::Mailer,
+    ];
 
     /// Short name used in `server.ini`, URLs and logs.
     pub fn name(self) -> &'static str {
@@ -75,7 +80,12 @@ impl Component {
                 "lui/backup",
             ],
             Component::Trk => &["trk/data", "trk/log", "trk/backup"],
-            Component::Mailer => &["mailer/spool", "mailer/outbox", "mailer/log", "mailer/backup"],
+            Component::Mailer => &[
+                "mailer/spool",
+                "mailer/outbox",
+                "mailer/log",
+                "mailer/backup",
+            ],
         }
     }
 
@@ -164,7 +174,11 @@ mod tests {
 
     #[test]
     fn component_list_rejects_unknown_and_empty() {
-        assert!(parse_component_list("hub,web").unwrap_err().contains("\"web\""));
+        assert!(
+            parse_component_list("hub,web")
+                .unwrap_err()
+                .contains("\"web\"")
+        );
         assert!(parse_component_list(" , ").is_err());
     }
 }

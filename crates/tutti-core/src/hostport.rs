@@ -40,7 +40,11 @@ pub struct HostPort {
 
 impl HostPort {
     pub fn new(scheme: Scheme, host: impl Into<String>, port: u16) -> Self {
-        HostPort { scheme, host: host.into(), port }
+        HostPort {
+            scheme,
+            host: host.into(),
+            port,
+        }
     }
 
     /// `http://host[:port]`, without a trailing slash.
@@ -99,7 +103,10 @@ impl FromStr for HostPort {
             }
             let port = match after {
                 "" => None,
-                p => Some(p.strip_prefix(':').ok_or_else(|| format!("\"{s}\": expected :port after ]"))?),
+                p => Some(
+                    p.strip_prefix(':')
+                        .ok_or_else(|| format!("\"{s}\": expected :port after ]"))?,
+                ),
             };
             (format!("[{addr}]"), port)
         } else {
@@ -117,7 +124,11 @@ impl FromStr for HostPort {
             None => scheme.default_port(),
             Some(p) => parse_port(p)?,
         };
-        Ok(HostPort { scheme, host: host.to_ascii_lowercase(), port })
+        Ok(HostPort {
+            scheme,
+            host: host.to_ascii_lowercase(),
+            port,
+        })
     }
 }
 
@@ -136,7 +147,9 @@ fn valid_host_name(host: &str) -> bool {
                 && label.len() <= 63
                 && !label.starts_with('-')
                 && !label.ends_with('-')
-                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                && label
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         })
 }
 
@@ -177,9 +190,19 @@ mod tests {
     fn bad_values_say_what_is_wrong() {
         assert!("".parse::<HostPort>().unwrap_err().contains("no host"));
         assert!("hub:0".parse::<HostPort>().unwrap_err().contains("port"));
-        assert!("hub:99999".parse::<HostPort>().unwrap_err().contains("port"));
+        assert!(
+            "hub:99999"
+                .parse::<HostPort>()
+                .unwrap_err()
+                .contains("port")
+        );
         assert!("hub/hub".parse::<HostPort>().unwrap_err().contains("path"));
-        assert!("hu b:80".parse::<HostPort>().unwrap_err().contains("host name"));
+        assert!(
+            "hu b:80"
+                .parse::<HostPort>()
+                .unwrap_err()
+                .contains("host name")
+        );
         assert!("[::1:80".parse::<HostPort>().unwrap_err().contains("]"));
     }
 

@@ -8,6 +8,7 @@ pub mod client;
 pub mod component;
 pub mod config;
 pub mod hostport;
+pub mod http_error;
 pub mod logging;
 pub mod properties;
 pub mod root;

@@ -7,7 +7,7 @@
 //! log; lines that belong to no component (the server starting, a listener stopping) go to
 //! every component's log. Other crates' lines are kept from warnings up.
 
-use std::io;
+use std::io::{self, IsTerminal};
 use std::path::Path;
 
 use tracing::{Level, Metadata, Subscriber};
@@ -69,7 +69,13 @@ fn layers(root: &Path, targets: &[LogTarget]) -> io::Result<(Vec<BoxedLayer>, Ve
                 None => true,
             }
         });
-        layers.push(fmt::layer().with_writer(writer).with_ansi(false).with_filter(filter).boxed());
+        layers.push(
+            fmt::layer()
+                .with_writer(writer)
+                .with_ansi(false)
+                .with_filter(filter)
+                .boxed(),
+        );
     }
     Ok((layers, guards))
 }
@@ -78,12 +84,20 @@ fn layers(root: &Path, targets: &[LogTarget]) -> io::Result<(Vec<BoxedLayer>, Ve
 /// standard error; the log files always follow each component's `LogLevel`.
 pub fn init(root: &Path, targets: &[LogTarget]) -> io::Result<LogGuard> {
     let (mut layers, guards) = layers(root, targets)?;
-    let most = targets.iter().map(|t| t.level.tracing_level()).max().unwrap_or(Level::INFO);
-    let stderr = fmt::layer().with_writer(io::stderr);
+    let most = targets
+        .iter()
+        .map(|t| t.level.tracing_level())
+        .max()
+        .unwrap_or(Level::INFO);
+    let stderr = fmt::layer()
+        .with_writer(io::stderr)
+        .with_ansi(io::stderr().is_terminal());
     layers.push(match EnvFilter::try_from_env("RUST_LOG") {
         Ok(env) => stderr.with_filter(env).boxed(),
         Err(_) => stderr
-            .with_filter(dynamic_filter_fn(move |meta, _| meta.is_span() || (meta.level() <= &most && kept_from(meta))))
+            .with_filter(dynamic_filter_fn(move |meta, _| {
+                meta.is_span() || (meta.level() <= &most && kept_from(meta))
+            }))
             .boxed(),
     });
     tracing_subscriber::registry()
@@ -91,15 +105,6 @@ pub fn init(root: &Path, targets: &[LogTarget]) -> io::Result<LogGuard> {
         .try_init()
         .map_err(|e| io::Error::other(format!("logging is already set up: {e}")))?;
     Ok(LogGuard { _guards: guards })
-}
-
-/// Logging for short commands (init, check): standard error only.
-pub fn init_stderr(level: Level) {
-    let _ = tracing_subscriber::registry()
-        .with(fmt::layer().with_writer(io::stderr).with_target(false).with_filter(
-            dynamic_filter_fn(move |meta, _| meta.level() <= &level && kept_from(meta)),
-        ))
-        .try_init();
 }
 
 /// Tutti's own lines at every level; other crates' only from warnings up.
@@ -113,15 +118,22 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     let by_crate = |name: &str| {
-        Component::ALL
-            .into_iter()
-            .find(|c| name == c.crate_name() || name.strip_prefix(c.crate_name()).is_some_and(|r| r.starts_with("::")))
+        Component::ALL.into_iter().find(|c| {
+            name == c.crate_name()
+                || name
+                    .strip_prefix(c.crate_name())
+                    .is_some_and(|r| r.starts_with("::"))
+        })
     };
     if let Some(c) = by_crate(meta.target()) {
         return Some(c);
     }
     let span = cx.lookup_current()?;
-    span.scope().find_map(|s| Component::ALL.into_iter().find(|c| s.name() == c.crate_name()))
+    span.scope().find_map(|s| {
+        Component::ALL
+            .into_iter()
+            .find(|c| s.name() == c.crate_name())
+    })
 }
 
 #[cfg(test)]
@@ -132,8 +144,16 @@ mod tests {
     fn lines_go_to_their_component_and_shared_lines_to_all() {
         let root = tempfile::tempdir().unwrap();
         let targets = [
-            LogTarget { component: Component::Hub, level: LogLevel::Standard, retention_days: 3 },
-            LogTarget { component: Component::Trk, level: LogLevel::All, retention_days: 3 },
+            LogTarget {
+                component: Component::Hub,
+                level: LogLevel::Standard,
+                retention_days: 3,
+            },
+            LogTarget {
+                component: Component::Trk,
+                level: LogLevel::All,
+                retention_days: 3,
+            },
         ];
         let (layers, guards) = layers(root.path(), &targets).unwrap();
         let subscriber = tracing_subscriber::registry().with(layers);
@@ -152,7 +172,12 @@ mod tests {
             let mut text = String::new();
             for entry in std::fs::read_dir(dir).unwrap() {
                 let path = entry.unwrap().path();
-                assert!(path.file_name().unwrap().to_string_lossy().starts_with(c.name()));
+                assert!(
+                    path.file_name()
+                        .unwrap()
+                        .to_string_lossy()
+                        .starts_with(c.name())
+                );
                 text.push_str(&std::fs::read_to_string(path).unwrap());
             }
             text
@@ -163,6 +188,9 @@ mod tests {
         assert!(hub.contains("hub request served") && !trk.contains("hub request served"));
         assert!(trk.contains("trk click recorded") && !hub.contains("trk click recorded"));
         assert!(trk.contains("trk detail"), "the Tracker logs everything");
-        assert!(!hub.contains("hub detail"), "the Hub's standard level leaves out details");
+        assert!(
+            !hub.contains("hub detail"),
+            "the Hub's standard level leaves out details"
+        );
     }
 }

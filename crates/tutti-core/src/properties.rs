@@ -41,7 +41,11 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Entry>, SyntaxError> {
         })?;
         last_line = line.line_number();
         if let LineContent::KVPair(key, value) = line.consume_content() {
-            entries.push(Entry { key, value, line: last_line });
+            entries.push(Entry {
+                key,
+                value,
+                line: last_line,
+            });
         }
     }
     Ok(entries)
@@ -133,8 +137,10 @@ mod tests {
     fn reads_every_separator_comment_and_escape() {
         let text = b"# comment\n! also\nA=1\nB : 2\nC 3\n  D=\\u00e9t\\u00e9\nE=first \\\n    second\nF=C:\\\\Tutti\\\\data\n";
         let entries = parse(text).unwrap();
-        let got: Vec<(&str, &str, usize)> =
-            entries.iter().map(|e| (e.key.as_str(), e.value.as_str(), e.line)).collect();
+        let got: Vec<(&str, &str, usize)> = entries
+            .iter()
+            .map(|e| (e.key.as_str(), e.value.as_str(), e.line))
+            .collect();
         assert_eq!(
             got,
             vec![
@@ -150,7 +156,10 @@ mod tests {
 
     #[test]
     fn utf8_and_latin1_files_both_read() {
-        assert_eq!(parse("A=caf\u{e9}\n".as_bytes()).unwrap()[0].value, "caf\u{e9}");
+        assert_eq!(
+            parse("A=caf\u{e9}\n".as_bytes()).unwrap()[0].value,
+            "caf\u{e9}"
+        );
         assert_eq!(parse(b"A=caf\xe9\n").unwrap()[0].value, "caf\u{e9}");
     }
 
@@ -164,7 +173,10 @@ mod tests {
     fn set_replaces_only_the_key_and_keeps_comments() {
         let text = "# the hub\nRegistryHubHost=old:80\n# tail\nOther=x\n";
         let out = set_in_text(text, "RegistryHubHost", "new.example:8080").unwrap();
-        assert_eq!(out, "# the hub\nRegistryHubHost=new.example:8080\n# tail\nOther=x\n");
+        assert_eq!(
+            out,
+            "# the hub\nRegistryHubHost=new.example:8080\n# tail\nOther=x\n"
+        );
         let appended = set_in_text("A=1", "B", "2").unwrap();
         assert_eq!(appended, "A=1\nB=2\n");
     }

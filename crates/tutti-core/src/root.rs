@@ -63,7 +63,10 @@ pub enum InitError {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> InitError + '_ {
-    move |source| InitError::Io { path: path.to_path_buf(), source }
+    move |source| InitError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// Creates the installation root: `server.ini`, the INI file of each selected component and
@@ -107,7 +110,14 @@ pub fn init(root: &Path, opts: &InitOptions) -> Result<InitReport, InitError> {
 
     fs::create_dir_all(root).map_err(io_err(root))?;
     let mut server_values = HashMap::new();
-    server_values.insert("Components", opts.components.iter().map(|c| c.name()).collect::<Vec<_>>().join(","));
+    server_values.insert(
+        "Components",
+        opts.components
+            .iter()
+            .map(|c| c.name())
+            .collect::<Vec<_>>()
+            .join(","),
+    );
     if let Some(port) = opts.port {
         server_values.insert("Port", port.to_string());
     }
@@ -118,18 +128,23 @@ pub fn init(root: &Path, opts: &InitOptions) -> Result<InitReport, InitError> {
         server_values.insert("HostName", name.clone());
     }
     let server_path = root.join(SERVER_INI.path);
-    if !write_new(&server_path, &render_ini(SERVER_INI, &server_values), &mut report)? {
-        if let Ok(ini) = IniFile::load(root, SERVER_INI)
-            && let Ok(listed) = ini.get::<Vec<Component>>("Components")
-        {
-            for c in opts.components.iter().filter(|c| !listed.contains(c)) {
-                report.notes.push(format!(
-                    "{} is not in Components of the existing {}: add it there to run the {}",
-                    c.name(),
-                    server_path.display(),
-                    c.title()
-                ));
-            }
+    let written = write_new(
+        &server_path,
+        &render_ini(SERVER_INI, &server_values),
+        &mut report,
+    )?;
+    // An existing server.ini is kept: say which asked-for components it does not list.
+    if !written
+        && let Ok(ini) = IniFile::load(root, SERVER_INI)
+        && let Ok(listed) = ini.get::<Vec<Component>>("Components")
+    {
+        for c in opts.components.iter().filter(|c| !listed.contains(c)) {
+            report.notes.push(format!(
+                "{} is not in Components of the existing {}: add it there to run the {}",
+                c.name(),
+                server_path.display(),
+                c.title()
+            ));
         }
     }
 
@@ -147,7 +162,11 @@ pub fn init(root: &Path, opts: &InitOptions) -> Result<InitReport, InitError> {
             values.insert("TrackerHost", t.to_string());
         }
         let spec = component_file(component);
-        write_new(&root.join(spec.path), &render_ini(spec, &values), &mut report)?;
+        write_new(
+            &root.join(spec.path),
+            &render_ini(spec, &values),
+            &mut report,
+        )?;
     }
     Ok(report)
 }
@@ -169,7 +188,10 @@ fn local_host(opts: &InitOptions) -> String {
 /// The cluster secret already written in any INI file of the root, if one is.
 pub fn existing_secret(root: &Path) -> Option<ClusterSecret> {
     ALL_FILES.iter().skip(1).find_map(|spec| {
-        IniFile::load(root, spec).ok()?.get::<ClusterSecret>("ClusterSecret").ok()
+        IniFile::load(root, spec)
+            .ok()?
+            .get::<ClusterSecret>("ClusterSecret")
+            .ok()
     })
 }
 
@@ -190,7 +212,10 @@ fn write_new(path: &Path, text: &str, report: &mut InitReport) -> Result<bool, I
             report.kept.push(path.to_path_buf());
             Ok(false)
         }
-        Err(e) => Err(InitError::Io { path: path.to_path_buf(), source: e }),
+        Err(e) => Err(InitError::Io {
+            path: path.to_path_buf(),
+            source: e,
+        }),
     }
 }
 
@@ -210,14 +235,20 @@ pub fn instance_id(root: &Path, component: Component) -> io::Result<String> {
         Ok(_) => {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
-                format!("{} does not hold an instance id (32 hexadecimal digits)", path.display()),
+                format!(
+                    "{} does not hold an instance id (32 hexadecimal digits)",
+                    path.display()
+                ),
             ));
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
         Err(e) => return Err(e),
     }
     fs::create_dir_all(&dir)?;
-    let id: String = crate::secret::random_bytes::<16>()?.iter().map(|b| format!("{b:02x}")).collect();
+    let id: String = crate::secret::random_bytes::<16>()?
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     let tmp = dir.join("instance-id.tmp");
     let mut file = fs::File::create(&tmp)?;
     file.write_all(format!("{id}\n").as_bytes())?;
@@ -239,7 +270,14 @@ mod tests {
     #[test]
     fn init_writes_a_loadable_installation_with_one_secret() {
         let dir = tempfile::tempdir().unwrap();
-        let report = init(dir.path(), &InitOptions { port: Some(8080), ..Default::default() }).unwrap();
+        let report = init(
+            dir.path(),
+            &InitOptions {
+                port: Some(8080),
+                ..Default::default()
+            },
+        )
+        .unwrap();
         assert!(report.generated_secret);
         assert_eq!(report.written.len(), 5);
         let inst = Installation::load(dir.path()).unwrap();
@@ -260,25 +298,49 @@ mod tests {
     #[test]
     fn init_never_overwrites_and_reuses_the_secret() {
         let dir = tempfile::tempdir().unwrap();
-        let opts = InitOptions { components: vec![Component::Hub], ..Default::default() };
+        let opts = InitOptions {
+            components: vec![Component::Hub],
+            ..Default::default()
+        };
         init(dir.path(), &opts).unwrap();
         let hub_ini = dir.path().join("hub/hub.ini");
-        fs::write(&hub_ini, fs::read_to_string(&hub_ini).unwrap() + "# edited\n").unwrap();
-        let opts = InitOptions { components: vec![Component::Hub, Component::Trk], ..Default::default() };
+        fs::write(
+            &hub_ini,
+            fs::read_to_string(&hub_ini).unwrap() + "# edited\n",
+        )
+        .unwrap();
+        let opts = InitOptions {
+            components: vec![Component::Hub, Component::Trk],
+            ..Default::default()
+        };
         let report = init(dir.path(), &opts).unwrap();
         assert!(!report.generated_secret);
         assert!(report.kept.contains(&hub_ini));
-        assert!(fs::read_to_string(&hub_ini).unwrap().ends_with("# edited\n"));
-        assert!(report.notes[0].contains("trk is not in Components"), "{:?}", report.notes);
+        assert!(
+            fs::read_to_string(&hub_ini)
+                .unwrap()
+                .ends_with("# edited\n")
+        );
+        assert!(
+            report.notes[0].contains("trk is not in Components"),
+            "{:?}",
+            report.notes
+        );
     }
 
     #[test]
     fn init_of_a_remote_component_needs_the_hub_host() {
         let dir = tempfile::tempdir().unwrap();
-        let opts = InitOptions { components: vec![Component::Trk], ..Default::default() };
+        let opts = InitOptions {
+            components: vec![Component::Trk],
+            ..Default::default()
+        };
         let err = init(dir.path(), &opts).unwrap_err();
         assert!(err.to_string().contains("--hub-host"));
-        assert!(!dir.path().join("server.ini").exists(), "nothing is written on a usage error");
+        assert!(
+            !dir.path().join("server.ini").exists(),
+            "nothing is written on a usage error"
+        );
     }
 
     #[test]

@@ -76,14 +76,23 @@ pub fn component_router(
         version: VERSION.to_string(),
         status: "ok".to_string(),
     };
-    let ping = Ping { component, instance_id: instance_id.to_string() };
+    let ping = Ping {
+        component,
+        instance_id: instance_id.to_string(),
+    };
     let api = api
         .route("/ping", get(move || async move { Json(ping) }))
-        .layer(axum::middleware::from_fn_with_state(Arc::new(secret.clone()), require_cluster_secret));
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(secret.clone()),
+            require_cluster_secret,
+        ));
     public
         .route("/health", get(move || async move { Json(health) }))
         .nest("/api", api)
-        .layer(TraceLayer::new_for_http().make_span_with(move |req: &Request| request_span(component, req)))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(move |req: &Request| request_span(component, req)),
+        )
 }
 
 /// The span a component's requests and tasks run in; its name is the component's crate
@@ -130,10 +139,16 @@ pub fn spawn_announcer(
     let task = async move {
         let mut failures = 0u32;
         loop {
-            let wait = match client.post::<_, serde_json::Value>("/api/components", &announce).await {
+            let wait = match client
+                .post::<_, serde_json::Value>("/api/components", &announce)
+                .await
+            {
                 Ok(_) => {
                     if failures > 0 {
-                        tracing::info!("announced to the Hub at {} again after {failures} failed attempts", client.url(""));
+                        tracing::info!(
+                            "announced to the Hub at {} again after {failures} failed attempts",
+                            client.url("")
+                        );
                     } else {
                         tracing::debug!("announced to the Hub at {}", client.url(""));
                     }

@@ -91,7 +91,11 @@ mod tests {
 
     #[test]
     fn short_or_spaced_secrets_are_refused() {
-        assert!(ClusterSecret::parse("short").unwrap_err().contains("at least"));
+        assert!(
+            ClusterSecret::parse("short")
+                .unwrap_err()
+                .contains("at least")
+        );
         assert!(ClusterSecret::parse("abcdefghijkl mnopqrstuvwxyz").is_err());
         assert!(ClusterSecret::parse("").is_err());
     }

@@ -1,1 +1,36 @@
+//! The Tracker, which answers the open and click URLs of sent messages and records every event.
+//!
+//! This frame runs the component inside a Tutti process: its health and ping endpoints,
+//! and its announcements to the Hub named by `RegistryHubHost`.
 
+use axum::Router;
+use tutti_core::Component;
+use tutti_core::config::TrkConfig;
+use tutti_core::runtime::{ComponentContext, Started, component_router, spawn_announcer};
+
+/// Starts the Tracker: returns its routes and its background tasks.
+pub async fn start(ctx: ComponentContext, config: TrkConfig) -> anyhow::Result<Started> {
+    let announcer = spawn_announcer(
+        &ctx,
+        Component::Trk,
+        config.registry_hub_host.clone(),
+        config.common.cluster_secret.clone(),
+        config.announce_interval,
+    );
+    tracing::info!(
+        "Tracker started (instance {}), Hub at {}",
+        ctx.instance_id,
+        config.registry_hub_host.base_url()
+    );
+    let router = component_router(
+        Component::Trk,
+        &ctx.instance_id,
+        &config.common.cluster_secret,
+        Router::new(),
+        Router::new(),
+    );
+    Ok(Started {
+        router,
+        tasks: vec![announcer],
+    })
+}

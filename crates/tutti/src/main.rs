@@ -1,1 +1,28 @@
-fn main() {}
+//! `tutti`: one binary for every component of a Tutti installation.
+
+mod check;
+mod cli;
+mod init_cmd;
+mod listen;
+mod serve;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    // One TLS provider for the whole process (aws-lc-rs); see docs/architecture.md.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    match cli.command {
+        cli::Command::Init(args) => init_cmd::run(&args),
+        cli::Command::Serve(args) => serve::run(args),
+        cli::Command::Check(args) => check::run(&args),
+    }
+}
+
+/// Prints a one-line error the way every command does, and gives the exit code for it.
+pub(crate) fn fail(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("tutti: {message}");
+    ExitCode::from(2)
+}

@@ -49,15 +49,24 @@ impl ServerConfig {
                 ));
             }
             (Some(_), None, _) => {
-                return Err(ini.error("SslCertificate", "SslPort is set, so SslCertificate must name the PEM certificate file"));
+                return Err(ini.error(
+                    "SslCertificate",
+                    "SslPort is set, so SslCertificate must name the PEM certificate file",
+                ));
             }
             (Some(_), _, None) => {
-                return Err(ini.error("SslPrivateKey", "SslPort is set, so SslPrivateKey must name the PEM private key file"));
+                return Err(ini.error(
+                    "SslPrivateKey",
+                    "SslPort is set, so SslPrivateKey must name the PEM private key file",
+                ));
             }
         };
         let port: u16 = ini.get("Port")?;
         if ssl.as_ref().is_some_and(|s| s.port == port) {
-            return Err(ini.error("SslPort", format!("SslPort is the same as Port ({port}); HTTP and HTTPS need two ports")));
+            return Err(ini.error(
+                "SslPort",
+                format!("SslPort is the same as Port ({port}); HTTP and HTTPS need two ports"),
+            ));
         }
         Ok(ServerConfig {
             components: ini.get("Components")?,
@@ -104,7 +113,10 @@ impl CommonConfig {
     fn from_ini(ini: &IniFile) -> Result<Self, ConfigError> {
         let log_retention_days: u32 = ini.get("LogRetentionDays")?;
         if log_retention_days == 0 {
-            return Err(ini.error("LogRetentionDays", "0 would delete every log file; expected 1 or more"));
+            return Err(ini.error(
+                "LogRetentionDays",
+                "0 would delete every log file; expected 1 or more",
+            ));
         }
         Ok(CommonConfig {
             cluster_secret: ini.get("ClusterSecret")?,
@@ -116,7 +128,10 @@ impl CommonConfig {
 
 fn announce_interval(ini: &IniFile) -> Result<Duration, ConfigError> {
     match ini.get::<u32>("HubAnnounceInterval")? {
-        0 => Err(ini.error("HubAnnounceInterval", "0 is not an interval; expected 1 second or more")),
+        0 => Err(ini.error(
+            "HubAnnounceInterval",
+            "0 is not an interval; expected 1 second or more",
+        )),
         s => Ok(Duration::from_secs(u64::from(s))),
     }
 }
@@ -179,7 +194,9 @@ impl Installation {
         let runs = |c| server.components.contains(&c);
         let hub = if runs(Component::Hub) {
             let ini = load(HUB_INI)?;
-            Some(HubConfig { common: CommonConfig::from_ini(&ini)? })
+            Some(HubConfig {
+                common: CommonConfig::from_ini(&ini)?,
+            })
         } else {
             None
         };
@@ -214,7 +231,15 @@ impl Installation {
         } else {
             None
         };
-        Ok(Installation { root: root.to_path_buf(), server, hub, lui, trk, mailer, warnings })
+        Ok(Installation {
+            root: root.to_path_buf(),
+            server,
+            hub,
+            lui,
+            trk,
+            mailer,
+            warnings,
+        })
     }
 
     /// The common keys of a component this installation runs.

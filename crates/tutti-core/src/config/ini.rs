@@ -58,7 +58,10 @@ impl IniFile {
             Ok(Ok(entries)) => entries,
             Ok(Err(syntax)) => return Err(error(Some(syntax.line), syntax.message)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(error(None, format!("the file does not exist ({})", spec.missing_hint)));
+                return Err(error(
+                    None,
+                    format!("the file does not exist ({})", spec.missing_hint),
+                ));
             }
             Err(e) => return Err(error(None, format!("cannot be read: {e}"))),
         };
@@ -66,13 +69,20 @@ impl IniFile {
     }
 
     /// Checks parsed entries against the schema (used by `load` and by tests).
-    pub fn from_entries(path: PathBuf, spec: &'static FileSpec, entries: Vec<properties::Entry>) -> Self {
+    pub fn from_entries(
+        path: PathBuf,
+        spec: &'static FileSpec,
+        entries: Vec<properties::Entry>,
+    ) -> Self {
         let mut values: HashMap<&'static str, (String, usize)> = HashMap::new();
         let mut warnings = Vec::new();
         let here = |line: usize| format!("{}, line {line}", path.display());
         for entry in entries {
             let exact = spec.keys.iter().find(|k| k.name == entry.key);
-            let folded = spec.keys.iter().find(|k| k.name.eq_ignore_ascii_case(&entry.key));
+            let folded = spec
+                .keys
+                .iter()
+                .find(|k| k.name.eq_ignore_ascii_case(&entry.key));
             let Some(key) = exact.or(folded) else {
                 warnings.push(format!(
                     "{}: unknown key \"{}\" is ignored; {}",
@@ -99,7 +109,12 @@ impl IniFile {
                 ));
             }
         }
-        IniFile { spec, path, values, warnings }
+        IniFile {
+            spec,
+            path,
+            values,
+            warnings,
+        }
     }
 
     /// The typed value of `key`: the file's value, or the schema's default when the key is
@@ -115,7 +130,10 @@ impl IniFile {
             line,
             key: Some(key.to_string()),
             message: if line.is_none() && raw.trim().is_empty() {
-                format!("{message} (the key is missing or empty; expected {})", spec.expected)
+                format!(
+                    "{message} (the key is missing or empty; expected {})",
+                    spec.expected
+                )
             } else {
                 format!("{message}; expected {}", spec.expected)
             },
@@ -143,7 +161,12 @@ fn suggestion(spec: &FileSpec, unknown: &str) -> String {
     let best = spec
         .keys
         .iter()
-        .map(|k| (strsim::levenshtein(&k.name.to_ascii_lowercase(), &lower), k.name))
+        .map(|k| {
+            (
+                strsim::levenshtein(&k.name.to_ascii_lowercase(), &lower),
+                k.name,
+            )
+        })
         .min();
     match best {
         Some((distance, name)) if distance <= (name.len() / 3).max(2) => {
@@ -151,7 +174,11 @@ fn suggestion(spec: &FileSpec, unknown: &str) -> String {
         }
         _ => format!(
             "known keys are {}",
-            spec.keys.iter().map(|k| k.name).collect::<Vec<_>>().join(", ")
+            spec.keys
+                .iter()
+                .map(|k| k.name)
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     }
 }
@@ -172,8 +199,16 @@ mod tests {
         let f = ini(LUI_INI, "RegistryHubHst=hub:8080\nZzzzzzzz=1\n");
         assert_eq!(f.warnings.len(), 2, "{:?}", f.warnings);
         assert!(f.warnings[0].contains("line 1"), "{}", f.warnings[0]);
-        assert!(f.warnings[0].contains("did you mean RegistryHubHost?"), "{}", f.warnings[0]);
-        assert!(f.warnings[1].contains("known keys are"), "{}", f.warnings[1]);
+        assert!(
+            f.warnings[0].contains("did you mean RegistryHubHost?"),
+            "{}",
+            f.warnings[0]
+        );
+        assert!(
+            f.warnings[1].contains("known keys are"),
+            "{}",
+            f.warnings[1]
+        );
     }
 
     #[test]
@@ -181,7 +216,10 @@ mod tests {
         let f = ini(HUB_INI, "# top\nLogLevel=loud\n");
         let err = f.get::<LogLevel>("LogLevel").unwrap_err();
         let text = err.to_string();
-        assert!(text.starts_with("hub/hub.ini, line 2, LogLevel: "), "{text}");
+        assert!(
+            text.starts_with("hub/hub.ini, line 2, LogLevel: "),
+            "{text}"
+        );
         assert!(text.contains("severe, standard or all"), "{text}");
     }
 

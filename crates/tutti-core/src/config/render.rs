@@ -31,7 +31,10 @@ pub fn render_ini(spec: &FileSpec, values: &HashMap<&str, String>) -> String {
         if !key.default.is_empty() {
             out.push_str(&format!("# Default: {}\n", key.default));
         }
-        let value = values.get(key.name).map(String::as_str).unwrap_or(key.default);
+        let value = values
+            .get(key.name)
+            .map(String::as_str)
+            .unwrap_or(key.default);
         out.push_str(&format!("{}={}\n", key.name, escape(value, false)));
     }
     out
@@ -41,10 +44,17 @@ pub fn render_ini(spec: &FileSpec, values: &HashMap<&str, String>) -> String {
 pub fn render_markdown() -> String {
     let mut out = String::new();
     for spec in ALL_FILES {
-        out.push_str(&format!("### `{}` — {}\n\n{}\n\n", spec.path, spec.title, spec.intro));
+        out.push_str(&format!(
+            "### `{}` — {}\n\n{}\n\n",
+            spec.path, spec.title, spec.intro
+        ));
         out.push_str("| Key | Default | Expected | Meaning |\n|---|---|---|---|\n");
         for key in spec.keys {
-            let default = if key.default.is_empty() { "(none)".to_string() } else { format!("`{}`", key.default) };
+            let default = if key.default.is_empty() {
+                "(none)".to_string()
+            } else {
+                format!("`{}`", key.default)
+            };
             out.push_str(&format!(
                 "| `{}` | {} | {} | {} |\n",
                 key.name,
@@ -109,9 +119,13 @@ mod tests {
     /// keeps it true. Run with TUTTI_BLESS=1 to rewrite it after changing the schema.
     #[test]
     fn configuration_doc_is_current() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/configuration.md");
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/configuration.md");
         let doc = std::fs::read_to_string(&path).unwrap_or_default();
-        let (begin, end) = ("<!-- BEGIN GENERATED KEYS -->\n", "<!-- END GENERATED KEYS -->");
+        let (begin, end) = (
+            "<!-- BEGIN GENERATED KEYS -->\n",
+            "<!-- END GENERATED KEYS -->",
+        );
         let expected = render_markdown();
         let current = doc
             .split_once(begin)
@@ -122,12 +136,19 @@ mod tests {
         }
         if std::env::var_os("TUTTI_BLESS").is_some() {
             let (head, tail) = match doc.split_once(begin) {
-                Some((head, rest)) => (head.to_string(), rest.split_once(end).map(|(_, t)| t.to_string()).unwrap_or_default()),
+                Some((head, rest)) => (
+                    head.to_string(),
+                    rest.split_once(end)
+                        .map(|(_, t)| t.to_string())
+                        .unwrap_or_default(),
+                ),
                 None => (doc.clone(), "\n".to_string()),
             };
             std::fs::write(&path, format!("{head}{begin}{expected}{end}{tail}")).unwrap();
             return;
         }
-        panic!("docs/configuration.md is out of date with the INI schema; run TUTTI_BLESS=1 cargo test -p tutti-core configuration_doc_is_current");
+        panic!(
+            "docs/configuration.md is out of date with the INI schema; run TUTTI_BLESS=1 cargo test -p tutti-core configuration_doc_is_current"
+        );
     }
 }

@@ -181,7 +181,13 @@ pub static TRK_INI: &FileSpec = &FileSpec {
     intro: "The Tracker, which answers the open and click URLs of every message sent and records \
             each event. Its lasting data is in trk/data.",
     missing_hint: "run tutti init --root DIR --components trk, or remove trk from Components in server.ini",
-    keys: &[REGISTRY_HUB_HOST, HUB_ANNOUNCE_INTERVAL, CLUSTER_SECRET, LOG_LEVEL, LOG_RETENTION_DAYS],
+    keys: &[
+        REGISTRY_HUB_HOST,
+        HUB_ANNOUNCE_INTERVAL,
+        CLUSTER_SECRET,
+        LOG_LEVEL,
+        LOG_RETENTION_DAYS,
+    ],
 };
 
 pub static MAILER_INI: &FileSpec = &FileSpec {
@@ -190,7 +196,13 @@ pub static MAILER_INI: &FileSpec = &FileSpec {
     intro: "The Mailer, which merges, builds and delivers the messages of each job through SMTP. \
             Its lasting data is in mailer/spool.",
     missing_hint: "run tutti init --root DIR --components mailer, or remove mailer from Components in server.ini",
-    keys: &[REGISTRY_HUB_HOST, HUB_ANNOUNCE_INTERVAL, CLUSTER_SECRET, LOG_LEVEL, LOG_RETENTION_DAYS],
+    keys: &[
+        REGISTRY_HUB_HOST,
+        HUB_ANNOUNCE_INTERVAL,
+        CLUSTER_SECRET,
+        LOG_LEVEL,
+        LOG_RETENTION_DAYS,
+    ],
 };
 
 /// Every file, server.ini first.
@@ -221,7 +233,11 @@ mod tests {
     #[test]
     fn key_names_are_unique_per_file() {
         for file in ALL_FILES {
-            let mut names: Vec<_> = file.keys.iter().map(|k| k.name.to_ascii_lowercase()).collect();
+            let mut names: Vec<_> = file
+                .keys
+                .iter()
+                .map(|k| k.name.to_ascii_lowercase())
+                .collect();
             names.sort();
             names.dedup();
             assert_eq!(names.len(), file.keys.len(), "{}", file.path);

@@ -15,7 +15,11 @@ pub trait ConfigValue: Sized {
 /// An empty value is `None`; anything else must parse as `T`.
 impl<T: ConfigValue> ConfigValue for Option<T> {
     fn parse_value(s: &str) -> Result<Self, String> {
-        if s.is_empty() { Ok(None) } else { T::parse_value(s).map(Some) }
+        if s.is_empty() {
+            Ok(None)
+        } else {
+            T::parse_value(s).map(Some)
+        }
     }
 }
 
@@ -27,7 +31,11 @@ impl ConfigValue for String {
 
 impl ConfigValue for PathBuf {
     fn parse_value(s: &str) -> Result<Self, String> {
-        if s.is_empty() { Err("no path given".into()) } else { Ok(PathBuf::from(s)) }
+        if s.is_empty() {
+            Err("no path given".into())
+        } else {
+            Ok(PathBuf::from(s))
+        }
     }
 }
 
@@ -40,7 +48,8 @@ impl ConfigValue for u16 {
 
 impl ConfigValue for u32 {
     fn parse_value(s: &str) -> Result<Self, String> {
-        s.parse().map_err(|_| format!("\"{s}\" is not a whole number"))
+        s.parse()
+            .map_err(|_| format!("\"{s}\" is not a whole number"))
     }
 }
 
@@ -56,7 +65,8 @@ impl ConfigValue for bool {
 
 impl ConfigValue for IpAddr {
     fn parse_value(s: &str) -> Result<Self, String> {
-        s.parse().map_err(|_| format!("\"{s}\" is not an IP address"))
+        s.parse()
+            .map_err(|_| format!("\"{s}\" is not an IP address"))
     }
 }
 

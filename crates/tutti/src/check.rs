@@ -1,0 +1,165 @@
+//! `tutti check`: reads the configuration as `serve` would, then tries every peer it names.
+
+use std::process::ExitCode;
+
+use tutti_core::client::{PeerClient, http_client};
+use tutti_core::config::Installation;
+use tutti_core::{ClusterSecret, Component, HostPort};
+
+use crate::cli::RootArg;
+
+/// One peer to try: who asks, whom, through which key.
+struct Peer {
+    from: Component,
+    to: Component,
+    key: &'static str,
+    address: HostPort,
+    secret: ClusterSecret,
+}
+
+pub fn run(args: &RootArg) -> ExitCode {
+    let installation = match Installation::load(&args.root) {
+        Ok(i) => i,
+        Err(e) => {
+            println!("FAIL  configuration: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let names: Vec<&str> = installation
+        .server
+        .components
+        .iter()
+        .map(|c| c.name())
+        .collect();
+    println!(
+        "ok    configuration: {} read; this server runs {}",
+        installation.root.join("server.ini").display(),
+        names.join(", ")
+    );
+    for warning in &installation.warnings {
+        println!("warn  {warning}");
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => return crate::fail(format!("cannot start the async runtime: {e}")),
+    };
+    let failures = runtime.block_on(check_peers(&installation));
+    if failures == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn peers(inst: &Installation) -> Vec<Peer> {
+    let mut peers = Vec::new();
+    if let Some(lui) = &inst.lui {
+        let secret = lui.common.cluster_secret.clone();
+        peers.push(Peer {
+            from: Component::Lui,
+            to: Component::Hub,
+            key: "RegistryHubHost",
+            address: lui.registry_hub_host.clone(),
+            secret: secret.clone(),
+        });
+        peers.push(Peer {
+            from: Component::Lui,
+            to: Component::Trk,
+            key: "TrackerHost",
+            address: lui.tracker_host.clone(),
+            secret,
+        });
+    }
+    if let Some(trk) = &inst.trk {
+        peers.push(Peer {
+            from: Component::Trk,
+            to: Component::Hub,
+            key: "RegistryHubHost",
+            address: trk.registry_hub_host.clone(),
+            secret: trk.common.cluster_secret.clone(),
+        });
+    }
+    if let Some(mailer) = &inst.mailer {
+        peers.push(Peer {
+            from: Component::Mailer,
+            to: Component::Hub,
+            key: "RegistryHubHost",
+            address: mailer.registry_hub_host.clone(),
+            secret: mailer.common.cluster_secret.clone(),
+        });
+    }
+    if let Some(hub) = &inst.hub {
+        // The Hub of this server, reached as this server's own listener.
+        peers.push(Peer {
+            from: Component::Hub,
+            to: Component::Hub,
+            key: "Port",
+            address: inst.server.local_host_port(),
+            secret: hub.common.cluster_secret.clone(),
+        });
+    }
+    peers
+}
+
+/// Tries every peer; prints a line each; returns how many failed.
+async fn check_peers(inst: &Installation) -> usize {
+    let http = http_client();
+    let mut failures = 0;
+    let mut hub_to_list = None;
+    for peer in peers(inst) {
+        let client = PeerClient::new(
+            http.clone(),
+            peer.address.clone(),
+            peer.to,
+            peer.secret.clone(),
+        );
+        let via = if peer.key == "Port" {
+            format!("this server's listener {}", peer.address)
+        } else {
+            format!("{}={} in {}", peer.key, peer.address, peer.from.ini_file())
+        };
+        let label = if peer.from == peer.to {
+            format!("{} here", peer.to.title())
+        } else {
+            format!("{} → {}", peer.from.name(), peer.to.title())
+        };
+        match client.ping().await {
+            Ok(ping) => {
+                println!(
+                    "ok    {label} ({via}): reachable at {}, ClusterSecret accepted (instance {})",
+                    client.url(""),
+                    ping.instance_id
+                );
+                if peer.to == Component::Hub && hub_to_list.is_none() {
+                    hub_to_list = Some(client);
+                }
+            }
+            Err(e) => {
+                failures += 1;
+                println!("FAIL  {label} ({via}): {e}");
+            }
+        }
+    }
+    if let Some(hub) = hub_to_list {
+        match hub
+            .get::<tutti_core::api::ComponentList>("/api/components")
+            .await
+        {
+            Ok(list) => {
+                println!("      components the Hub knows of:");
+                for c in list.components {
+                    let state = match &c.problem {
+                        None => "answering".to_string(),
+                        Some(p) => format!("NOT ANSWERING: {p}"),
+                    };
+                    println!("      - {:<18} {:<40} {state}", c.title, c.url);
+                }
+            }
+            Err(e) => println!("warn  cannot list the Hub's components: {e}"),
+        }
+    }
+    failures
+}

@@ -1,0 +1,139 @@
+//! All four components in one `tutti serve` process.
+
+mod support;
+
+use nix::sys::signal::Signal;
+use support::*;
+use tutti_core::Component;
+
+#[tokio::test]
+async fn serve_initialises_an_empty_root_and_runs_all_four_components() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    let port = free_port("127.0.0.1");
+    let mut server = Server::spawn(
+        &root,
+        &["--port", &port.to_string(), "--bind-address", "127.0.0.1"],
+    );
+    server.addr = ([127, 0, 0, 1], port).into();
+
+    // Every health endpoint answers, unauthenticated, as its own component.
+    let mut ids = std::collections::HashMap::new();
+    for c in Component::ALL {
+        let health = server.wait_healthy(c).await;
+        assert_eq!(health.component, c);
+        assert_eq!(health.status, "ok");
+        ids.insert(c, health.instance_id);
+    }
+    for file in [
+        "server.ini",
+        "hub/hub.ini",
+        "lui/lui.ini",
+        "trk/tracker.ini",
+        "mailer/mailer.ini",
+    ] {
+        assert!(root.join(file).is_file(), "serve wrote {file}");
+    }
+
+    // The User Interface's announcement is an authenticated call that crossed to the Hub.
+    let secret = secret(&root);
+    let base = server.base();
+    let list = wait_components(&base, &secret, "all four components answering", |l| {
+        Component::ALL
+            .iter()
+            .all(|&c| has_answering(l, c, &ids[&c], &format!("{base}{}", c.prefix())))
+    })
+    .await;
+    assert_eq!(list.hub_instance_id, ids[&Component::Hub]);
+    assert_eq!(list.components.len(), 4, "{list:#?}");
+
+    // The component API refuses calls without the secret or with a wrong one.
+    let http = reqwest::Client::new();
+    let no_secret = http
+        .get(server.url("/hub/api/components"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(no_secret.status(), 401);
+    assert_eq!(
+        no_secret.headers()["www-authenticate"],
+        "Bearer realm=\"tutti\""
+    );
+    let wrong = http
+        .get(server.url("/lui/api/ping"))
+        .bearer_auth("this-is-not-the-cluster-secret-at-all")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    let body: serde_json::Value = wrong.json().await.unwrap();
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("wrong ClusterSecret"),
+        "{body}"
+    );
+    let ok = http
+        .get(server.url("/trk/api/ping"))
+        .bearer_auth(secret.expose())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+
+    // An unknown path gets a 404 that says where the components are.
+    let lost = http.get(server.url("/nowhere")).send().await.unwrap();
+    assert_eq!(lost.status(), 404);
+    assert!(
+        lost.text()
+            .await
+            .unwrap()
+            .contains("/hub, /lui, /trk, /mailer")
+    );
+
+    // SIGTERM: exit 0, and each component's log says it stopped; nothing secret logged.
+    let status = server.stop();
+    assert!(
+        status.success(),
+        "exit status {status:?}; stderr:\n{}",
+        server.stderr_text()
+    );
+    for c in Component::ALL {
+        let log = log_text(&root, c);
+        assert!(log.contains("stopped"), "{c} log: {log}");
+        assert!(!log.contains(secret.expose()), "{c} log shows the secret");
+    }
+    let hub_log = log_text(&root, Component::Hub);
+    assert!(
+        hub_log.contains("refused GET /hub/api/components from 127.0.0.1"),
+        "{hub_log}"
+    );
+    assert!(
+        !log_text(&root, Component::Trk).contains("refused GET /hub"),
+        "refusals are logged by the refusing component"
+    );
+    assert!(!server.stderr_text().contains(secret.expose()));
+}
+
+#[tokio::test]
+async fn sigint_also_stops_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port("127.0.0.1");
+    init(
+        dir.path(),
+        &[
+            "--components",
+            "trk",
+            "--hub-host",
+            "127.0.0.1:1",
+            "--port",
+            &port.to_string(),
+            "--bind-address",
+            "127.0.0.1",
+        ],
+    );
+    let mut server = Server::start(dir.path()).await;
+    let status = server.stop_with(Signal::SIGINT);
+    assert!(status.success(), "{status:?}");
+}

@@ -1,0 +1,207 @@
+//! Wrong secrets, garbled INI files and ports in use: refused with a clear message.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use support::*;
+use tutti_core::Component;
+
+#[tokio::test]
+async fn a_component_with_a_wrong_cluster_secret_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub_root, trk_root) = (dir.path().join("hub"), dir.path().join("trk"));
+    let hub_port = free_port("127.0.0.2");
+    init(
+        &hub_root,
+        &[
+            "--components",
+            "hub",
+            "--bind-address",
+            "127.0.0.2",
+            "--port",
+            &hub_port.to_string(),
+        ],
+    );
+    // A Tracker set up on its own gets a secret of its own: not the installation's.
+    let trk_port = free_port("127.0.0.4");
+    init(
+        &trk_root,
+        &[
+            "--components",
+            "trk",
+            "--bind-address",
+            "127.0.0.4",
+            "--port",
+            &trk_port.to_string(),
+            "--hub-host",
+            &format!("127.0.0.2:{hub_port}"),
+            "--host-name",
+            "127.0.0.4",
+        ],
+    );
+    assert_ne!(secret(&hub_root), secret(&trk_root));
+    let hub = Server::start(&hub_root).await;
+    let _trk = Server::start(&trk_root).await;
+
+    let deadline = Instant::now() + DEADLINE;
+    while !log_text(&hub_root, Component::Hub).contains("refused POST /hub/api/components from ") {
+        assert!(
+            Instant::now() < deadline,
+            "the Hub never logged the refusal:\n{}",
+            log_text(&hub_root, Component::Hub)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(log_text(&hub_root, Component::Hub).contains("the call carried a wrong ClusterSecret"));
+    let list = components(&hub.base(), &secret(&hub_root)).await;
+    assert!(
+        list.components
+            .iter()
+            .all(|c| c.component != Component::Trk),
+        "{list:#?}"
+    );
+
+    let out = tutti()
+        .arg("check")
+        .arg("--root")
+        .arg(&trk_root)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success());
+    assert!(text.contains("FAIL  trk → Administration Hub"), "{text}");
+    assert!(text.contains("refused the ClusterSecret (401)"), "{text}");
+}
+
+#[test]
+fn a_garbled_ini_stops_the_start_with_file_line_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port("127.0.0.1");
+    init(
+        dir.path(),
+        &["--port", &port.to_string(), "--bind-address", "127.0.0.1"],
+    );
+    let lui_ini = dir.path().join("lui/lui.ini");
+    let text = std::fs::read_to_string(&lui_ini).unwrap();
+    let line = text
+        .lines()
+        .position(|l| l.starts_with("TrackerHost="))
+        .unwrap()
+        + 1;
+    std::fs::write(
+        &lui_ini,
+        text.replace("TrackerHost=127.0.0.1", "TrackerHost=tracker host"),
+    )
+    .unwrap();
+
+    let out = tutti()
+        .arg("serve")
+        .arg("--root")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("lui/lui.ini, line {line}, TrackerHost: ")),
+        "{err}"
+    );
+    assert!(err.contains("expected host[:port]"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+
+    // A syntax error (a broken \u escape) is reported at its line too.
+    std::fs::write(
+        &lui_ini,
+        text.replace("LogLevel=standard", "LogLevel=\\u00zz"),
+    )
+    .unwrap();
+    let line = text
+        .lines()
+        .position(|l| l.starts_with("LogLevel="))
+        .unwrap()
+        + 1;
+    let out = tutti()
+        .arg("serve")
+        .arg("--root")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("lui/lui.ini, line {line}: ")),
+        "{err}"
+    );
+
+    // `tutti check` says the same and fails.
+    let out = tutti()
+        .arg("check")
+        .arg("--root")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains(&format!("FAIL  configuration: {}", lui_ini.display()))
+    );
+}
+
+#[test]
+fn an_unknown_key_is_warned_about_with_the_nearest_known_key() {
+    let dir = tempfile::tempdir().unwrap();
+    init(dir.path(), &["--port", "8080"]);
+    let hub_ini = dir.path().join("hub/hub.ini");
+    let text = std::fs::read_to_string(&hub_ini).unwrap();
+    std::fs::write(&hub_ini, format!("{text}LogLevle=all\n")).unwrap();
+    let out = tutti()
+        .arg("check")
+        .arg("--root")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("unknown key \"LogLevle\" is ignored; did you mean LogLevel?"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn a_port_in_use_gives_a_one_line_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    init(
+        dir.path(),
+        &["--port", &port.to_string(), "--bind-address", "127.0.0.1"],
+    );
+    let out = tutti()
+        .arg("serve")
+        .arg("--root")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.contains(&format!("port {port} is already in use")),
+        "{err}"
+    );
+    assert!(err.contains("--port N or Port="), "{err}");
+}
+
+#[test]
+fn init_never_overwrites() {
+    let dir = tempfile::tempdir().unwrap();
+    init(dir.path(), &["--port", "8080"]);
+    let before = std::fs::read_to_string(dir.path().join("server.ini")).unwrap();
+    let out = init(dir.path(), &["--port", "9090"]);
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("server.ini")).unwrap(),
+        before
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("kept  server.ini"));
+}

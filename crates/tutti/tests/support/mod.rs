@@ -1,0 +1,258 @@
+//! Helpers for end-to-end tests: installation roots made with `tutti init`, `tutti serve`
+//! processes on loopback addresses (127.0.0.2, 127.0.0.3, ... act as separate servers),
+//! and polling with deadlines instead of sleeps.
+
+#![allow(dead_code)] // each test binary uses a different part of this module
+
+use std::net::{IpAddr, SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use tutti_core::api::{ComponentList, Health};
+use tutti_core::{ClusterSecret, Component};
+
+pub const DEADLINE: Duration = Duration::from_secs(20);
+
+pub fn tutti() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tutti"));
+    cmd.env_remove("TUTTI_ROOT")
+        .env_remove("TUTTI_CLUSTER_SECRET")
+        .env_remove("RUST_LOG");
+    cmd
+}
+
+/// A port that is free on `ip` now.
+pub fn free_port(ip: &str) -> u16 {
+    let listener = TcpListener::bind((ip, 0)).expect("bind a loopback address");
+    listener.local_addr().expect("local address").port()
+}
+
+/// Runs `tutti init --root root ARGS` and asserts it succeeded.
+pub fn init(root: &Path, args: &[&str]) -> Output {
+    let out = tutti()
+        .arg("init")
+        .arg("--root")
+        .arg(root)
+        .args(args)
+        .output()
+        .expect("run tutti init");
+    assert!(
+        out.status.success(),
+        "tutti init failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// The ClusterSecret written in the root's INI files.
+pub fn secret(root: &Path) -> ClusterSecret {
+    tutti_core::root::existing_secret(root).expect("a ClusterSecret in the root")
+}
+
+/// Sets `key=value` in an INI file, keeping everything else.
+pub fn set_key(file: &Path, key: &str, value: &str) {
+    let text = std::fs::read_to_string(file).expect("read INI");
+    let text = tutti_core::properties::set_in_text(&text, key, value).expect("INI parses");
+    std::fs::write(file, text).expect("write INI");
+}
+
+/// Copies a file or a folder (with everything in it) to `to`, replacing what is there.
+pub fn copy_path(from: &Path, to: &Path) {
+    if from.is_dir() {
+        if to.exists() {
+            std::fs::remove_dir_all(to).expect("remove old folder");
+        }
+        std::fs::create_dir_all(to).expect("create folder");
+        for entry in std::fs::read_dir(from).expect("read folder") {
+            let entry = entry.expect("folder entry");
+            copy_path(&entry.path(), &to.join(entry.file_name()));
+        }
+    } else {
+        std::fs::copy(from, to).expect("copy file");
+    }
+}
+
+/// A running `tutti serve`.
+pub struct Server {
+    pub child: Option<Child>,
+    pub root: PathBuf,
+    pub addr: SocketAddr,
+    pub stderr: PathBuf,
+}
+
+impl Server {
+    /// Starts `tutti serve --root root`; does not wait for it to answer.
+    pub fn spawn(root: &Path, extra: &[&str]) -> Server {
+        let addr = listen_addr(root);
+        std::fs::create_dir_all(root).expect("create the root");
+        let stderr = root.join(format!("serve-{}.stderr", std::process::id()));
+        let child = tutti()
+            .arg("serve")
+            .arg("--root")
+            .arg(root)
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&stderr).expect("stderr file"))
+            .spawn()
+            .expect("spawn tutti serve");
+        Server {
+            child: Some(child),
+            root: root.to_path_buf(),
+            addr,
+            stderr,
+        }
+    }
+
+    /// Starts it and waits until every component in server.ini answers its health check.
+    pub async fn start(root: &Path) -> Server {
+        let server = Server::spawn(root, &[]);
+        let installation =
+            tutti_core::config::Installation::load(root).expect("configuration loads");
+        for c in installation.server.components {
+            server.wait_healthy(c).await;
+        }
+        server
+    }
+
+    pub fn base(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base())
+    }
+
+    pub async fn wait_healthy(&self, component: Component) -> Health {
+        let url = self.url(&format!("{}/health", component.prefix()));
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            if let Ok(r) = reqwest::get(&url).await
+                && r.status().is_success()
+                && let Ok(h) = r.json::<Health>().await
+            {
+                return h;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{url} did not answer in time; stderr:\n{}",
+                self.stderr_text()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub fn stderr_text(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    /// Sends `signal` and waits for the process to exit.
+    pub fn stop_with(&mut self, signal: Signal) -> ExitStatus {
+        let mut child = self.child.take().expect("server is running");
+        let pid = Pid::from_raw(i32::try_from(child.id()).expect("pid fits"));
+        kill(pid, signal).expect("signal tutti");
+        wait_exit(&mut child)
+    }
+
+    pub fn stop(&mut self) -> ExitStatus {
+        self.stop_with(Signal::SIGTERM)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Waits for a child to exit, at most `DEADLINE`.
+pub fn wait_exit(child: &mut Child) -> ExitStatus {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "process did not exit in time");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Where `tutti serve` on this root listens, from server.ini.
+fn listen_addr(root: &Path) -> SocketAddr {
+    let installation = tutti_core::config::Installation::load(root).ok();
+    match installation {
+        Some(i) => {
+            let ip = if i.server.bind_address.is_unspecified() {
+                IpAddr::from([127, 0, 0, 1])
+            } else {
+                i.server.bind_address
+            };
+            SocketAddr::new(ip, i.server.port)
+        }
+        None => SocketAddr::from(([127, 0, 0, 1], 80)),
+    }
+}
+
+/// `GET /hub/api/components` with the cluster secret.
+pub async fn components(hub_base: &str, secret: &ClusterSecret) -> ComponentList {
+    reqwest::Client::new()
+        .get(format!("{hub_base}/hub/api/components"))
+        .bearer_auth(secret.expose())
+        .send()
+        .await
+        .expect("hub answers")
+        .error_for_status()
+        .expect("components listed")
+        .json()
+        .await
+        .expect("component list JSON")
+}
+
+/// Polls the Hub until `pred` holds for its component list; returns that list.
+pub async fn wait_components(
+    hub_base: &str,
+    secret: &ClusterSecret,
+    what: &str,
+    pred: impl Fn(&ComponentList) -> bool,
+) -> ComponentList {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let list = components(hub_base, secret).await;
+        if pred(&list) {
+            return list;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the Hub never showed {what}; last list: {list:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Whether `list` has `component` with `instance_id`, at `url`, answering.
+pub fn has_answering(
+    list: &ComponentList,
+    component: Component,
+    instance_id: &str,
+    url: &str,
+) -> bool {
+    list.components.iter().any(|c| {
+        c.component == component && c.instance_id == instance_id && c.url == url && c.answering
+    })
+}
+
+/// Reads every log file of a component.
+pub fn log_text(root: &Path, component: Component) -> String {
+    let mut text = String::new();
+    if let Ok(entries) = std::fs::read_dir(root.join(component.log_dir())) {
+        for entry in entries.flatten() {
+            text.push_str(&std::fs::read_to_string(entry.path()).unwrap_or_default());
+        }
+    }
+    text
+}
