@@ -116,6 +116,44 @@ fn request_span(component: Component, req: &Request) -> Span {
     }
 }
 
+/// Starts a component that reports to a Hub (User Interface, Tracker, Mailer): its routes
+/// (with health and ping) and its announcer.
+pub fn start_hub_client(
+    ctx: &ComponentContext,
+    component: Component,
+    common: &crate::config::CommonConfig,
+    hub: &HostPort,
+    announce_interval: Duration,
+    public: Router,
+    api: Router,
+) -> Started {
+    let announcer = spawn_announcer(
+        ctx,
+        component,
+        hub.clone(),
+        common.cluster_secret.clone(),
+        announce_interval,
+    );
+    let _span = component_span(component).entered();
+    tracing::info!(
+        "{} started (instance {}), Hub at {}",
+        component.title(),
+        ctx.instance_id,
+        hub.base_url()
+    );
+    let router = component_router(
+        component,
+        &ctx.instance_id,
+        &common.cluster_secret,
+        public,
+        api,
+    );
+    Started {
+        router,
+        tasks: vec![announcer],
+    }
+}
+
 /// Announces `component` to the Hub at `hub` now and every `interval`, until shutdown.
 /// After a failure it tries again after 1 s, doubling up to `interval`.
 pub fn spawn_announcer(

@@ -128,12 +128,7 @@ async fn four_processes_on_four_addresses_reach_each_other() {
     assert_eq!(list.components.len(), 4, "{list:#?}");
 
     // `tutti check` on the User Interface's server reaches the Hub and the Tracker.
-    let out = tutti()
-        .arg("check")
-        .arg("--root")
-        .arg(&roots[1])
-        .output()
-        .unwrap();
+    let out = run("check", &roots[1]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}");
     assert!(
@@ -324,12 +319,7 @@ async fn moving_the_tracker_to_another_server_keeps_its_data() {
         1,
         "one Tracker, moved: {list:#?}"
     );
-    let out = tutti()
-        .arg("check")
-        .arg("--root")
-        .arg(&roots[1])
-        .output()
-        .unwrap();
+    let out = run("check", &roots[1]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}");
     assert!(

@@ -54,12 +54,7 @@ fn ssl_port_without_a_certificate_stops_the_start() {
     let dir = tempfile::tempdir().unwrap();
     init(dir.path(), &["--components", "hub", "--port", "8080"]);
     set_key(&dir.path().join("server.ini"), "SslPort", "8443");
-    let out = tutti()
-        .arg("serve")
-        .arg("--root")
-        .arg(dir.path())
-        .output()
-        .unwrap();
+    let out = run("serve", dir.path());
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(

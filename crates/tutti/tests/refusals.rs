@@ -62,12 +62,7 @@ async fn a_component_with_a_wrong_cluster_secret_is_refused() {
         "{list:#?}"
     );
 
-    let out = tutti()
-        .arg("check")
-        .arg("--root")
-        .arg(&trk_root)
-        .output()
-        .unwrap();
+    let out = run("check", &trk_root);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(!out.status.success());
     assert!(text.contains("FAIL  trk → Administration Hub"), "{text}");
@@ -95,12 +90,7 @@ fn a_garbled_ini_stops_the_start_with_file_line_and_key() {
     )
     .unwrap();
 
-    let out = tutti()
-        .arg("serve")
-        .arg("--root")
-        .arg(dir.path())
-        .output()
-        .unwrap();
+    let out = run("serve", dir.path());
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -121,12 +111,7 @@ fn a_garbled_ini_stops_the_start_with_file_line_and_key() {
         .position(|l| l.starts_with("LogLevel="))
         .unwrap()
         + 1;
-    let out = tutti()
-        .arg("serve")
-        .arg("--root")
-        .arg(dir.path())
-        .output()
-        .unwrap();
+    let out = run("serve", dir.path());
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -135,12 +120,7 @@ fn a_garbled_ini_stops_the_start_with_file_line_and_key() {
     );
 
     // `tutti check` says the same and fails.
-    let out = tutti()
-        .arg("check")
-        .arg("--root")
-        .arg(dir.path())
-        .output()
-        .unwrap();
+    let out = run("check", dir.path());
     assert!(!out.status.success());
     assert!(
         String::from_utf8_lossy(&out.stdout)
@@ -155,12 +135,7 @@ fn an_unknown_key_is_warned_about_with_the_nearest_known_key() {
     let hub_ini = dir.path().join("hub/hub.ini");
     let text = std::fs::read_to_string(&hub_ini).unwrap();
     std::fs::write(&hub_ini, format!("{text}LogLevle=all\n")).unwrap();
-    let out = tutti()
-        .arg("check")
-        .arg("--root")
-        .arg(dir.path())
-        .output()
-        .unwrap();
+    let out = run("check", dir.path());
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.contains("unknown key \"LogLevle\" is ignored; did you mean LogLevel?"),
@@ -177,12 +152,7 @@ fn a_port_in_use_gives_a_one_line_error() {
         dir.path(),
         &["--port", &port.to_string(), "--bind-address", "127.0.0.1"],
     );
-    let out = tutti()
-        .arg("serve")
-        .arg("--root")
-        .arg(dir.path())
-        .output()
-        .unwrap();
+    let out = run("serve", dir.path());
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.trim().lines().count(), 1, "{err}");

@@ -30,6 +30,16 @@ pub fn free_port(ip: &str) -> u16 {
     listener.local_addr().expect("local address").port()
 }
 
+/// Runs `tutti COMMAND --root root` to its end.
+pub fn run(command: &str, root: &Path) -> Output {
+    tutti()
+        .arg(command)
+        .arg("--root")
+        .arg(root)
+        .output()
+        .expect("run tutti")
+}
+
 /// Runs `tutti init --root root ARGS` and asserts it succeeded.
 pub fn init(root: &Path, args: &[&str]) -> Output {
     let out = tutti()
