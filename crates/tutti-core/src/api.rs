@@ -69,3 +69,67 @@ pub struct ComponentList {
 pub struct ErrorBody {
     pub error: String,
 }
+
+/// `POST /hub/api/registry/login`: a component asks the Hub whether a login is right.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct LoginRequest {
+    pub user_name: String,
+    /// Empty or absent for an account without a group.
+    #[serde(default)]
+    pub group_name: Option<String>,
+    pub password: String,
+    /// The address the person logs in from, for the Hub's per-address login limits.
+    #[serde(default)]
+    pub client_address: Option<String>,
+}
+
+/// An account as the components see it: who, which rights, which settings apply.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct AccountInfo {
+    pub id: i64,
+    pub user_name: String,
+    pub group_name: Option<String>,
+    pub rights: Vec<crate::rights::Right>,
+    pub can_change_password: bool,
+    pub settings: crate::settings::EffectiveSettings,
+}
+
+/// `GET /hub/api/registry/version`: grows with every change to accounts, groups or
+/// settings, so components know when to read again.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct RegistryVersion {
+    pub version: i64,
+}
+
+/// Installation-wide settings of the components (the Hub's "Global Component Settings").
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct ComponentSettings {
+    /// The URL under which browsers reach the User Interface, e.g. `https://mail.example.com`
+    /// (empty: the address the User Interface announced).
+    #[serde(default)]
+    pub lui_url: Option<String>,
+    /// The URL of the Tracker's API as the User Interface reaches it, for the components
+    /// view (empty: the address the Tracker announced).
+    #[serde(default)]
+    pub tracker_url: Option<String>,
+    /// How often the User Interface fetches tracking events and delivery results, in seconds.
+    pub event_transfer_seconds: u32,
+    /// Which recipient fields a personal tracking profile keeps; absent: every field.
+    #[serde(default)]
+    pub personal_profile_fields: Option<Vec<String>>,
+    /// Which recipient fields make up an anonymous profile (never the address or a name).
+    #[serde(default)]
+    pub anonymous_profile_fields: Vec<String>,
+}
+
+impl Default for ComponentSettings {
+    fn default() -> Self {
+        ComponentSettings {
+            lui_url: None,
+            tracker_url: None,
+            event_transfer_seconds: 5,
+            personal_profile_fields: None,
+            anonymous_profile_fields: Vec::new(),
+        }
+    }
+}

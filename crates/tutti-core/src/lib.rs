@@ -10,10 +10,13 @@ pub mod config;
 pub mod hostport;
 pub mod http_error;
 pub mod logging;
+pub mod password;
 pub mod properties;
+pub mod rights;
 pub mod root;
 pub mod runtime;
 pub mod secret;
+pub mod settings;
 
 pub use component::Component;
 pub use hostport::HostPort;

@@ -211,3 +211,7 @@ pub fn spawn_announcer(
     };
     tokio::spawn(task.instrument(component_span(component)))
 }
+
+/// A request extension that marks requests which came in over the HTTPS listener.
+#[derive(Debug, Clone, Copy)]
+pub struct ViaTls;

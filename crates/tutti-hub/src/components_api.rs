@@ -113,57 +113,65 @@ pub(crate) async fn announce(
 pub(crate) async fn list(
     State(state): State<Arc<HubState>>,
 ) -> Result<Json<ComponentList>, ApiError> {
-    let known = state
-        .registry
-        .all()
-        .await
-        .map_err(|e| ApiError::internal("cannot read the component registry", e))?;
-    let mut probes = JoinSet::new();
-    for (index, entry) in known.iter().enumerate() {
-        let (http, address, component) = (
-            state.ctx.http.clone(),
-            entry.address.clone(),
-            entry.component,
-        );
-        let expected = entry.instance_id.clone();
-        probes.spawn(async move {
-            let problem = match probe_health(&http, &address, component).await {
-                Ok(h) if h.instance_id == expected => None,
-                Ok(h) => Some(format!(
-                    "another instance ({}) answers at this address now",
-                    h.instance_id
-                )),
-                Err(e) => Some(e.to_string()),
-            };
-            (index, problem)
-        });
-    }
-    let mut problems = vec![None; known.len()];
-    while let Some(done) = probes.join_next().await {
-        if let Ok((index, problem)) = done {
-            problems[index] = problem;
+    state.component_list().await.map(Json)
+}
+
+impl HubState {
+    /// Every known component, each probed now.
+    pub(crate) async fn component_list(&self) -> Result<ComponentList, ApiError> {
+        let state = self;
+        let known = state
+            .registry
+            .all()
+            .await
+            .map_err(|e| ApiError::internal("cannot read the component registry", e))?;
+        let mut probes = JoinSet::new();
+        for (index, entry) in known.iter().enumerate() {
+            let (http, address, component) = (
+                state.ctx.http.clone(),
+                entry.address.clone(),
+                entry.component,
+            );
+            let expected = entry.instance_id.clone();
+            probes.spawn(async move {
+                let problem = match probe_health(&http, &address, component).await {
+                    Ok(h) if h.instance_id == expected => None,
+                    Ok(h) => Some(format!(
+                        "another instance ({}) answers at this address now",
+                        h.instance_id
+                    )),
+                    Err(e) => Some(e.to_string()),
+                };
+                (index, problem)
+            });
         }
-    }
-    let components = known
-        .into_iter()
-        .zip(problems)
-        .map(|(k, problem): (Known, Option<String>)| ComponentEntry {
-            component: k.component,
-            title: k.component.title().to_string(),
-            url: format!("{}{}", k.address.base_url(), k.component.prefix()),
-            instance_id: k.instance_id,
-            version: k.version,
-            started_at: k.started_at,
-            first_seen: k.first_seen,
-            last_seen: k.last_seen,
-            answering: problem.is_none(),
-            problem,
+        let mut problems = vec![None; known.len()];
+        while let Some(done) = probes.join_next().await {
+            if let Ok((index, problem)) = done {
+                problems[index] = problem;
+            }
+        }
+        let components = known
+            .into_iter()
+            .zip(problems)
+            .map(|(k, problem): (Known, Option<String>)| ComponentEntry {
+                component: k.component,
+                title: k.component.title().to_string(),
+                url: format!("{}{}", k.address.base_url(), k.component.prefix()),
+                instance_id: k.instance_id,
+                version: k.version,
+                started_at: k.started_at,
+                first_seen: k.first_seen,
+                last_seen: k.last_seen,
+                answering: problem.is_none(),
+                problem,
+            })
+            .collect();
+        Ok(ComponentList {
+            hub_instance_id: state.ctx.instance_id.clone(),
+            components,
         })
-        .collect();
-    Ok(Json(ComponentList {
-        hub_instance_id: state.ctx.instance_id.clone(),
-        components,
-    }))
+    }
 }
 
 /// `DELETE /hub/api/components/{instance_id}`: forget a component that is gone for good.

@@ -1,16 +1,33 @@
-//! The Administration Hub: the installation's registry of components (and, as it grows,
-//! its accounts, groups, rights and settings).
+//! The Administration Hub: the administrator's console and JSON API (accounts, groups,
+//! rights, settings, audit log), the registry API the other components read, and the
+//! registry of the installation's components.
+//!
+//! Its data: `hub/accountreg/accountreg.sqlite` (administrator password, groups, accounts,
+//! settings of every level) and `hub/hubreg/hubreg.sqlite` (component registry, sessions,
+//! audit log).
 
+mod audit;
 mod components_api;
+mod console;
+mod db;
+mod json_api;
+mod limits;
+mod login;
 mod registry;
+mod registry_api;
+mod service;
+mod sessions;
+mod store;
+mod web_auth;
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::routing::{delete, get};
+use axum::{Json, Router};
 use tutti_core::Component;
 use tutti_core::config::HubConfig;
 use tutti_core::runtime::{ComponentContext, Started, component_router};
+use utoipa::openapi::OpenApi;
 
 pub use registry::Registry;
 
@@ -18,34 +35,124 @@ pub use registry::Registry;
 pub(crate) struct HubState {
     pub ctx: ComponentContext,
     pub registry: Registry,
+    pub store: store::Store,
+    pub sessions: sessions::Sessions,
+    pub audit: audit::Audit,
+    pub limits: limits::LoginLimits,
+    /// Checked against when a login names no account, so timing reveals nothing.
+    pub dummy_hash: String,
 }
 
-/// Opens the Hub's data in `hub/hubreg`, records the Hub itself in its registry and returns
-/// its routes.
+/// The password of a new installation's administrator; the Hub allows nothing but changing
+/// it until it is changed.
+pub const DEFAULT_ADMIN_PASSWORD: &str = "admin";
+
+/// Opens the Hub's data, records the Hub itself in its registry and returns its routes.
 pub async fn start(ctx: ComponentContext, config: HubConfig) -> anyhow::Result<Started> {
-    let registry = Registry::open(&ctx.root.join(Component::Hub.data_dir())).await?;
-    let state = Arc::new(HubState { ctx, registry });
+    let store = open_store(&ctx.root).await?;
+    let hubreg = db::Db::open(
+        &ctx.root.join("hub/hubreg/hubreg.sqlite"),
+        &[registry::SCHEMA, sessions::SCHEMA, audit::SCHEMA],
+    )
+    .await?;
+    let dummy_hash = tutti_core::password::hash_blocking("no account has this password".into())
+        .await
+        .map_err(anyhow::Error::msg)?;
+    let state = Arc::new(HubState {
+        registry: Registry::new(hubreg.clone()),
+        sessions: sessions::Sessions::new(hubreg.clone()),
+        audit: audit::Audit::new(hubreg),
+        limits: limits::LoginLimits::default(),
+        store,
+        dummy_hash,
+        ctx,
+    });
     components_api::register_self(&state).await?;
     tracing::info!(
         "Administration Hub started (instance {})",
         state.ctx.instance_id
     );
-    let api = Router::new()
+
+    let (people_api, mut doc) = json_api::router().split_for_parts();
+    let (registry_api, registry_doc) = registry_api::router().split_for_parts();
+    doc.merge(registry_doc);
+    let doc = describe(doc);
+    let api = registry_api
         .route(
             "/components",
             get(components_api::list).post(components_api::announce),
         )
         .route("/components/{instance_id}", delete(components_api::forget))
         .with_state(state.clone());
+    let public = Router::new()
+        .nest(
+            "/api",
+            people_api.route("/openapi.json", get(move || async move { Json(doc) })),
+        )
+        .merge(console::router())
+        .with_state(state.clone());
     let router = component_router(
         Component::Hub,
         &state.ctx.instance_id,
         &config.common.cluster_secret,
-        Router::new(),
+        public,
         api,
     );
     Ok(Started {
         router,
         tasks: Vec::new(),
     })
+}
+
+/// Opens `hub/accountreg`, creating it with the default administrator password.
+async fn open_store(root: &std::path::Path) -> anyhow::Result<store::Store> {
+    let db = db::Db::open(
+        &root.join("hub/accountreg/accountreg.sqlite"),
+        &[store::SCHEMA],
+    )
+    .await?;
+    let default_hash = tutti_core::password::hash_blocking(DEFAULT_ADMIN_PASSWORD.into())
+        .await
+        .map_err(anyhow::Error::msg)?;
+    store::Store::open(db, default_hash).await
+}
+
+/// Sets the administrator password offline (`tutti hub reset-admin-password`); the Hub
+/// need not run. Every admin session ends.
+pub async fn reset_admin_password(root: &std::path::Path, password: &str) -> anyhow::Result<()> {
+    tutti_core::password::check_new_password(password).map_err(anyhow::Error::msg)?;
+    let store = open_store(root).await?;
+    let hash = tutti_core::password::hash_blocking(password.to_string())
+        .await
+        .map_err(anyhow::Error::msg)?;
+    store.set_admin_password(hash, false).await?;
+    let hubreg = db::Db::open(
+        &root.join("hub/hubreg/hubreg.sqlite"),
+        &[registry::SCHEMA, sessions::SCHEMA, audit::SCHEMA],
+    )
+    .await?;
+    sessions::Sessions::new(hubreg.clone())
+        .end_all(sessions::Principal::Admin, None)
+        .await?;
+    audit::Audit::new(hubreg)
+        .record(
+            "tutti hub reset-admin-password",
+            "admin.password",
+            "admin",
+            "reset offline",
+        )
+        .await?;
+    Ok(())
+}
+
+fn describe(mut doc: OpenApi) -> OpenApi {
+    doc.info.title = "Tutti Administration Hub API".into();
+    doc.info.version = tutti_core::api::VERSION.into();
+    doc.info.description = Some(
+        "People and automation log in with POST /session (cookie session; send the returned csrf_token as X-CSRF-Token on every change). \
+         The registry paths are for Tutti's components and need Authorization: Bearer <ClusterSecret>."
+            .into(),
+    );
+    doc.servers = Some(vec![utoipa::openapi::Server::new("/hub/api")]);
+    doc
 }

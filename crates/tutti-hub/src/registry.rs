@@ -1,13 +1,12 @@
 //! The Hub's registry of components, in `hub/hubreg/hubreg.sqlite` (SQLite, WAL, synchronous
 //! FULL: what was answered survives `kill -9` and power loss).
 
-use std::path::Path;
-use std::sync::{Arc, Mutex};
-
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
 use tutti_core::Component;
 use tutti_core::hostport::{HostPort, Scheme};
+
+use crate::db::Db;
 
 /// One known component.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,13 +20,13 @@ pub struct Known {
     pub last_seen: DateTime<Utc>,
 }
 
-/// A cheap handle to the registry database; every call runs on the blocking pool.
+/// The component registry, a table of `hub/hubreg/hubreg.sqlite`.
 #[derive(Clone)]
 pub struct Registry {
-    conn: Arc<Mutex<Connection>>,
+    db: Db,
 }
 
-const SCHEMA: &str = "
+pub(crate) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS components (
     instance_id TEXT PRIMARY KEY,
     component   TEXT NOT NULL,
@@ -41,34 +40,15 @@ CREATE TABLE IF NOT EXISTS components (
 );";
 
 impl Registry {
-    pub async fn open(dir: &Path) -> anyhow::Result<Registry> {
-        let path = dir.join("hubreg.sqlite");
-        let conn = tokio::task::spawn_blocking(move || -> anyhow::Result<Connection> {
-            std::fs::create_dir_all(path.parent().unwrap_or(Path::new(".")))?;
-            let conn = Connection::open(&path)
-                .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?;
-            conn.pragma_update(None, "journal_mode", "WAL")?;
-            conn.pragma_update(None, "synchronous", "FULL")?;
-            conn.busy_timeout(std::time::Duration::from_secs(5))?;
-            conn.execute_batch(SCHEMA)?;
-            Ok(conn)
-        })
-        .await??;
-        Ok(Registry {
-            conn: Arc::new(Mutex::new(conn)),
-        })
+    pub fn new(db: Db) -> Registry {
+        Registry { db }
     }
 
     async fn with<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+        f: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> anyhow::Result<T> {
-        let conn = self.conn.clone();
-        Ok(tokio::task::spawn_blocking(move || {
-            let conn = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            f(&conn)
-        })
-        .await??)
+        self.db.run(move |conn| f(conn)).await
     }
 
     /// Records that `instance_id` runs at `address` now; keeps its first sighting.
@@ -185,7 +165,8 @@ mod tests {
     #[tokio::test]
     async fn upsert_keeps_first_seen_and_moves_the_address() {
         let dir = tempfile::tempdir().unwrap();
-        let reg = Registry::open(dir.path()).await.unwrap();
+        let path = dir.path().join("hubreg.sqlite");
+        let reg = Registry::new(Db::open(&path, &[SCHEMA]).await.unwrap());
         let t0 = Utc::now();
         let t1 = t0 + chrono::Duration::seconds(30);
         let id = "0123456789abcdef0123456789abcdef".to_string();
@@ -210,7 +191,7 @@ mod tests {
         assert_eq!(all[0].first_seen.timestamp(), t0.timestamp());
         assert_eq!(all[0].last_seen.timestamp(), t1.timestamp());
         drop(reg);
-        let reopened = Registry::open(dir.path()).await.unwrap();
+        let reopened = Registry::new(Db::open(&path, &[SCHEMA]).await.unwrap());
         assert!(reopened.contains(id.clone()).await.unwrap());
         assert!(reopened.forget(id.clone()).await.unwrap());
         assert!(!reopened.forget(id).await.unwrap());

@@ -25,6 +25,16 @@ pub enum Command {
     Serve(ServeArgs),
     /// Check the configuration and every peer it names: reachable, and the secret accepted.
     Check(RootArg),
+    /// Administration Hub tasks that work while it is stopped.
+    #[command(subcommand)]
+    Hub(HubCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HubCommand {
+    /// Set a new administrator password, read from standard input (the password cannot be
+    /// recovered, only replaced). Ends every administrator session.
+    ResetAdminPassword(RootArg),
 }
 
 #[derive(Debug, Args)]

@@ -2,6 +2,7 @@
 
 mod check;
 mod cli;
+mod hub_cmd;
 mod init_cmd;
 mod listen;
 mod serve;
@@ -18,6 +19,9 @@ fn main() -> ExitCode {
         cli::Command::Init(args) => init_cmd::run(&args),
         cli::Command::Serve(args) => serve::run(args),
         cli::Command::Check(args) => check::run(&args),
+        cli::Command::Hub(cli::HubCommand::ResetAdminPassword(args)) => {
+            hub_cmd::reset_admin_password(&args)
+        }
     }
 }
 

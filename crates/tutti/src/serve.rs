@@ -124,7 +124,12 @@ async fn serve(
         let started = start_component(component, ctx, &installation)
             .await
             .with_context(|| format!("the {} did not start", component.title()))?;
-        app = app.nest(component.prefix(), started.router);
+        let prefix = component.prefix();
+        // `/hub/` and `/hub` are the same page.
+        app = app.nest(prefix, started.router).route(
+            &format!("{prefix}/"),
+            axum::routing::get(move || async move { axum::response::Redirect::permanent(prefix) }),
+        );
         tasks.extend(started.tasks);
     }
     let prefixes: Vec<&'static str> = server.components.iter().map(|c| c.prefix()).collect();
@@ -163,7 +168,10 @@ async fn serve(
         servers.push(tokio::spawn(
             axum_server::from_tcp_rustls(listener, config.clone())?
                 .handle(Handle::with_control(handle.control()))
-                .serve(app.into_make_service_with_connect_info::<SocketAddr>()),
+                .serve(
+                    app.layer(axum::Extension(tutti_core::runtime::ViaTls))
+                        .into_make_service_with_connect_info::<SocketAddr>(),
+                ),
         ));
         tracing::info!("listening for HTTPS on {https_addr}");
         tls = Some((config, ssl.certificate.clone(), ssl.private_key.clone()));

@@ -266,3 +266,123 @@ pub fn log_text(root: &Path, component: Component) -> String {
     }
     text
 }
+
+/// A person (or script) using the Hub's JSON API with a cookie session.
+pub struct HubApi {
+    pub http: reqwest::Client,
+    pub base: String,
+    pub csrf: String,
+}
+
+impl HubApi {
+    pub fn new(base: &str) -> HubApi {
+        let http = reqwest::Client::builder()
+            .cookie_store(true)
+            .build()
+            .expect("client");
+        HubApi {
+            http,
+            base: format!("{base}/hub/api"),
+            csrf: String::new(),
+        }
+    }
+
+    /// Logs in; returns the status and the JSON answer.
+    pub async fn login(&mut self, body: serde_json::Value) -> (u16, serde_json::Value) {
+        let r = self
+            .http
+            .post(format!("{}/session", self.base))
+            .json(&body)
+            .send()
+            .await
+            .expect("hub answers");
+        let status = r.status().as_u16();
+        let json: serde_json::Value = r.json().await.unwrap_or_default();
+        if let Some(t) = json["csrf_token"].as_str() {
+            self.csrf = t.to_string();
+        }
+        (status, json)
+    }
+
+    /// Logs in as the administrator with `admin`, changes it to `new_password`.
+    pub async fn first_use(base: &str, new_password: &str) -> HubApi {
+        let mut api = HubApi::new(base);
+        let (status, _) = api.login(serde_json::json!({"password": "admin"})).await;
+        assert_eq!(status, 200);
+        let (status, body) = api
+            .send(
+                reqwest::Method::POST,
+                "/admin/password",
+                Some(serde_json::json!({"old_password": "admin", "new_password": new_password})),
+            )
+            .await;
+        assert_eq!(status, 204, "{body}");
+        api
+    }
+
+    /// Sends a request with the CSRF header; returns the status and the JSON answer.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .header("x-csrf-token", &self.csrf);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let r = req.send().await.expect("hub answers");
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or_default())
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, serde_json::Value) {
+        self.send(reqwest::Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+        self.send(reqwest::Method::POST, path, Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+        self.send(reqwest::Method::PUT, path, Some(body)).await
+    }
+}
+
+/// Calls the Hub's registry API as a component would (with the cluster secret).
+pub async fn registry_post(
+    hub_base: &str,
+    secret: &ClusterSecret,
+    path: &str,
+    body: serde_json::Value,
+) -> (u16, serde_json::Value) {
+    let r = reqwest::Client::new()
+        .post(format!("{hub_base}/hub/api/registry{path}"))
+        .bearer_auth(secret.expose())
+        .json(&body)
+        .send()
+        .await
+        .expect("hub answers");
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or_default())
+}
+
+/// One `tutti serve` running the Hub alone on 127.0.0.1.
+pub async fn start_hub(dir: &Path) -> Server {
+    let port = free_port("127.0.0.1");
+    init(
+        dir,
+        &[
+            "--components",
+            "hub",
+            "--port",
+            &port.to_string(),
+            "--bind-address",
+            "127.0.0.1",
+        ],
+    );
+    Server::start(dir).await
+}

@@ -1,0 +1,130 @@
+//! The registry API the other components call (with the ClusterSecret): check a login,
+//! read an account with its rights and effective settings, read the component settings,
+//! and a version number that grows with every change so they know when to read again.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use tutti_core::api::{AccountInfo, ComponentSettings, LoginRequest, RegistryVersion};
+use tutti_core::http_error::ApiError;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::HubState;
+use crate::login::{LoginOutcome, Who};
+use crate::store::Account;
+
+pub fn router() -> OpenApiRouter<Arc<HubState>> {
+    OpenApiRouter::new()
+        .routes(routes!(verify_login))
+        .routes(routes!(verify_admin))
+        .routes(routes!(account))
+        .routes(routes!(version))
+        .routes(routes!(component_settings))
+}
+
+impl HubState {
+    pub async fn account_info(&self, account: Account) -> Result<AccountInfo, ApiError> {
+        let settings = self.effective(&account).await?;
+        Ok(AccountInfo {
+            id: account.id,
+            user_name: account.user_name,
+            group_name: account.group_name,
+            rights: account.rights,
+            can_change_password: account.can_change_password,
+            settings,
+        })
+    }
+}
+
+/// Check a user's login; answers the account, its rights and effective settings.
+#[utoipa::path(post, path = "/registry/login", tag = "registry (components)", request_body = LoginRequest,
+    responses((status = 200, body = AccountInfo), (status = 401, description = "wrong login"), (status = 403, description = "disabled"), (status = 429, description = "locked")))]
+async fn verify_login(
+    State(state): State<Arc<HubState>>,
+    Json(req): Json<LoginRequest>,
+) -> Result<Json<AccountInfo>, ApiError> {
+    let who = Who::User {
+        user_name: req.user_name.clone(),
+        group_name: req.group_name.clone().unwrap_or_default(),
+    };
+    match state
+        .login(&who, &req.password, req.client_address.as_deref())
+        .await?
+    {
+        LoginOutcome::User(account) => Ok(Json(state.account_info(*account).await?)),
+        LoginOutcome::Admin { .. } => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "the user name, group or password is wrong",
+        )),
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct AdminLogin {
+    pub password: String,
+    #[serde(default)]
+    pub client_address: Option<String>,
+}
+
+/// Check the administrator password (the User Interface's special `admin` login).
+#[utoipa::path(post, path = "/registry/admin-login", tag = "registry (components)", request_body = AdminLogin,
+    responses((status = 204), (status = 401), (status = 403, description = "the default password is not changed yet"), (status = 429)))]
+async fn verify_admin(
+    State(state): State<Arc<HubState>>,
+    Json(req): Json<AdminLogin>,
+) -> Result<StatusCode, ApiError> {
+    match state
+        .login(&Who::Admin, &req.password, req.client_address.as_deref())
+        .await?
+    {
+        LoginOutcome::Admin { must_change: true } => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "the administrator password is still the default: change it in the Administration Hub first",
+        )),
+        _ => Ok(StatusCode::NO_CONTENT),
+    }
+}
+
+/// An account with its rights and effective settings; 404 when deleted or disabled.
+#[utoipa::path(get, path = "/registry/accounts/{id}", tag = "registry (components)", responses((status = 200, body = AccountInfo), (status = 404)))]
+async fn account(
+    State(state): State<Arc<HubState>>,
+    Path(id): Path<i64>,
+) -> Result<Json<AccountInfo>, ApiError> {
+    match state.store.account(id).await {
+        Ok(a) if !a.disabled => Ok(Json(state.account_info(a).await?)),
+        _ => Err(ApiError::not_found(format!(
+            "account {id} does not exist or is disabled"
+        ))),
+    }
+}
+
+/// Grows with every change to accounts, groups and settings.
+#[utoipa::path(get, path = "/registry/version", tag = "registry (components)", responses((status = 200, body = RegistryVersion)))]
+async fn version(State(state): State<Arc<HubState>>) -> Result<Json<RegistryVersion>, ApiError> {
+    let version = state
+        .store
+        .version()
+        .await
+        .map_err(|e| ApiError::internal("account registry", e))?;
+    Ok(Json(RegistryVersion { version }))
+}
+
+/// The global component settings.
+#[utoipa::path(get, path = "/registry/component-settings", tag = "registry (components)", responses((status = 200, body = ComponentSettings)))]
+async fn component_settings(
+    State(state): State<Arc<HubState>>,
+) -> Result<Json<ComponentSettings>, ApiError> {
+    Ok(Json(
+        state
+            .store
+            .component_settings()
+            .await
+            .map_err(|e| ApiError::internal("account registry", e))?,
+    ))
+}

@@ -1,0 +1,835 @@
+//! What the Hub's console and JSON API both do: every rule about accounts, groups, rights
+//! and settings lives here, once, and every change is written to the audit log.
+
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use tutti_core::http_error::ApiError;
+use tutti_core::password;
+use tutti_core::rights::Right;
+use tutti_core::settings::{EffectiveSettings, FieldError, SettingsLevel, resolve};
+use utoipa::ToSchema;
+
+use crate::HubState;
+use crate::sessions::Principal;
+use crate::store::{Account, AccountWrite, Group, StoreError, name_key};
+
+/// Longest user or group name.
+pub const MAX_NAME_LEN: usize = 64;
+/// Shown instead of a stored mailer client password; sent back unchanged, it keeps it.
+pub const SECRET_MASK: &str = "********";
+
+/// Who is acting: the administrator, or an account (a group administrator).
+#[derive(Debug, Clone)]
+pub enum Actor {
+    Admin,
+    User(Box<Account>),
+}
+
+impl Actor {
+    /// How the audit log names the actor.
+    pub fn name(&self) -> String {
+        match self {
+            Actor::Admin => "admin".into(),
+            Actor::User(a) => login_name(&a.user_name, a.group_name.as_deref()),
+        }
+    }
+}
+
+/// `user` or `user/group`.
+pub fn login_name(user: &str, group: Option<&str>) -> String {
+    match group {
+        Some(g) => format!("{user}/{g}"),
+        None => user.to_string(),
+    }
+}
+
+fn store_error(e: StoreError) -> ApiError {
+    match e {
+        StoreError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, m),
+        StoreError::NotFound(m) => ApiError::not_found(m),
+        other => ApiError::internal("the account registry failed", other),
+    }
+}
+
+fn invalid(errors: Vec<FieldError>) -> ApiError {
+    let text = errors
+        .iter()
+        .map(|e| format!("{}: {}", e.field, e.message))
+        .collect::<Vec<_>>()
+        .join("; ");
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, text)
+}
+
+fn forbidden(message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::FORBIDDEN, message)
+}
+
+/// Checks a user or group name.
+pub fn check_name(what: &str, name: &str) -> Result<(), String> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(format!("the {what} name is empty"));
+    }
+    if name.chars().count() > MAX_NAME_LEN {
+        return Err(format!(
+            "the {what} name has {} characters; at most {MAX_NAME_LEN} are allowed",
+            name.chars().count()
+        ));
+    }
+    if let Some(c) = name.chars().find(|c| c.is_control() || *c == '/') {
+        return Err(format!(
+            "the {what} name contains {c:?}, which names may not contain"
+        ));
+    }
+    Ok(())
+}
+
+/// An account as the console and the API show it: no password hash, the mailer client
+/// password masked.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AccountView {
+    pub id: i64,
+    pub user_name: String,
+    pub group_name: Option<String>,
+    pub can_change_password: bool,
+    pub disabled: bool,
+    pub rights: Vec<Right>,
+    /// The account's own settings (empty values inherit).
+    pub settings: SettingsLevel,
+    /// What applies, and where each value comes from.
+    pub effective: EffectiveSettings,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// A group as the console and the API show it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct GroupView {
+    pub id: i64,
+    pub name: String,
+    pub members: i64,
+    pub settings: SettingsLevel,
+}
+
+/// What a new or changed account is to be. Absent rights: all (new) or unchanged (edit);
+/// absent or empty password on an edit keeps the old one.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+pub struct AccountInput {
+    pub user_name: String,
+    /// Name of an existing group; empty or absent for none.
+    #[serde(default)]
+    pub group_name: Option<String>,
+    #[serde(default)]
+    pub password: Option<String>,
+    #[serde(default = "yes")]
+    pub can_change_password: bool,
+    #[serde(default)]
+    pub disabled: bool,
+    #[serde(default)]
+    pub rights: Option<Vec<Right>>,
+    #[serde(default)]
+    pub settings: Option<SettingsLevel>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct GroupInput {
+    pub name: String,
+    #[serde(default)]
+    pub settings: Option<SettingsLevel>,
+}
+
+/// One page of accounts.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AccountPage {
+    pub accounts: Vec<AccountView>,
+    pub total: i64,
+    pub offset: i64,
+    pub limit: i64,
+}
+
+pub fn mask(mut level: SettingsLevel) -> SettingsLevel {
+    if let Some(m) = &mut level.mailer {
+        m.client_password = SECRET_MASK.into();
+    }
+    level
+}
+
+fn mask_effective(mut e: EffectiveSettings) -> EffectiveSettings {
+    if let Some(m) = &mut e.mailer {
+        m.value.client_password = SECRET_MASK.into();
+    }
+    e
+}
+
+/// A mailer client password sent back masked keeps the stored one.
+fn keep_secret(mut new: SettingsLevel, old: &SettingsLevel) -> SettingsLevel {
+    if let (Some(n), Some(o)) = (&mut new.mailer, &old.mailer)
+        && n.client_password == SECRET_MASK
+    {
+        n.client_password = o.client_password.clone();
+    }
+    new
+}
+
+impl HubState {
+    /// What applies to `account`, unmasked (for components).
+    pub async fn effective(&self, account: &Account) -> Result<EffectiveSettings, ApiError> {
+        let global = self.store.global_settings().await.map_err(store_error)?;
+        let group = match account.group_id {
+            Some(id) => Some(self.store.group(id).await.map_err(store_error)?.settings),
+            None => None,
+        };
+        Ok(resolve(&global, group.as_ref(), &account.settings))
+    }
+
+    pub async fn account_view(&self, account: Account) -> Result<AccountView, ApiError> {
+        let effective = mask_effective(self.effective(&account).await?);
+        Ok(AccountView {
+            id: account.id,
+            user_name: account.user_name,
+            group_name: account.group_name,
+            can_change_password: account.can_change_password,
+            disabled: account.disabled,
+            rights: account.rights,
+            settings: mask(account.settings),
+            effective,
+            created_at: account.created_at,
+            updated_at: account.updated_at,
+        })
+    }
+
+    async fn audit(
+        &self,
+        actor: &Actor,
+        action: &str,
+        target: &str,
+        details: &str,
+    ) -> Result<(), ApiError> {
+        self.audit
+            .record(&actor.name(), action, target, details)
+            .await
+            .map_err(|e| ApiError::internal("cannot write the audit log", e))
+    }
+
+    /// The group an actor may manage accounts of: `None` = all (the administrator).
+    fn managed_group(actor: &Actor) -> Result<Option<Option<i64>>, ApiError> {
+        match actor {
+            Actor::Admin => Ok(None),
+            Actor::User(a)
+                if a.rights.contains(&Right::AdministerGroup) && a.group_id.is_some() =>
+            {
+                Ok(Some(a.group_id))
+            }
+            Actor::User(_) => Err(forbidden(
+                "your account lacks the right \"Administer the group\"",
+            )),
+        }
+    }
+
+    fn admin_only(actor: &Actor) -> Result<(), ApiError> {
+        match actor {
+            Actor::Admin => Ok(()),
+            Actor::User(_) => Err(forbidden("only the administrator may do this")),
+        }
+    }
+
+    pub async fn list_accounts(
+        &self,
+        actor: &Actor,
+        search: String,
+        offset: i64,
+        limit: i64,
+    ) -> Result<AccountPage, ApiError> {
+        let scope = Self::managed_group(actor)?;
+        let (offset, limit) = (offset.max(0), limit.clamp(1, 500));
+        let group = scope.flatten();
+        let (accounts, total) = self
+            .store
+            .accounts(search, group, offset, limit)
+            .await
+            .map_err(store_error)?;
+        let mut views = Vec::with_capacity(accounts.len());
+        for a in accounts {
+            views.push(self.account_view(a).await?);
+        }
+        Ok(AccountPage {
+            accounts: views,
+            total,
+            offset,
+            limit,
+        })
+    }
+
+    pub async fn get_account(&self, actor: &Actor, id: i64) -> Result<AccountView, ApiError> {
+        let account = self.store.account(id).await.map_err(store_error)?;
+        self.may_manage(actor, &account)?;
+        self.account_view(account).await
+    }
+
+    fn may_manage(&self, actor: &Actor, account: &Account) -> Result<(), ApiError> {
+        match Self::managed_group(actor)? {
+            None => Ok(()),
+            Some(group) if group == account.group_id => Ok(()),
+            Some(_) => Err(forbidden("this account is not in your group")),
+        }
+    }
+
+    async fn resolve_group(&self, name: Option<&str>) -> Result<Option<Group>, ApiError> {
+        match name.map(str::trim).filter(|n| !n.is_empty()) {
+            None => Ok(None),
+            Some(n) => match self.store.group_by_name(n).await.map_err(store_error)? {
+                Some(g) => Ok(Some(g)),
+                None => Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    format!("group_name: there is no group \"{n}\"; create it first"),
+                )),
+            },
+        }
+    }
+
+    /// Checks an account input; returns the write and the group (for audit text).
+    async fn account_write(
+        &self,
+        actor: &Actor,
+        input: AccountInput,
+        old: Option<&Account>,
+    ) -> Result<AccountWrite, ApiError> {
+        let mut errors = Vec::new();
+        if let Err(e) = check_name("user", &input.user_name) {
+            errors.push(FieldError {
+                field: "user_name".into(),
+                message: e,
+            });
+        }
+        let group = self.resolve_group(input.group_name.as_deref()).await?;
+        if group.is_none() && name_key(&input.user_name) == "admin" {
+            errors.push(FieldError {
+                field: "user_name".into(),
+                message: "\"admin\" without a group is the administrator's login in the User Interface; choose another name or a group".into(),
+            });
+        }
+        let password = input.password.filter(|p| !p.is_empty());
+        let hash = match (&password, old) {
+            (Some(p), _) => match password::check_new_password(p) {
+                Ok(()) => Some(
+                    password::hash_blocking(p.clone())
+                        .await
+                        .map_err(|e| ApiError::internal("password", e))?,
+                ),
+                Err(e) => {
+                    errors.push(FieldError {
+                        field: "password".into(),
+                        message: e,
+                    });
+                    None
+                }
+            },
+            (None, Some(_)) => None,
+            (None, None) => {
+                errors.push(FieldError {
+                    field: "password".into(),
+                    message: "a new account needs a password".into(),
+                });
+                None
+            }
+        };
+        let settings = match input.settings {
+            None => old.map(|o| o.settings.clone()).unwrap_or_default(),
+            Some(s) => {
+                let s = old
+                    .map(|o| keep_secret(s.clone(), &o.settings))
+                    .unwrap_or(s);
+                match s.validated() {
+                    Ok(s) => s,
+                    Err(e) => {
+                        errors.extend(e.into_iter().map(|f| FieldError {
+                            field: format!("settings.{}", f.field),
+                            message: f.message,
+                        }));
+                        SettingsLevel::default()
+                    }
+                }
+            }
+        };
+        if !errors.is_empty() {
+            return Err(invalid(errors));
+        }
+        if let Some(scope) = Self::managed_group(actor)?
+            && scope != group.as_ref().map(|g| g.id)
+        {
+            return Err(forbidden(
+                "a group administrator manages accounts of the own group only",
+            ));
+        }
+        let mut rights = input.rights.unwrap_or_else(|| {
+            old.map(|o| o.rights.clone())
+                .unwrap_or_else(|| Right::ALL.to_vec())
+        });
+        rights.sort();
+        rights.dedup();
+        Ok(AccountWrite {
+            user_name: input.user_name.trim().to_string(),
+            group_id: group.map(|g| g.id),
+            password_hash: hash,
+            can_change_password: input.can_change_password,
+            disabled: input.disabled,
+            rights,
+            settings,
+        })
+    }
+
+    pub async fn create_account(
+        &self,
+        actor: &Actor,
+        input: AccountInput,
+    ) -> Result<AccountView, ApiError> {
+        let write = self.account_write(actor, input, None).await?;
+        let id = self
+            .store
+            .create_account(write)
+            .await
+            .map_err(store_error)?;
+        let account = self.store.account(id).await.map_err(store_error)?;
+        let name = login_name(&account.user_name, account.group_name.as_deref());
+        let rights: Vec<&str> = account.rights.iter().map(|r| r.key()).collect();
+        self.audit(
+            actor,
+            "account.create",
+            &name,
+            &format!("rights: {}", rights.join(", ")),
+        )
+        .await?;
+        self.account_view(account).await
+    }
+
+    pub async fn update_account(
+        &self,
+        actor: &Actor,
+        id: i64,
+        input: AccountInput,
+    ) -> Result<AccountView, ApiError> {
+        let old = self.store.account(id).await.map_err(store_error)?;
+        self.may_manage(actor, &old)?;
+        if let Actor::User(me) = actor
+            && me.id == id
+            && (input.disabled
+                || input
+                    .rights
+                    .as_ref()
+                    .is_some_and(|r| !r.contains(&Right::AdministerGroup)))
+        {
+            return Err(forbidden(
+                "you cannot disable your own account or take your own right to administer the group",
+            ));
+        }
+        let write = self.account_write(actor, input, Some(&old)).await?;
+        let password_changed = write.password_hash.is_some();
+        self.store
+            .update_account(id, write)
+            .await
+            .map_err(store_error)?;
+        let new = self.store.account(id).await.map_err(store_error)?;
+        if password_changed || new.disabled {
+            self.sessions
+                .end_all(Principal::User { account_id: id }, None)
+                .await
+                .map_err(|e| ApiError::internal("sessions", e))?;
+        }
+        let details = describe_changes(&old, &new, password_changed);
+        self.audit(
+            actor,
+            "account.update",
+            &login_name(&new.user_name, new.group_name.as_deref()),
+            &details,
+        )
+        .await?;
+        self.account_view(new).await
+    }
+
+    pub async fn delete_account(&self, actor: &Actor, id: i64) -> Result<(), ApiError> {
+        let account = self.store.account(id).await.map_err(store_error)?;
+        self.may_manage(actor, &account)?;
+        if let Actor::User(me) = actor
+            && me.id == id
+        {
+            return Err(forbidden("you cannot delete your own account"));
+        }
+        self.store.delete_account(id).await.map_err(store_error)?;
+        self.sessions
+            .end_all(Principal::User { account_id: id }, None)
+            .await
+            .map_err(|e| ApiError::internal("sessions", e))?;
+        self.audit(
+            actor,
+            "account.delete",
+            &login_name(&account.user_name, account.group_name.as_deref()),
+            "",
+        )
+        .await
+    }
+
+    pub async fn list_groups(&self, actor: &Actor) -> Result<Vec<GroupView>, ApiError> {
+        let scope = Self::managed_group(actor)?;
+        let groups = self.store.groups().await.map_err(store_error)?;
+        Ok(groups
+            .into_iter()
+            .filter(|g| scope.is_none_or(|s| s == Some(g.id)))
+            .map(|g| GroupView {
+                id: g.id,
+                name: g.name,
+                members: g.members,
+                settings: mask(g.settings),
+            })
+            .collect())
+    }
+
+    async fn group_input(
+        &self,
+        input: GroupInput,
+        old: Option<&Group>,
+    ) -> Result<(String, SettingsLevel), ApiError> {
+        let mut errors = Vec::new();
+        if let Err(e) = check_name("group", &input.name) {
+            errors.push(FieldError {
+                field: "name".into(),
+                message: e,
+            });
+        }
+        let settings = match input.settings {
+            None => old.map(|g| g.settings.clone()).unwrap_or_default(),
+            Some(s) => {
+                let s = old
+                    .map(|o| keep_secret(s.clone(), &o.settings))
+                    .unwrap_or(s);
+                s.validated().unwrap_or_else(|e| {
+                    errors.extend(e.into_iter().map(|f| FieldError {
+                        field: format!("settings.{}", f.field),
+                        message: f.message,
+                    }));
+                    SettingsLevel::default()
+                })
+            }
+        };
+        if errors.is_empty() {
+            Ok((input.name.trim().to_string(), settings))
+        } else {
+            Err(invalid(errors))
+        }
+    }
+
+    pub async fn create_group(
+        &self,
+        actor: &Actor,
+        input: GroupInput,
+    ) -> Result<GroupView, ApiError> {
+        Self::admin_only(actor)?;
+        let (name, settings) = self.group_input(input, None).await?;
+        let id = self
+            .store
+            .create_group(name.clone(), settings)
+            .await
+            .map_err(store_error)?;
+        self.audit(actor, "group.create", &name, "").await?;
+        let g = self.store.group(id).await.map_err(store_error)?;
+        Ok(GroupView {
+            id: g.id,
+            name: g.name,
+            members: g.members,
+            settings: mask(g.settings),
+        })
+    }
+
+    pub async fn update_group(
+        &self,
+        actor: &Actor,
+        id: i64,
+        input: GroupInput,
+    ) -> Result<GroupView, ApiError> {
+        Self::admin_only(actor)?;
+        let old = self.store.group(id).await.map_err(store_error)?;
+        let (name, settings) = self.group_input(input, Some(&old)).await?;
+        self.store
+            .update_group(id, name.clone(), settings)
+            .await
+            .map_err(store_error)?;
+        let details = if old.name != name {
+            format!("renamed from {}", old.name)
+        } else {
+            "settings changed".into()
+        };
+        self.audit(actor, "group.update", &name, &details).await?;
+        let g = self.store.group(id).await.map_err(store_error)?;
+        Ok(GroupView {
+            id: g.id,
+            name: g.name,
+            members: g.members,
+            settings: mask(g.settings),
+        })
+    }
+
+    pub async fn delete_group(&self, actor: &Actor, id: i64) -> Result<(), ApiError> {
+        Self::admin_only(actor)?;
+        let name = self.store.delete_group(id).await.map_err(store_error)?;
+        self.audit(actor, "group.delete", &name, "").await
+    }
+
+    pub async fn global_settings(&self, actor: &Actor) -> Result<SettingsLevel, ApiError> {
+        Self::admin_only(actor)?;
+        Ok(mask(
+            self.store.global_settings().await.map_err(store_error)?,
+        ))
+    }
+
+    /// Sets the global defaults. A default that accounts rely on (no user or group value)
+    /// cannot be emptied.
+    pub async fn set_global_settings(
+        &self,
+        actor: &Actor,
+        new: SettingsLevel,
+    ) -> Result<SettingsLevel, ApiError> {
+        Self::admin_only(actor)?;
+        let old = self.store.global_settings().await.map_err(store_error)?;
+        let new = keep_secret(new, &old).validated().map_err(invalid)?;
+        let reliance = self.reliance().await?;
+        let mut errors = Vec::new();
+        let mut check = |field: &str, had: bool, has: bool, count: usize| {
+            if had && !has && count > 0 {
+                errors.push(FieldError {
+                    field: field.into(),
+                    message: format!("{count} account(s) rely on the global value (neither they nor their group set one); it cannot be left empty"),
+                });
+            }
+        };
+        check(
+            "mailer",
+            old.mailer.is_some(),
+            new.mailer.is_some(),
+            reliance.mailer,
+        );
+        check(
+            "tracking",
+            old.tracking.is_some(),
+            new.tracking.is_some(),
+            reliance.tracking,
+        );
+        check(
+            "sender_from",
+            old.sender_from.is_some(),
+            new.sender_from.is_some(),
+            reliance.sender_from,
+        );
+        check(
+            "charsets",
+            old.charsets.is_some(),
+            new.charsets.is_some(),
+            reliance.charsets,
+        );
+        if !errors.is_empty() {
+            return Err(invalid(errors));
+        }
+        self.store
+            .set_global_settings(new.clone())
+            .await
+            .map_err(store_error)?;
+        self.audit(
+            actor,
+            "settings.global",
+            "global",
+            &changed_setting_names(&old, &new),
+        )
+        .await?;
+        Ok(mask(new))
+    }
+
+    /// How many accounts take each setting from the global level.
+    pub async fn reliance(&self) -> Result<Reliance, ApiError> {
+        let groups = self.store.groups().await.map_err(store_error)?;
+        let (accounts, _) = self
+            .store
+            .accounts(String::new(), None, 0, i64::MAX)
+            .await
+            .map_err(store_error)?;
+        let mut r = Reliance::default();
+        for a in accounts {
+            let group = a
+                .group_id
+                .and_then(|id| groups.iter().find(|g| g.id == id))
+                .map(|g| &g.settings);
+            let eff = resolve(&SettingsLevel::default(), group, &a.settings);
+            r.mailer += usize::from(eff.mailer.is_none());
+            r.tracking += usize::from(eff.tracking.is_none());
+            r.sender_from += usize::from(eff.sender_from.is_none());
+            r.charsets += usize::from(eff.charsets.is_none());
+        }
+        Ok(r)
+    }
+
+    pub async fn set_component_settings(
+        &self,
+        actor: &Actor,
+        new: tutti_core::api::ComponentSettings,
+    ) -> Result<tutti_core::api::ComponentSettings, ApiError> {
+        Self::admin_only(actor)?;
+        let mut errors = Vec::new();
+        for (field, url) in [("lui_url", &new.lui_url), ("tracker_url", &new.tracker_url)] {
+            if let Some(u) = url.as_deref().filter(|u| !u.is_empty())
+                && u.parse::<tutti_core::HostPort>().is_err()
+            {
+                errors.push(FieldError {
+                    field: field.into(),
+                    message: format!("\"{u}\" is not a URL of the form http[s]://host[:port]"),
+                });
+            }
+        }
+        if !(1..=3600).contains(&new.event_transfer_seconds) {
+            errors.push(FieldError {
+                field: "event_transfer_seconds".into(),
+                message: "expected 1 to 3600 seconds".into(),
+            });
+        }
+        let personal = [
+            "email",
+            "e-mail",
+            "name",
+            "first_name",
+            "last_name",
+            "firstname",
+            "lastname",
+        ];
+        for f in &new.anonymous_profile_fields {
+            if personal.contains(&name_key(f).as_str()) {
+                errors.push(FieldError {
+                    field: "anonymous_profile_fields".into(),
+                    message: format!(
+                        "\"{f}\" identifies a person and cannot be part of an anonymous profile"
+                    ),
+                });
+            }
+        }
+        if !errors.is_empty() {
+            return Err(invalid(errors));
+        }
+        self.store
+            .set_component_settings(new.clone())
+            .await
+            .map_err(store_error)?;
+        self.audit(actor, "settings.components", "global", "")
+            .await?;
+        Ok(new)
+    }
+
+    /// Changes the administrator password (the console's forced first change, or later).
+    pub async fn change_admin_password(
+        &self,
+        old: &str,
+        new: &str,
+        keep_session: Option<&str>,
+    ) -> Result<(), ApiError> {
+        let (hash, _) = self.store.admin().await.map_err(store_error)?;
+        if !password::verify_blocking(old.to_string(), hash).await {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "the current password is wrong",
+            ));
+        }
+        password::check_new_password(new).map_err(|e| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("new_password: {e}"),
+            )
+        })?;
+        if new == "admin" || new == old {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "new_password: choose a password other than the old one",
+            ));
+        }
+        let hash = password::hash_blocking(new.to_string())
+            .await
+            .map_err(|e| ApiError::internal("password", e))?;
+        self.store
+            .set_admin_password(hash, false)
+            .await
+            .map_err(store_error)?;
+        self.sessions
+            .end_all(Principal::Admin, keep_session)
+            .await
+            .map_err(|e| ApiError::internal("sessions", e))?;
+        self.audit(&Actor::Admin, "admin.password", "admin", "")
+            .await
+    }
+}
+
+/// How many accounts take each setting from the global level.
+#[derive(Debug, Clone, Copy, Default, Serialize, ToSchema)]
+pub struct Reliance {
+    pub mailer: usize,
+    pub tracking: usize,
+    pub sender_from: usize,
+    pub charsets: usize,
+}
+
+fn describe_changes(old: &Account, new: &Account, password_changed: bool) -> String {
+    let mut parts = Vec::new();
+    if old.user_name != new.user_name || old.group_name != new.group_name {
+        parts.push(format!(
+            "renamed from {}",
+            login_name(&old.user_name, old.group_name.as_deref())
+        ));
+    }
+    if password_changed {
+        parts.push("password replaced".into());
+    }
+    if old.disabled != new.disabled {
+        parts.push(if new.disabled {
+            "disabled".into()
+        } else {
+            "enabled".into()
+        });
+    }
+    if old.can_change_password != new.can_change_password {
+        parts.push(format!(
+            "may change own password: {}",
+            new.can_change_password
+        ));
+    }
+    if old.rights != new.rights {
+        let keys: Vec<&str> = new.rights.iter().map(|r| r.key()).collect();
+        parts.push(format!("rights: {}", keys.join(", ")));
+    }
+    if old.settings != new.settings {
+        parts.push(format!(
+            "settings: {}",
+            changed_setting_names(&old.settings, &new.settings)
+        ));
+    }
+    parts.join("; ")
+}
+
+fn changed_setting_names(old: &SettingsLevel, new: &SettingsLevel) -> String {
+    let mut names = Vec::new();
+    if old.mailer != new.mailer {
+        names.push("mailer connection");
+    }
+    if old.tracking != new.tracking {
+        names.push("tracking URL");
+    }
+    if old.sender_from != new.sender_from {
+        names.push("sender");
+    }
+    if old.sender_reply_to != new.sender_reply_to {
+        names.push("reply-to");
+    }
+    if old.charsets != new.charsets {
+        names.push("charsets");
+    }
+    if names.is_empty() {
+        "no change".into()
+    } else {
+        names.join(", ")
+    }
+}

@@ -1,0 +1,243 @@
+//! Who is calling the Hub's console and JSON API: the session cookie, the CSRF token, and
+//! the extractors that turn them into an [`Actor`].
+//!
+//! CSRF protection is a double-submit token: a random value in the `tutti_hub_csrf`
+//! cookie (SameSite=Strict) that every form repeats in its `csrf` field and every JSON
+//! call in its `X-CSRF-Token` header. Another site can neither read nor set the cookie, so
+//! it cannot forge a request that carries both.
+
+use std::sync::Arc;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use subtle::ConstantTimeEq;
+use tutti_core::http_error::ApiError;
+
+use crate::HubState;
+use crate::service::Actor;
+use crate::sessions::{Principal, new_token};
+
+pub const SESSION_COOKIE: &str = "tutti_hub_session";
+pub const CSRF_COOKIE: &str = "tutti_hub_csrf";
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+fn cookie(name: &'static str, value: String, tls: bool, same_site: SameSite) -> Cookie<'static> {
+    Cookie::build((name, value))
+        .path("/hub")
+        .http_only(true)
+        .secure(tls)
+        .same_site(same_site)
+        .build()
+}
+
+pub fn session_cookie(token: String, tls: bool) -> Cookie<'static> {
+    cookie(SESSION_COOKIE, token, tls, SameSite::Lax)
+}
+
+pub fn removal(name: &'static str) -> Cookie<'static> {
+    Cookie::build((name, "")).path("/hub").build()
+}
+
+/// The browser's CSRF token; a new one (and its cookie) when it has none.
+pub fn csrf_token(jar: CookieJar, tls: bool) -> std::io::Result<(CookieJar, String)> {
+    if let Some(c) = jar.get(CSRF_COOKIE).filter(|c| c.value().len() >= 32) {
+        let value = c.value().to_string();
+        return Ok((jar, value));
+    }
+    let token = new_token()?;
+    Ok((
+        jar.add(cookie(CSRF_COOKIE, token.clone(), tls, SameSite::Strict)),
+        token,
+    ))
+}
+
+/// Whether `presented` is the browser's CSRF token.
+pub fn csrf_ok(jar: &CookieJar, presented: &str) -> bool {
+    match jar.get(CSRF_COOKIE) {
+        Some(c) if c.value().len() >= 32 => c.value().as_bytes().ct_eq(presented.as_bytes()).into(),
+        _ => false,
+    }
+}
+
+/// Why a request has no usable session.
+#[derive(Debug)]
+pub enum Refusal {
+    NoSession,
+    MustChangePassword,
+    BadCsrf,
+    Failed(ApiError),
+}
+
+/// The session of a request, if any: its token and actor, and whether the administrator
+/// must still change the default password.
+pub async fn session_of(
+    state: &HubState,
+    jar: &CookieJar,
+) -> Result<Option<(String, Actor, bool)>, ApiError> {
+    let Some(token) = jar.get(SESSION_COOKIE).map(|c| c.value().to_string()) else {
+        return Ok(None);
+    };
+    let principal = state
+        .sessions
+        .get(&token)
+        .await
+        .map_err(|e| ApiError::internal("sessions", e))?;
+    match principal {
+        None => Ok(None),
+        Some(Principal::Admin) => {
+            let (_, must_change) = state
+                .store
+                .admin()
+                .await
+                .map_err(|e| ApiError::internal("account registry", e))?;
+            Ok(Some((token, Actor::Admin, must_change)))
+        }
+        Some(Principal::User { account_id }) => match state.store.account(account_id).await {
+            Ok(a) if !a.disabled => Ok(Some((token, Actor::User(Box::new(a)), false))),
+            _ => Ok(None),
+        },
+    }
+}
+
+async fn authenticate(
+    parts: &Parts,
+    state: &HubState,
+    allow_default_password: bool,
+    csrf_from_header: bool,
+) -> Result<Authed, Refusal> {
+    let jar = CookieJar::from_headers(&parts.headers);
+    let (token, actor, must_change) = session_of(state, &jar)
+        .await
+        .map_err(Refusal::Failed)?
+        .ok_or(Refusal::NoSession)?;
+    if must_change && !allow_default_password {
+        return Err(Refusal::MustChangePassword);
+    }
+    let unsafe_method = !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+    if csrf_from_header && unsafe_method {
+        let presented = header(&parts.headers, CSRF_HEADER);
+        if !csrf_ok(&jar, presented) {
+            return Err(Refusal::BadCsrf);
+        }
+    }
+    Ok(Authed {
+        token,
+        actor,
+        must_change,
+        jar,
+    })
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
+/// An authenticated session.
+pub struct Authed {
+    pub token: String,
+    pub actor: Actor,
+    pub must_change: bool,
+    pub jar: CookieJar,
+}
+
+/// JSON API caller; unsafe methods need the `X-CSRF-Token` header.
+pub struct ApiActor(pub Authed);
+
+/// Like [`ApiActor`], but also while the default administrator password is unchanged.
+pub struct ApiAnySession(pub Authed);
+
+fn api_refusal(r: Refusal) -> ApiError {
+    match r {
+        Refusal::NoSession => ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "log in first: POST /hub/api/session",
+        ),
+        Refusal::MustChangePassword => ApiError::new(
+            StatusCode::FORBIDDEN,
+            "the administrator password is still the default: change it first (POST /hub/api/admin/password)",
+        ),
+        Refusal::BadCsrf => ApiError::new(
+            StatusCode::FORBIDDEN,
+            "the X-CSRF-Token header is missing or does not match the tutti_hub_csrf cookie (the token is in the answer to POST /hub/api/session)",
+        ),
+        Refusal::Failed(e) => e,
+    }
+}
+
+impl FromRequestParts<Arc<HubState>> for ApiActor {
+    type Rejection = ApiError;
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<HubState>,
+    ) -> Result<Self, Self::Rejection> {
+        authenticate(parts, state, false, true)
+            .await
+            .map(ApiActor)
+            .map_err(api_refusal)
+    }
+}
+
+impl FromRequestParts<Arc<HubState>> for ApiAnySession {
+    type Rejection = ApiError;
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<HubState>,
+    ) -> Result<Self, Self::Rejection> {
+        authenticate(parts, state, true, true)
+            .await
+            .map(ApiAnySession)
+            .map_err(api_refusal)
+    }
+}
+
+/// Console page caller: without a session, the browser goes to the login page; with the
+/// default password, to the password page. Forms check their CSRF field themselves.
+pub struct PageActor(pub Authed);
+
+/// Like [`PageActor`], also while the default password is unchanged.
+pub struct PageAnySession(pub Authed);
+
+fn page_refusal(r: Refusal) -> Response {
+    match r {
+        Refusal::NoSession => Redirect::to("/hub/login").into_response(),
+        Refusal::MustChangePassword => Redirect::to("/hub/password").into_response(),
+        Refusal::BadCsrf => (
+            StatusCode::FORBIDDEN,
+            "the form's CSRF token is missing or wrong: reload the page",
+        )
+            .into_response(),
+        Refusal::Failed(e) => e.into_response(),
+    }
+}
+
+impl FromRequestParts<Arc<HubState>> for PageActor {
+    type Rejection = Response;
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<HubState>,
+    ) -> Result<Self, Self::Rejection> {
+        authenticate(parts, state, false, false)
+            .await
+            .map(PageActor)
+            .map_err(page_refusal)
+    }
+}
+
+impl FromRequestParts<Arc<HubState>> for PageAnySession {
+    type Rejection = Response;
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<HubState>,
+    ) -> Result<Self, Self::Rejection> {
+        authenticate(parts, state, true, false)
+            .await
+            .map(PageAnySession)
+            .map_err(page_refusal)
+    }
+}

@@ -1,0 +1,542 @@
+//! The Administration Hub over real processes: first use, accounts, groups, rights,
+//! settings, the registry API, and bad input.
+
+mod support;
+
+use serde_json::json;
+use support::*;
+
+#[tokio::test]
+async fn first_use_forces_the_password_change_then_groups_users_and_rights() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = start_hub(dir.path()).await;
+    let secret = secret(dir.path());
+
+    // The default password logs in, but nothing is allowed before it is changed.
+    let mut api = HubApi::new(&hub.base());
+    let (status, body) = api.login(json!({"password": "wrong"})).await;
+    assert_eq!(status, 401, "{body}");
+    let (status, body) = api.login(json!({"password": "admin"})).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["must_change_password"], true);
+    let (status, body) = api.get("/accounts").await;
+    assert_eq!(status, 403);
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("still the default"),
+        "{body}"
+    );
+    let (status, _) = api
+        .post(
+            "/admin/password",
+            json!({"old_password": "nope", "new_password": "new-admin-pw"}),
+        )
+        .await;
+    assert_eq!(status, 403);
+    let (status, _) = api
+        .post(
+            "/admin/password",
+            json!({"old_password": "admin", "new_password": "admin"}),
+        )
+        .await;
+    assert_eq!(status, 422);
+    let (status, _) = api
+        .post(
+            "/admin/password",
+            json!({"old_password": "admin", "new_password": "new-admin-pw"}),
+        )
+        .await;
+    assert_eq!(status, 204);
+    assert_eq!(
+        api.get("/accounts").await.0,
+        200,
+        "the session goes on after the change"
+    );
+    let mut again = HubApi::new(&hub.base());
+    assert_eq!(
+        again.login(json!({"password": "admin"})).await.0,
+        401,
+        "the default no longer works"
+    );
+    assert_eq!(
+        again.login(json!({"password": "new-admin-pw"})).await.0,
+        200
+    );
+
+    // Groups and users; new accounts get every right.
+    let (status, sales) = api.post("/groups", json!({"name": "Sales"})).await;
+    assert_eq!(status, 201, "{sales}");
+    assert_eq!(api.post("/groups", json!({"name": "Ops"})).await.0, 201);
+    let (status, anna) = api
+        .post(
+            "/accounts",
+            json!({"user_name": "Anna", "group_name": "sales", "password": "anna-password"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{anna}");
+    assert_eq!(anna["group_name"], "Sales");
+    assert_eq!(anna["rights"].as_array().unwrap().len(), 8);
+    let (status, bob) = api
+        .post("/accounts", json!({"user_name": "Bob", "group_name": "Sales", "password": "bob-password", "rights": ["create_jobs", "view_reports"]}))
+        .await;
+    assert_eq!(status, 201, "{bob}");
+    let (status, carl) = api
+        .post(
+            "/accounts",
+            json!({"user_name": "Carl", "group_name": "Ops", "password": "carl-password"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{carl}");
+
+    // Search and paging.
+    let (_, page) = api.get("/accounts?search=AN&limit=1").await;
+    assert_eq!(page["total"], 1);
+    assert_eq!(page["accounts"][0]["user_name"], "Anna");
+    let (_, page) = api.get("/accounts?limit=2&offset=2").await;
+    assert_eq!(
+        (
+            page["total"].as_i64(),
+            page["accounts"].as_array().unwrap().len()
+        ),
+        (Some(3), 1)
+    );
+
+    // A component checks logins through the registry API; rights come along.
+    let (status, info) = registry_post(
+        &hub.base(),
+        &secret,
+        "/login",
+        json!({"user_name": "bob", "group_name": "SALES", "password": "bob-password"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{info}");
+    assert_eq!(info["rights"], json!(["create_jobs", "view_reports"]));
+    let (status, _) = registry_post(
+        &hub.base(),
+        &secret,
+        "/login",
+        json!({"user_name": "bob", "group_name": "Sales", "password": "BOB-PASSWORD"}),
+    )
+    .await;
+    assert_eq!(status, 401, "passwords are case-sensitive");
+
+    // Editing keeps the password unless a new one is given.
+    let bob_id = bob["id"].as_i64().unwrap();
+    let (status, _) = api
+        .put(
+            &format!("/accounts/{bob_id}"),
+            json!({"user_name": "Bob", "group_name": "Sales", "rights": ["create_jobs"]}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        registry_post(
+            &hub.base(),
+            &secret,
+            "/login",
+            json!({"user_name": "Bob", "group_name": "Sales", "password": "bob-password"})
+        )
+        .await
+        .0,
+        200
+    );
+    let (status, _) = api
+        .put(&format!("/accounts/{bob_id}"), json!({"user_name": "Bob", "group_name": "Sales", "password": "bob-new-password", "rights": ["create_jobs"]}))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        registry_post(
+            &hub.base(),
+            &secret,
+            "/login",
+            json!({"user_name": "Bob", "group_name": "Sales", "password": "bob-password"})
+        )
+        .await
+        .0,
+        401
+    );
+
+    // A group administrator manages their own group only; an account without the right is
+    // refused by the API.
+    let mut anna_api = HubApi::new(&hub.base());
+    assert_eq!(
+        anna_api
+            .login(json!({"user_name": "anna", "group_name": "Sales", "password": "anna-password"}))
+            .await
+            .0,
+        200
+    );
+    let (status, page) = anna_api.get("/accounts").await;
+    assert_eq!(status, 200);
+    assert_eq!(page["total"], 2, "Anna sees her group only: {page}");
+    assert_eq!(
+        anna_api
+            .post(
+                "/accounts",
+                json!({"user_name": "Dora", "group_name": "Sales", "password": "dora-password"})
+            )
+            .await
+            .0,
+        201
+    );
+    assert_eq!(
+        anna_api
+            .post(
+                "/accounts",
+                json!({"user_name": "Eve", "group_name": "Ops", "password": "eve-password"})
+            )
+            .await
+            .0,
+        403
+    );
+    assert_eq!(
+        anna_api.get(&format!("/accounts/{}", carl["id"])).await.0,
+        403
+    );
+    assert_eq!(
+        anna_api.post("/groups", json!({"name": "Mine"})).await.0,
+        403
+    );
+    let mut bob_api = HubApi::new(&hub.base());
+    assert_eq!(
+        bob_api
+            .login(
+                json!({"user_name": "Bob", "group_name": "Sales", "password": "bob-new-password"})
+            )
+            .await
+            .0,
+        200
+    );
+    let (status, body) = bob_api.get("/accounts").await;
+    assert_eq!(status, 403);
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("Administer the group"),
+        "{body}"
+    );
+
+    // Disabled accounts cannot log in; deleted ones are gone; groups with members stay.
+    let (status, _) = api
+        .put(
+            &format!("/accounts/{bob_id}"),
+            json!({"user_name": "Bob", "group_name": "Sales", "disabled": true}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, body) = registry_post(
+        &hub.base(),
+        &secret,
+        "/login",
+        json!({"user_name": "Bob", "group_name": "Sales", "password": "bob-new-password"}),
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(
+        bob_api.get("/session").await.0,
+        401,
+        "a disabled account's sessions end"
+    );
+    assert_eq!(
+        api.send(
+            reqwest::Method::DELETE,
+            &format!("/accounts/{bob_id}"),
+            None
+        )
+        .await
+        .0,
+        204
+    );
+    let (status, body) = api
+        .send(
+            reqwest::Method::DELETE,
+            &format!("/groups/{}", sales["id"]),
+            None,
+        )
+        .await;
+    assert_eq!(status, 409, "{body}");
+
+    // Every change is in the audit log, with who made it.
+    let (_, audit) = api.get("/audit").await;
+    let actions: Vec<(String, String)> = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["actor"].as_str().unwrap().to_string(),
+                e["action"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        actions.contains(&("admin".into(), "admin.password".into())),
+        "{actions:?}"
+    );
+    assert!(actions.contains(&("admin".into(), "group.create".into())));
+    assert!(
+        actions.contains(&("Anna/Sales".into(), "account.create".into())),
+        "{actions:?}"
+    );
+    assert!(actions.contains(&("admin".into(), "account.delete".into())));
+    assert_eq!(anna_api.get("/audit").await.0, 403);
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_clearly_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = start_hub(dir.path()).await;
+    let api = HubApi::first_use(&hub.base(), "new-admin-pw").await;
+    assert_eq!(api.post("/groups", json!({"name": "Sales"})).await.0, 201);
+    assert_eq!(
+        api.post(
+            "/accounts",
+            json!({"user_name": "Anna", "group_name": "Sales", "password": "anna-password"})
+        )
+        .await
+        .0,
+        201
+    );
+    let count = || async { api.get("/accounts").await.1["total"].as_i64().unwrap() };
+    let audit_count = || async { api.get("/audit").await.1["total"].as_i64().unwrap() };
+    let (accounts_before, audit_before) = (count().await, audit_count().await);
+
+    let cases = [
+        (
+            json!({"user_name": "ANNA", "group_name": "sales", "password": "other-password"}),
+            409,
+            "already has an account",
+        ),
+        (
+            json!({"user_name": "Zed", "group_name": "Sales", "password": "short"}),
+            422,
+            "at least 8",
+        ),
+        (
+            json!({"user_name": "x".repeat(65), "password": "long-enough"}),
+            422,
+            "at most 64",
+        ),
+        (
+            json!({"user_name": "", "password": "long-enough"}),
+            422,
+            "user name is empty",
+        ),
+        (
+            json!({"user_name": "Zed", "group_name": "Nowhere", "password": "long-enough"}),
+            422,
+            "there is no group",
+        ),
+        (
+            json!({"user_name": "admin", "password": "long-enough"}),
+            422,
+            "administrator's login",
+        ),
+        (
+            json!({"user_name": "Zed", "password": "long-enough", "settings": {"sender_from": "not an address"}}),
+            422,
+            "settings.sender_from",
+        ),
+    ];
+    for (body, status, text) in cases {
+        let (got, answer) = api.post("/accounts", body.clone()).await;
+        assert_eq!(got, status, "{body} → {answer}");
+        assert!(
+            answer["error"].as_str().unwrap().contains(text),
+            "{body} → {answer}"
+        );
+    }
+    // A malformed body is refused by the framework, also without changing anything.
+    let r = api
+        .http
+        .post(format!("{}/accounts", api.base))
+        .header("x-csrf-token", &api.csrf)
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_client_error());
+    // A change without the CSRF token is refused, through the API and through a form.
+    let r = api
+        .http
+        .post(format!("{}/accounts", api.base))
+        .json(&json!({"user_name": "Zed", "password": "long-enough"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let r = api
+        .http
+        .post(format!("{}/hub/accounts/new", hub.base()))
+        .form(&[
+            ("user_name", "Zed"),
+            ("password", "long-enough"),
+            ("confirm", "long-enough"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert_eq!(
+        (count().await, audit_count().await),
+        (accounts_before, audit_before),
+        "nothing changed"
+    );
+}
+
+#[tokio::test]
+async fn settings_inherit_user_group_global_and_a_relied_on_default_stays() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = start_hub(dir.path()).await;
+    let secret = secret(dir.path());
+    let api = HubApi::first_use(&hub.base(), "new-admin-pw").await;
+    let mailer = json!({"host": "mailer.example.com:8080", "client_address": "tutti@example.com", "client_password": "m-secret"});
+    let (status, body) = api
+        .put("/settings/global", json!({"mailer": mailer, "tracking": {"scheme": "http", "host": "trk.example.com", "port": 80}, "charsets": ["utf-8"]}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["mailer"]["client_password"], "********",
+        "the password is never shown back"
+    );
+    let (status, _) = api.post("/groups", json!({"name": "Sales", "settings": {"tracking": {"scheme": "https", "host": "trk.sales.example.com", "port": 443}}})).await;
+    assert_eq!(status, 201);
+    let (status, _) = api
+        .post("/accounts", json!({"user_name": "Anna", "group_name": "Sales", "password": "anna-password", "settings": {"sender_from": "anna@sales.example.com"}}))
+        .await;
+    assert_eq!(status, 201);
+
+    let (status, info) = registry_post(
+        &hub.base(),
+        &secret,
+        "/login",
+        json!({"user_name": "Anna", "group_name": "Sales", "password": "anna-password"}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let s = &info["settings"];
+    assert_eq!(
+        (
+            s["mailer"]["source"].as_str(),
+            s["mailer"]["value"]["client_password"].as_str()
+        ),
+        (Some("global"), Some("m-secret"))
+    );
+    assert_eq!(
+        (
+            s["tracking"]["source"].as_str(),
+            s["tracking"]["value"]["host"].as_str()
+        ),
+        (Some("group"), Some("trk.sales.example.com"))
+    );
+    assert_eq!(s["sender_from"]["source"], "user");
+    assert_eq!(s["charsets"]["value"], json!(["UTF-8"]));
+
+    // Saving the masked password keeps the real one.
+    let (_, current) = api.get("/settings/global").await;
+    assert_eq!(current["relied_on_by"]["mailer"], 1);
+    assert_eq!(
+        api.put("/settings/global", current["settings"].clone())
+            .await
+            .0,
+        200
+    );
+    let (_, info) = registry_post(
+        &hub.base(),
+        &secret,
+        "/login",
+        json!({"user_name": "Anna", "group_name": "Sales", "password": "anna-password"}),
+    )
+    .await;
+    assert_eq!(
+        info["settings"]["mailer"]["value"]["client_password"],
+        "m-secret"
+    );
+
+    // Anna relies on the global mailer connection: it cannot be emptied.
+    let (status, body) = api
+        .put(
+            "/settings/global",
+            json!({"tracking": current["settings"]["tracking"]}),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("1 account(s) rely on the global value"),
+        "{body}"
+    );
+    let (_, still) = api.get("/settings/global").await;
+    assert_eq!(
+        still["settings"]["mailer"]["host"],
+        "mailer.example.com:8080"
+    );
+}
+
+#[tokio::test]
+async fn the_admin_password_is_reset_offline_from_standard_input() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let mut hub = start_hub(dir.path()).await;
+    let api = HubApi::first_use(&hub.base(), "forgotten-pw").await;
+    assert!(hub.stop().success());
+
+    let mut child = tutti()
+        .args(["hub", "reset-admin-password", "--root"])
+        .arg(dir.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"brand-new-pw\n")
+        .unwrap();
+    assert!(wait_exit(&mut child).success());
+
+    let hub = Server::start(dir.path()).await;
+    assert_eq!(api.get("/session").await.0, 401, "old admin sessions ended");
+    let mut fresh = HubApi::new(&hub.base());
+    assert_eq!(
+        fresh.login(json!({"password": "forgotten-pw"})).await.0,
+        401
+    );
+    let (status, body) = fresh.login(json!({"password": "brand-new-pw"})).await;
+    assert_eq!(
+        (status, body["must_change_password"].as_bool()),
+        (200, Some(false))
+    );
+}
+
+#[tokio::test]
+async fn the_openapi_document_describes_the_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = start_hub(dir.path()).await;
+    let doc: serde_json::Value = reqwest::get(hub.url("/hub/api/openapi.json"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    for path in [
+        "/session",
+        "/accounts",
+        "/accounts/{id}",
+        "/groups",
+        "/settings/global",
+        "/settings/components",
+        "/audit",
+        "/registry/login",
+    ] {
+        assert!(doc["paths"][path].is_object(), "{path} missing");
+    }
+    assert!(doc["components"]["schemas"]["AccountInput"].is_object());
+}
