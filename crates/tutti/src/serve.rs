@@ -102,6 +102,9 @@ async fn serve(
     http: TcpListener,
     https: Option<TcpListener>,
 ) -> anyhow::Result<()> {
+    // Signal handlers first: a SIGTERM that arrives while components start is a request to
+    // stop, not a kill.
+    let signals = Signals::install()?;
     let (stop, shutdown) = Shutdown::new();
     let http_client = tutti_core::client::http_client();
     let started_at = chrono::Utc::now();
@@ -183,7 +186,7 @@ async fn serve(
         names.join(", ")
     );
 
-    wait_for_stop(tls).await?;
+    signals.wait_for_stop(tls).await;
     tracing::info!(
         "stopping: no new connections; waiting up to {} s for requests in flight",
         server.shutdown_grace.as_secs()
@@ -222,17 +225,30 @@ async fn start_component(
     }
 }
 
-/// Waits for SIGTERM or SIGINT. SIGHUP reloads the TLS certificate and key from their files
-/// without dropping a connection.
-async fn wait_for_stop(tls: Option<(RustlsConfig, PathBuf, PathBuf)>) -> anyhow::Result<()> {
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
-    let mut hup = signal(SignalKind::hangup())?;
-    loop {
-        tokio::select! {
-            _ = term.recv() => return Ok(()),
-            _ = int.recv() => return Ok(()),
-            _ = hup.recv() => reload_certificate(tls.as_ref()).await,
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> std::io::Result<Signals> {
+        Ok(Signals {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+            hup: signal(SignalKind::hangup())?,
+        })
+    }
+
+    /// Waits for SIGTERM or SIGINT. SIGHUP reloads the TLS certificate and key from their
+    /// files without dropping a connection.
+    async fn wait_for_stop(mut self, tls: Option<(RustlsConfig, PathBuf, PathBuf)>) {
+        loop {
+            tokio::select! {
+                _ = self.term.recv() => return,
+                _ = self.int.recv() => return,
+                _ = self.hup.recv() => reload_certificate(tls.as_ref()).await,
+            }
         }
     }
 }
