@@ -92,6 +92,9 @@ pub struct AccountInfo {
     pub rights: Vec<crate::rights::Right>,
     pub can_change_password: bool,
     pub settings: crate::settings::EffectiveSettings,
+    /// Changes whenever the account's password changes (a digest of the Hub's password
+    /// hash), so a component that caches logins knows to forget a cached password.
+    pub password_stamp: String,
 }
 
 /// `GET /hub/api/registry/version`: grows with every change to accounts, groups or

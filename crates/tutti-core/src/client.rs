@@ -153,7 +153,13 @@ async fn decode<T: DeserializeOwned>(
         url: url.clone(),
     })?;
     let status = response.status();
-    if status == StatusCode::UNAUTHORIZED {
+    // The cluster-secret check answers 401 with a Bearer challenge; a 401 without one is an
+    // answer about something else (a person's wrong login, say).
+    if status == StatusCode::UNAUTHORIZED
+        && response
+            .headers()
+            .contains_key(reqwest::header::WWW_AUTHENTICATE)
+    {
         return Err(PeerError::Unauthorized { url });
     }
     let bytes = response.bytes().await.map_err(|e| PeerError::Unreachable {

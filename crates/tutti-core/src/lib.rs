@@ -17,6 +17,8 @@ pub mod root;
 pub mod runtime;
 pub mod secret;
 pub mod settings;
+pub mod sqlite;
+pub mod web;
 
 pub use component::Component;
 pub use hostport::HostPort;

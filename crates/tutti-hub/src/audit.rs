@@ -5,7 +5,7 @@ use rusqlite::params;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::db::Db;
+use tutti_core::sqlite::Db;
 
 pub(crate) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS audit (

@@ -56,10 +56,7 @@ pub struct Frame {
 
 impl Frame {
     fn of(jar: &CookieJar, done: &Done) -> Frame {
-        let csrf = jar
-            .get(web_auth::CSRF_COOKIE)
-            .map(|c| c.value().to_string())
-            .unwrap_or_default();
+        let csrf = web_auth::COOKIES.current_csrf(jar).unwrap_or_default();
         Frame {
             nav: true,
             csrf,
@@ -139,7 +136,7 @@ fn form<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, FormRefused> 
 
 fn check_csrf(jar: &CookieJar, body: &Bytes) -> Result<(), FormRefused> {
     let f: CsrfOnly = form(body)?;
-    if web_auth::csrf_ok(jar, &f.csrf) {
+    if web_auth::COOKIES.csrf_ok(jar, &f.csrf) {
         Ok(())
     } else {
         Err(FormRefused::Csrf)
@@ -158,7 +155,7 @@ async fn login_page(
     tls: Option<Extension<tutti_core::runtime::ViaTls>>,
     jar: CookieJar,
 ) -> Response {
-    match web_auth::csrf_token(jar, tls.is_some()) {
+    match web_auth::COOKIES.csrf_token(jar, tls.is_some()) {
         Ok((jar, csrf)) => {
             let frame = Frame {
                 nav: false,
@@ -191,7 +188,7 @@ async fn login_submit(
         Ok(f) => f,
         Err(r) => return r.into_response(),
     };
-    if !web_auth::csrf_ok(&jar, &f.csrf) {
+    if !web_auth::COOKIES.csrf_ok(&jar, &f.csrf) {
         return csrf_refused();
     }
     let address = peer.map(|Extension(ConnectInfo(a))| a.ip().to_string());
@@ -204,7 +201,7 @@ async fn login_submit(
                 Ok(t) => t,
                 Err(e) => return ApiError::internal("sessions", e).into_response(),
             };
-            let jar = jar.add(web_auth::session_cookie(token, tls.is_some()));
+            let jar = jar.add(web_auth::COOKIES.session_cookie(token, tls.is_some()));
             let to = if must_change { "/hub/password" } else { "/hub" };
             (jar, Redirect::to(to)).into_response()
         }
@@ -233,7 +230,7 @@ async fn logout(
         return ApiError::internal("sessions", e).into_response();
     }
     (
-        auth.jar.remove(web_auth::removal(web_auth::SESSION_COOKIE)),
+        auth.jar.remove(web_auth::COOKIES.session_removal()),
         Redirect::to("/hub/login"),
     )
         .into_response()
@@ -284,7 +281,7 @@ async fn password_submit(
         Ok(f) => f,
         Err(r) => return r.into_response(),
     };
-    if !web_auth::csrf_ok(&auth.jar, &f.csrf) {
+    if !web_auth::COOKIES.csrf_ok(&auth.jar, &f.csrf) {
         return csrf_refused();
     }
     if !matches!(auth.actor, Actor::Admin) {

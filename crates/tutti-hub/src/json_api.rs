@@ -102,8 +102,10 @@ async fn login(
         .await
         .map_err(|e| ApiError::internal("sessions", e))?;
     let tls = tls.is_some();
-    let (jar, csrf) = web_auth::csrf_token(jar, tls).map_err(|e| ApiError::internal("csrf", e))?;
-    let jar = jar.add(web_auth::session_cookie(token, tls));
+    let (jar, csrf) = web_auth::COOKIES
+        .csrf_token(jar, tls)
+        .map_err(|e| ApiError::internal("csrf", e))?;
+    let jar = jar.add(web_auth::COOKIES.session_cookie(token, tls));
     Ok((
         jar,
         Json(SessionInfo {
@@ -117,10 +119,8 @@ async fn login(
 /// Who this session is.
 #[utoipa::path(get, path = "/session", tag = "session", responses((status = 200, body = SessionInfo), (status = 401)))]
 async fn whoami(ApiAnySession(auth): ApiAnySession) -> HubResult<Json<SessionInfo>> {
-    let csrf = auth
-        .jar
-        .get(web_auth::CSRF_COOKIE)
-        .map(|c| c.value().to_string())
+    let csrf = web_auth::COOKIES
+        .current_csrf(&auth.jar)
         .unwrap_or_default();
     Ok(Json(SessionInfo {
         actor: auth.actor.name(),
@@ -141,7 +141,7 @@ async fn logout(
         .await
         .map_err(|e| ApiError::internal("sessions", e))?;
     Ok((
-        auth.jar.remove(web_auth::removal(web_auth::SESSION_COOKIE)),
+        auth.jar.remove(web_auth::COOKIES.session_removal()),
         StatusCode::NO_CONTENT,
     ))
 }

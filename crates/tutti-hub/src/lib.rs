@@ -9,7 +9,6 @@
 mod audit;
 mod components_api;
 mod console;
-mod db;
 mod json_api;
 mod limits;
 mod login;
@@ -50,7 +49,7 @@ pub const DEFAULT_ADMIN_PASSWORD: &str = "admin";
 /// Opens the Hub's data, records the Hub itself in its registry and returns its routes.
 pub async fn start(ctx: ComponentContext, config: HubConfig) -> anyhow::Result<Started> {
     let store = open_store(&ctx.root).await?;
-    let hubreg = db::Db::open(
+    let hubreg = tutti_core::sqlite::Db::open(
         &ctx.root.join("hub/hubreg/hubreg.sqlite"),
         &[registry::SCHEMA, sessions::SCHEMA, audit::SCHEMA],
     )
@@ -106,7 +105,7 @@ pub async fn start(ctx: ComponentContext, config: HubConfig) -> anyhow::Result<S
 
 /// Opens `hub/accountreg`, creating it with the default administrator password.
 async fn open_store(root: &std::path::Path) -> anyhow::Result<store::Store> {
-    let db = db::Db::open(
+    let db = tutti_core::sqlite::Db::open(
         &root.join("hub/accountreg/accountreg.sqlite"),
         &[store::SCHEMA],
     )
@@ -126,7 +125,7 @@ pub async fn reset_admin_password(root: &std::path::Path, password: &str) -> any
         .await
         .map_err(anyhow::Error::msg)?;
     store.set_admin_password(hash, false).await?;
-    let hubreg = db::Db::open(
+    let hubreg = tutti_core::sqlite::Db::open(
         &root.join("hub/hubreg/hubreg.sqlite"),
         &[registry::SCHEMA, sessions::SCHEMA, audit::SCHEMA],
     )

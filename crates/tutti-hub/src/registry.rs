@@ -6,7 +6,7 @@ use rusqlite::{OptionalExtension, params};
 use tutti_core::Component;
 use tutti_core::hostport::{HostPort, Scheme};
 
-use crate::db::Db;
+use tutti_core::sqlite::Db;
 
 /// One known component.
 #[derive(Debug, Clone, PartialEq, Eq)]

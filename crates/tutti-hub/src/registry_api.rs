@@ -37,6 +37,7 @@ impl HubState {
             rights: account.rights,
             can_change_password: account.can_change_password,
             settings,
+            password_stamp: tutti_core::web::token_hash(&account.password_hash),
         })
     }
 }

@@ -2,14 +2,12 @@
 //! holds a random token; the database holds only its SHA-256, so a copy of the database
 //! opens no session.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+use tutti_core::web::{new_token, token_hash};
 
-use crate::db::Db;
+use tutti_core::sqlite::Db;
 
 pub(crate) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS sessions (
@@ -35,15 +33,6 @@ pub enum Principal {
 #[derive(Clone)]
 pub struct Sessions {
     db: Db,
-}
-
-fn token_hash(token: &str) -> String {
-    URL_SAFE_NO_PAD.encode(Sha256::digest(token.as_bytes()))
-}
-
-/// A new random token (32 bytes, base64url).
-pub fn new_token() -> std::io::Result<String> {
-    Ok(URL_SAFE_NO_PAD.encode(tutti_core::secret::random_bytes::<32>()?))
 }
 
 impl Sessions {

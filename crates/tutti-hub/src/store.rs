@@ -8,7 +8,7 @@ use tutti_core::api::ComponentSettings;
 use tutti_core::rights::Right;
 use tutti_core::settings::SettingsLevel;
 
-use crate::db::Db;
+use tutti_core::sqlite::Db;
 
 pub(crate) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

@@ -12,55 +12,20 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
-use subtle::ConstantTimeEq;
+use axum_extra::extract::cookie::CookieJar;
 use tutti_core::http_error::ApiError;
+use tutti_core::web::{CSRF_HEADER, CookieNames};
 
 use crate::HubState;
 use crate::service::Actor;
-use crate::sessions::{Principal, new_token};
+use crate::sessions::Principal;
 
-pub const SESSION_COOKIE: &str = "tutti_hub_session";
-pub const CSRF_COOKIE: &str = "tutti_hub_csrf";
-pub const CSRF_HEADER: &str = "x-csrf-token";
-
-fn cookie(name: &'static str, value: String, tls: bool, same_site: SameSite) -> Cookie<'static> {
-    Cookie::build((name, value))
-        .path("/hub")
-        .http_only(true)
-        .secure(tls)
-        .same_site(same_site)
-        .build()
-}
-
-pub fn session_cookie(token: String, tls: bool) -> Cookie<'static> {
-    cookie(SESSION_COOKIE, token, tls, SameSite::Lax)
-}
-
-pub fn removal(name: &'static str) -> Cookie<'static> {
-    Cookie::build((name, "")).path("/hub").build()
-}
-
-/// The browser's CSRF token; a new one (and its cookie) when it has none.
-pub fn csrf_token(jar: CookieJar, tls: bool) -> std::io::Result<(CookieJar, String)> {
-    if let Some(c) = jar.get(CSRF_COOKIE).filter(|c| c.value().len() >= 32) {
-        let value = c.value().to_string();
-        return Ok((jar, value));
-    }
-    let token = new_token()?;
-    Ok((
-        jar.add(cookie(CSRF_COOKIE, token.clone(), tls, SameSite::Strict)),
-        token,
-    ))
-}
-
-/// Whether `presented` is the browser's CSRF token.
-pub fn csrf_ok(jar: &CookieJar, presented: &str) -> bool {
-    match jar.get(CSRF_COOKIE) {
-        Some(c) if c.value().len() >= 32 => c.value().as_bytes().ct_eq(presented.as_bytes()).into(),
-        _ => false,
-    }
-}
+/// The Hub's cookies, all under `/hub`.
+pub const COOKIES: CookieNames = CookieNames {
+    session: "tutti_hub_session",
+    csrf: "tutti_hub_csrf",
+    path: "/hub",
+};
 
 /// Why a request has no usable session.
 #[derive(Debug)]
@@ -77,7 +42,7 @@ pub async fn session_of(
     state: &HubState,
     jar: &CookieJar,
 ) -> Result<Option<(String, Actor, bool)>, ApiError> {
-    let Some(token) = jar.get(SESSION_COOKIE).map(|c| c.value().to_string()) else {
+    let Some(token) = COOKIES.session_token(jar) else {
         return Ok(None);
     };
     let principal = state
@@ -119,7 +84,7 @@ async fn authenticate(
     let unsafe_method = !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
     if csrf_from_header && unsafe_method {
         let presented = header(&parts.headers, CSRF_HEADER);
-        if !csrf_ok(&jar, presented) {
+        if !COOKIES.csrf_ok(&jar, presented) {
             return Err(Refusal::BadCsrf);
         }
     }

@@ -276,13 +276,18 @@ pub struct HubApi {
 
 impl HubApi {
     pub fn new(base: &str) -> HubApi {
+        Self::at(base, "/hub")
+    }
+
+    /// The same kind of session against another component's API, e.g. `/lui`.
+    pub fn at(base: &str, prefix: &str) -> HubApi {
         let http = reqwest::Client::builder()
             .cookie_store(true)
             .build()
             .expect("client");
         HubApi {
             http,
-            base: format!("{base}/hub/api"),
+            base: format!("{base}{prefix}/api"),
             csrf: String::new(),
         }
     }
