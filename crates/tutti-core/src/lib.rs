@@ -16,6 +16,7 @@ pub mod rights;
 pub mod root;
 pub mod runtime;
 pub mod secret;
+pub mod sessions;
 pub mod settings;
 pub mod sqlite;
 pub mod web;

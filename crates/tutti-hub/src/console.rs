@@ -197,7 +197,7 @@ async fn login_submit(
         .await
     {
         Ok(LoginOutcome::Admin { must_change }) => {
-            let token = match state.sessions.create(Principal::Admin).await {
+            let token = match state.sessions.create(&Principal::Admin).await {
                 Ok(t) => t,
                 Err(e) => return ApiError::internal("sessions", e).into_response(),
             };

@@ -98,7 +98,7 @@ async fn login(
     };
     let token = state
         .sessions
-        .create(principal)
+        .create(&principal)
         .await
         .map_err(|e| ApiError::internal("sessions", e))?;
     let tls = tls.is_some();

@@ -35,7 +35,7 @@ pub(crate) struct HubState {
     pub ctx: ComponentContext,
     pub registry: Registry,
     pub store: store::Store,
-    pub sessions: sessions::Sessions,
+    pub sessions: tutti_core::sessions::SessionStore,
     pub audit: audit::Audit,
     pub limits: limits::LoginLimits,
     /// Checked against when a login names no account, so timing reveals nothing.
@@ -51,7 +51,11 @@ pub async fn start(ctx: ComponentContext, config: HubConfig) -> anyhow::Result<S
     let store = open_store(&ctx.root).await?;
     let hubreg = tutti_core::sqlite::Db::open(
         &ctx.root.join("hub/hubreg/hubreg.sqlite"),
-        &[registry::SCHEMA, sessions::SCHEMA, audit::SCHEMA],
+        &[
+            registry::SCHEMA,
+            tutti_core::sessions::SCHEMA,
+            audit::SCHEMA,
+        ],
     )
     .await?;
     let dummy_hash = tutti_core::password::hash_blocking("no account has this password".into())
@@ -59,7 +63,7 @@ pub async fn start(ctx: ComponentContext, config: HubConfig) -> anyhow::Result<S
         .map_err(anyhow::Error::msg)?;
     let state = Arc::new(HubState {
         registry: Registry::new(hubreg.clone()),
-        sessions: sessions::Sessions::new(hubreg.clone()),
+        sessions: tutti_core::sessions::SessionStore::new(hubreg.clone()),
         audit: audit::Audit::new(hubreg),
         limits: limits::LoginLimits::default(),
         store,
@@ -127,11 +131,15 @@ pub async fn reset_admin_password(root: &std::path::Path, password: &str) -> any
     store.set_admin_password(hash, false).await?;
     let hubreg = tutti_core::sqlite::Db::open(
         &root.join("hub/hubreg/hubreg.sqlite"),
-        &[registry::SCHEMA, sessions::SCHEMA, audit::SCHEMA],
+        &[
+            registry::SCHEMA,
+            tutti_core::sessions::SCHEMA,
+            audit::SCHEMA,
+        ],
     )
     .await?;
-    sessions::Sessions::new(hubreg.clone())
-        .end_all(sessions::Principal::Admin, None)
+    tutti_core::sessions::SessionStore::new(hubreg.clone())
+        .end_all(&sessions::Principal::Admin, None)
         .await?;
     audit::Audit::new(hubreg)
         .record(

@@ -435,7 +435,7 @@ impl HubState {
         let new = self.store.account(id).await.map_err(store_error)?;
         if password_changed || new.disabled {
             self.sessions
-                .end_all(Principal::User { account_id: id }, None)
+                .end_all(&Principal::User { account_id: id }, None)
                 .await
                 .map_err(|e| ApiError::internal("sessions", e))?;
         }
@@ -460,7 +460,7 @@ impl HubState {
         }
         self.store.delete_account(id).await.map_err(store_error)?;
         self.sessions
-            .end_all(Principal::User { account_id: id }, None)
+            .end_all(&Principal::User { account_id: id }, None)
             .await
             .map_err(|e| ApiError::internal("sessions", e))?;
         self.audit(
@@ -756,7 +756,7 @@ impl HubState {
             .await
             .map_err(store_error)?;
         self.sessions
-            .end_all(Principal::Admin, keep_session)
+            .end_all(&Principal::Admin, keep_session)
             .await
             .map_err(|e| ApiError::internal("sessions", e))?;
         self.audit(&Actor::Admin, "admin.password", "admin", "")

@@ -47,7 +47,7 @@ pub async fn session_of(
     };
     let principal = state
         .sessions
-        .get(&token)
+        .get::<Principal>(&token)
         .await
         .map_err(|e| ApiError::internal("sessions", e))?;
     match principal {

@@ -12,17 +12,14 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use rusqlite::{OptionalExtension, params};
 use tutti_core::api::AccountInfo;
+use tutti_core::sessions::SessionStore;
 use tutti_core::sqlite::Db;
-use tutti_core::web::{new_token, token_hash};
 
 /// How often the refresher asks the Hub whether anything changed.
 pub const REFRESH_INTERVAL: Duration = Duration::from_secs(2);
-/// A session ends after this long without a request, and in any case after 12 hours.
-pub const IDLE_LIMIT: chrono::Duration = chrono::Duration::hours(2);
-pub const ABSOLUTE_LIMIT: chrono::Duration = chrono::Duration::hours(12);
 
 pub(crate) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -33,13 +30,7 @@ CREATE TABLE IF NOT EXISTS accounts (
     password_hash TEXT,
     fetched_at    TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS sessions (
-    token_hash TEXT PRIMARY KEY,
-    who        TEXT NOT NULL,
-    offline    INTEGER NOT NULL,
-    created_at TEXT NOT NULL,
-    last_seen  TEXT NOT NULL
-);";
+";
 
 /// `user/group` in lower case: how logins are looked up.
 pub fn login_key(user_name: &str, group_name: &str) -> String {
@@ -58,19 +49,26 @@ pub enum SessionWho {
     User { account_id: i64 },
 }
 
+/// The owner of a User Interface session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct LuiPrincipal {
+    who: SessionWho,
+    /// The login was checked against this cache because the Hub could not be reached.
+    offline: bool,
+}
+
 #[derive(Clone)]
 pub struct RegistryCache {
     db: Db,
-}
-
-fn parse_time(s: &str) -> anyhow::Result<DateTime<Utc>> {
-    Ok(DateTime::parse_from_rfc3339(s)?.with_timezone(&Utc))
+    sessions: SessionStore,
 }
 
 impl RegistryCache {
     pub async fn open(path: &std::path::Path) -> anyhow::Result<RegistryCache> {
+        let db = Db::open(path, &[SCHEMA, tutti_core::sessions::SCHEMA]).await?;
         Ok(RegistryCache {
-            db: Db::open(path, &[SCHEMA]).await?,
+            sessions: SessionStore::new(db.clone()),
+            db,
         })
     }
 
@@ -207,69 +205,28 @@ impl RegistryCache {
     }
 
     pub async fn create_session(&self, who: SessionWho, offline: bool) -> anyhow::Result<String> {
-        let token = new_token()?;
-        let (hash, text) = (token_hash(&token), serde_json::to_string(&who)?);
-        self.db
-            .run(move |conn| {
-                let now = Utc::now().to_rfc3339();
-                conn.execute(
-                    "INSERT INTO sessions (token_hash, who, offline, created_at, last_seen) VALUES (?1, ?2, ?3, ?4, ?4)",
-                    params![hash, text, offline, now],
-                )
-            })
-            .await?;
-        Ok(token)
+        self.sessions.create(&LuiPrincipal { who, offline }).await
     }
 
     /// The session's owner and whether it began while the Hub was unreachable.
     pub async fn session(&self, token: &str) -> anyhow::Result<Option<(SessionWho, bool)>> {
-        let hash = token_hash(token);
-        let row = self
-            .db
-            .run({
-                let hash = hash.clone();
-                move |conn| {
-                    conn.query_row("SELECT who, offline, created_at, last_seen FROM sessions WHERE token_hash = ?1", [hash], |r| {
-                        Ok((r.get::<_, String>(0)?, r.get::<_, bool>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?))
-                    })
-                    .optional()
-                }
-            })
-            .await?;
-        let Some((who, offline, created, last)) = row else {
-            return Ok(None);
-        };
-        let now = Utc::now();
-        if now - parse_time(&created)? > ABSOLUTE_LIMIT || now - parse_time(&last)? > IDLE_LIMIT {
-            self.end_session(token).await?;
-            return Ok(None);
-        }
-        if now - parse_time(&last)? > chrono::Duration::minutes(1) {
-            self.db
-                .run(move |conn| {
-                    conn.execute(
-                        "UPDATE sessions SET last_seen = ?1 WHERE token_hash = ?2",
-                        params![now.to_rfc3339(), hash],
-                    )
-                })
-                .await?;
-        }
-        Ok(Some((serde_json::from_str(&who)?, offline)))
+        Ok(self
+            .sessions
+            .get::<LuiPrincipal>(token)
+            .await?
+            .map(|p| (p.who, p.offline)))
     }
 
     pub async fn end_session(&self, token: &str) -> anyhow::Result<()> {
-        let hash = token_hash(token);
-        self.db
-            .run(move |conn| conn.execute("DELETE FROM sessions WHERE token_hash = ?1", [hash]))
-            .await?;
-        Ok(())
+        self.sessions.delete(token).await
     }
 
     async fn end_sessions(&self, who: SessionWho) -> anyhow::Result<()> {
-        let text = serde_json::to_string(&who)?;
-        self.db
-            .run(move |conn| conn.execute("DELETE FROM sessions WHERE who = ?1", [text]))
-            .await?;
+        for offline in [false, true] {
+            self.sessions
+                .end_all(&LuiPrincipal { who, offline }, None)
+                .await?;
+        }
         Ok(())
     }
 }
