@@ -1,0 +1,85 @@
+//! The Hub's first-use flow in a real browser (headless Chromium through WebDriver): log in
+//! with `admin`, the forced password change, creating a user.
+
+mod support;
+
+use serde_json::json;
+use support::*;
+
+#[tokio::test]
+async fn first_use_in_a_browser_login_forced_change_create_a_user() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = start_hub(dir.path()).await;
+    let browser = Browser::start().await;
+    let b = &browser;
+
+    // Any console page leads to the login first.
+    b.client.goto(&hub.url("/hub/accounts")).await.unwrap();
+    b.wait_for_text("Administrator login").await;
+    b.fill("password", "admin").await;
+    b.click("#login").await;
+
+    // The default password must be changed before anything else.
+    b.wait_for_text("still uses the default password").await;
+    b.client.goto(&hub.url("/hub/accounts")).await.unwrap();
+    b.wait_for_text("still uses the default password").await;
+    b.fill("old_password", "admin").await;
+    b.fill("new_password", "browser-pw-1").await;
+    b.fill("confirm", "browser-pw-2").await;
+    b.click("#save-password").await;
+    b.wait_for_text("the two new passwords differ").await;
+    b.fill("old_password", "admin").await;
+    b.fill("new_password", "browser-pw-1").await;
+    b.fill("confirm", "browser-pw-1").await;
+    b.click("#save-password").await;
+    b.wait_for_text("The administrator password is changed.")
+        .await;
+    b.screenshot("hub-overview").await;
+
+    // Create a group, then a user in it.
+    b.client.goto(&hub.url("/hub/groups")).await.unwrap();
+    b.fill("name", "Marketing").await;
+    b.click("#create-group").await;
+    b.wait_for_text("Marketing").await;
+    b.client.goto(&hub.url("/hub/accounts")).await.unwrap();
+    b.click("#new-account").await;
+    b.wait_for_text("New account").await;
+    b.fill("user_name", "Maria").await;
+    b.client
+        .find(fantoccini::Locator::Css(
+            "#group_name option[value='Marketing']",
+        ))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.fill("password", "maria-password").await;
+    b.fill("confirm", "maria-passwort").await;
+    b.click("#save-account").await;
+    b.wait_for_text("the two passwords differ").await;
+    b.fill("password", "maria-password").await;
+    b.fill("confirm", "maria-password").await;
+    b.click("#save-account").await;
+    b.wait_for_text("Created.").await;
+    b.screenshot("hub-account").await;
+    b.client.goto(&hub.url("/hub/accounts")).await.unwrap();
+    let page = b.wait_for_text("Maria").await;
+    assert!(page.contains("Marketing"));
+    browser.close().await;
+
+    // The account is real: the Hub's registry API checks its login.
+    let (status, info) = registry_post(
+        &hub.base(),
+        &secret(dir.path()),
+        "/login",
+        json!({"user_name": "maria", "group_name": "marketing", "password": "maria-password"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{info}");
+    assert_eq!(
+        info["rights"].as_array().unwrap().len(),
+        8,
+        "new accounts get every right"
+    );
+}
