@@ -136,3 +136,13 @@ impl Default for ComponentSettings {
         }
     }
 }
+
+/// `GET /hub/api/registry/mailer-connections`: every Mailer the accounts hand jobs to, and
+/// at which level each is set (no passwords).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct MailerConnectionUse {
+    pub host: String,
+    pub client_address: String,
+    /// `global default`, `group Sales`, `user anna/Sales`.
+    pub set_at: Vec<String>,
+}

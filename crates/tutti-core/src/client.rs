@@ -12,6 +12,9 @@ use crate::component::Component;
 use crate::hostport::HostPort;
 use crate::secret::ClusterSecret;
 
+/// The HTTP client type of component calls (so callers need not name reqwest).
+pub type HttpClient = reqwest::Client;
+
 /// The HTTP client a process uses for every call to another component. Environment proxy
 /// settings are ignored: components talk over the names in their INI files.
 pub fn http_client() -> reqwest::Client {

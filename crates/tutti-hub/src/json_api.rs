@@ -30,6 +30,7 @@ pub fn router() -> OpenApiRouter<Arc<HubState>> {
     OpenApiRouter::new()
         .routes(routes!(login, whoami, logout))
         .routes(routes!(change_admin_password))
+        .routes(routes!(change_own_password))
         .routes(routes!(list_accounts, create_account))
         .routes(routes!(get_account, update_account, delete_account))
         .routes(routes!(list_groups, create_group))
@@ -384,4 +385,27 @@ async fn list_audit(
         .await
         .map_err(|e| ApiError::internal("audit log", e))?;
     Ok(Json(AuditPage { entries, total }))
+}
+
+/// A user changes their own password (when their account allows it).
+#[utoipa::path(post, path = "/session/password", tag = "session", request_body = PasswordChange,
+    responses((status = 204), (status = 403, description = "wrong current password, or the account may not change it"), (status = 422)))]
+async fn change_own_password(
+    State(state): State<Arc<HubState>>,
+    ApiAnySession(auth): ApiAnySession,
+    Json(req): Json<PasswordChange>,
+) -> HubResult<StatusCode> {
+    match &auth.actor {
+        Actor::Admin => {
+            state
+                .change_admin_password(&req.old_password, &req.new_password, Some(&auth.token))
+                .await?
+        }
+        Actor::User(account) => {
+            state
+                .change_own_password(account, &req.old_password, &req.new_password, &auth.token)
+                .await?
+        }
+    }
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -8,7 +8,9 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
-use tutti_core::api::{AccountInfo, ComponentSettings, LoginRequest, RegistryVersion};
+use tutti_core::api::{
+    AccountInfo, ComponentSettings, LoginRequest, MailerConnectionUse, RegistryVersion,
+};
 use tutti_core::http_error::ApiError;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -25,6 +27,7 @@ pub fn router() -> OpenApiRouter<Arc<HubState>> {
         .routes(routes!(account))
         .routes(routes!(version))
         .routes(routes!(component_settings))
+        .routes(routes!(mailer_connections))
 }
 
 impl HubState {
@@ -128,4 +131,55 @@ async fn component_settings(
             .await
             .map_err(|e| ApiError::internal("account registry", e))?,
     ))
+}
+
+/// Every mailer connection set at any level, for `tutti check`.
+#[utoipa::path(get, path = "/registry/mailer-connections", tag = "registry (components)", responses((status = 200, body = [MailerConnectionUse])))]
+async fn mailer_connections(
+    State(state): State<Arc<HubState>>,
+) -> Result<Json<Vec<MailerConnectionUse>>, ApiError> {
+    let registry = |e| ApiError::internal("account registry", e);
+    let mut uses: Vec<MailerConnectionUse> = Vec::new();
+    let mut add = |m: &tutti_core::settings::MailerConnection, level: String| match uses
+        .iter_mut()
+        .find(|u| u.host == m.host && u.client_address == m.client_address)
+    {
+        Some(u) => u.set_at.push(level),
+        None => uses.push(MailerConnectionUse {
+            host: m.host.clone(),
+            client_address: m.client_address.clone(),
+            set_at: vec![level],
+        }),
+    };
+    if let Some(m) = state
+        .store
+        .global_settings()
+        .await
+        .map_err(registry)?
+        .mailer
+    {
+        add(&m, "global default".into());
+    }
+    for g in state.store.groups().await.map_err(registry)? {
+        if let Some(m) = &g.settings.mailer {
+            add(m, format!("group {}", g.name));
+        }
+    }
+    let (accounts, _) = state
+        .store
+        .accounts(String::new(), None, 0, i64::MAX)
+        .await
+        .map_err(registry)?;
+    for a in accounts {
+        if let Some(m) = &a.settings.mailer {
+            add(
+                m,
+                format!(
+                    "user {}",
+                    crate::service::login_name(&a.user_name, a.group_name.as_deref())
+                ),
+            );
+        }
+    }
+    Ok(Json(uses))
 }

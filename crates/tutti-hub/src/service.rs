@@ -722,6 +722,55 @@ impl HubState {
         Ok(new)
     }
 
+    /// A user changes their own password; only when the account allows it. Other sessions
+    /// of the account end.
+    pub async fn change_own_password(
+        &self,
+        account: &Account,
+        old: &str,
+        new: &str,
+        keep_session: &str,
+    ) -> Result<(), ApiError> {
+        if !account.can_change_password {
+            return Err(forbidden(
+                "this account may not change its own password; ask the administrator",
+            ));
+        }
+        if !password::verify_blocking(old.to_string(), account.password_hash.clone()).await {
+            return Err(forbidden("the current password is wrong"));
+        }
+        password::check_new_password(new).map_err(|e| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("new_password: {e}"),
+            )
+        })?;
+        let hash = password::hash_blocking(new.to_string())
+            .await
+            .map_err(|e| ApiError::internal("password", e))?;
+        self.store
+            .set_account_password(account.id, hash)
+            .await
+            .map_err(store_error)?;
+        self.sessions
+            .end_all(
+                &Principal::User {
+                    account_id: account.id,
+                },
+                Some(keep_session),
+            )
+            .await
+            .map_err(|e| ApiError::internal("sessions", e))?;
+        let actor = Actor::User(Box::new(account.clone()));
+        self.audit(
+            &actor,
+            "account.password",
+            &actor.name(),
+            "changed by the user",
+        )
+        .await
+    }
+
     /// Changes the administrator password (the console's forced first change, or later).
     pub async fn change_admin_password(
         &self,

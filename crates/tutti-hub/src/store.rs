@@ -505,6 +505,20 @@ impl Store {
         .await
     }
 
+    pub async fn set_account_password(&self, id: i64, hash: String) -> StoreResult<()> {
+        self.write(move |tx| {
+            let n = tx.execute(
+                "UPDATE accounts SET password_hash = ?1, updated_at = ?2 WHERE id = ?3",
+                params![hash, Utc::now().to_rfc3339(), id],
+            )?;
+            if n == 0 {
+                return Err(StoreError::NotFound(format!("there is no account {id}")));
+            }
+            Ok(())
+        })
+        .await
+    }
+
     pub async fn delete_account(&self, id: i64) -> StoreResult<Account> {
         let account = self.account(id).await?;
         self.write(move |tx| {

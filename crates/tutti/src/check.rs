@@ -2,7 +2,8 @@
 
 use std::process::ExitCode;
 
-use tutti_core::client::{PeerClient, http_client};
+use tutti_core::api::MailerConnectionUse;
+use tutti_core::client::{HttpClient, PeerClient, http_client, probe_health};
 use tutti_core::config::Installation;
 use tutti_core::{ClusterSecret, Component, HostPort};
 
@@ -143,6 +144,9 @@ async fn check_peers(inst: &Installation) -> usize {
             }
         }
     }
+    if let (Some(hub), Some(_)) = (&hub_to_list, &inst.lui) {
+        failures += check_mailers(&http, hub).await;
+    }
     if let Some(hub) = hub_to_list {
         match hub
             .get::<tutti_core::api::ComponentList>("/api/components")
@@ -159,6 +163,51 @@ async fn check_peers(inst: &Installation) -> usize {
                 }
             }
             Err(e) => println!("warn  cannot list the Hub's components: {e}"),
+        }
+    }
+    failures
+}
+
+/// The Mailers the Hub's mailer connections name: each must answer as a Tutti Mailer.
+async fn check_mailers(http: &HttpClient, hub: &PeerClient) -> usize {
+    let uses: Vec<MailerConnectionUse> = match hub.get("/api/registry/mailer-connections").await {
+        Ok(u) => u,
+        Err(e) => {
+            println!("FAIL  lui → Mailer: cannot read the mailer connections from the Hub: {e}");
+            return 1;
+        }
+    };
+    if uses.is_empty() {
+        println!(
+            "warn  lui → Mailer: no mailer connection is set in the Hub (Settings → Mailer connection): jobs cannot be sent yet"
+        );
+        return 0;
+    }
+    let mut failures = 0;
+    for u in uses {
+        let label = format!(
+            "lui → Mailer ({} as {}, set at: {})",
+            u.host,
+            u.client_address,
+            u.set_at.join(", ")
+        );
+        let address = match u.host.parse::<HostPort>() {
+            Ok(a) => a,
+            Err(e) => {
+                failures += 1;
+                println!("FAIL  {label}: {e}");
+                continue;
+            }
+        };
+        match probe_health(http, &address, Component::Mailer).await {
+            Ok(h) => println!(
+                "ok    {label}: a Tutti Mailer answers (instance {})",
+                h.instance_id
+            ),
+            Err(e) => {
+                failures += 1;
+                println!("FAIL  {label}: {e}");
+            }
         }
     }
     failures

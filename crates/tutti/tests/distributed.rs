@@ -146,6 +146,21 @@ async fn four_processes_on_four_addresses_reach_each_other() {
         "{text}"
     );
 
+    assert!(
+        text.contains("warn  lui → Mailer: no mailer connection is set in the Hub"),
+        "{text}"
+    );
+
+    // With the mailer connection set in the Hub, `tutti check` reaches that Mailer too.
+    let admin = HubApi::first_use(&hub.base(), "new-admin-pw").await;
+    let mailer_host = format!("{MAILER_IP}:{}", mailer.addr.port());
+    let connection = serde_json::json!({"mailer": {"host": mailer_host, "client_address": "tutti@example.com", "client_password": "pw"}});
+    assert_eq!(admin.put("/settings/global", connection).await.0, 200);
+    let out = run("check", &roots[1]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains(&format!("ok    lui → Mailer ({mailer_host} as tutti@example.com, set at: global default): a Tutti Mailer answers")), "{text}");
+
     // A stopped component shows as not answering, with the reason.
     drop(mailer);
     let list = wait_components(&hub.base(), &secret, "the Mailer not answering", |l| {

@@ -540,3 +540,94 @@ async fn the_openapi_document_describes_the_api() {
     }
     assert!(doc["components"]["schemas"]["AccountInput"].is_object());
 }
+
+#[tokio::test]
+async fn users_change_their_own_password_only_when_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = start_hub(dir.path()).await;
+    let secret = secret(dir.path());
+    let admin = HubApi::first_use(&hub.base(), "new-admin-pw").await;
+    assert_eq!(
+        admin
+            .post(
+                "/accounts",
+                json!({"user_name": "Free", "password": "free-password"})
+            )
+            .await
+            .0,
+        201
+    );
+    assert_eq!(admin.post("/accounts", json!({"user_name": "Fixed", "password": "fixed-password", "can_change_password": false})).await.0, 201);
+
+    let mut free = HubApi::new(&hub.base());
+    assert_eq!(
+        free.login(json!({"user_name": "free", "password": "free-password"}))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        free.post(
+            "/session/password",
+            json!({"old_password": "wrong-one", "new_password": "free-password-2"})
+        )
+        .await
+        .0,
+        403
+    );
+    assert_eq!(
+        free.post(
+            "/session/password",
+            json!({"old_password": "free-password", "new_password": "free-password-2"})
+        )
+        .await
+        .0,
+        204
+    );
+    let login = |user: &str, pw: &str| json!({"user_name": user, "password": pw});
+    assert_eq!(
+        registry_post(
+            &hub.base(),
+            &secret,
+            "/login",
+            login("Free", "free-password")
+        )
+        .await
+        .0,
+        401
+    );
+    assert_eq!(
+        registry_post(
+            &hub.base(),
+            &secret,
+            "/login",
+            login("Free", "free-password-2")
+        )
+        .await
+        .0,
+        200
+    );
+
+    let mut fixed = HubApi::new(&hub.base());
+    assert_eq!(
+        fixed
+            .login(json!({"user_name": "fixed", "password": "fixed-password"}))
+            .await
+            .0,
+        200
+    );
+    let (status, body) = fixed
+        .post(
+            "/session/password",
+            json!({"old_password": "fixed-password", "new_password": "fixed-password-2"}),
+        )
+        .await;
+    assert_eq!(status, 403);
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("may not change its own password"),
+        "{body}"
+    );
+}
