@@ -631,3 +631,69 @@ async fn users_change_their_own_password_only_when_allowed() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn repeated_failed_logins_lock_the_account_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = start_hub(dir.path()).await;
+    let admin = HubApi::first_use(&hub.base(), "new-admin-pw").await;
+    assert_eq!(
+        admin
+            .post(
+                "/accounts",
+                json!({"user_name": "Target", "password": "target-password"})
+            )
+            .await
+            .0,
+        201
+    );
+    let mut attacker = HubApi::new(&hub.base());
+    for _ in 0..5 {
+        assert_eq!(
+            attacker
+                .login(json!({"user_name": "target", "password": "guess-guess"}))
+                .await
+                .0,
+            401
+        );
+    }
+    let (status, body) = attacker
+        .login(json!({"user_name": "target", "password": "target-password"}))
+        .await;
+    assert_eq!(status, 429, "even the right password waits: {body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("locked for 15 more minute"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn accounts_answered_before_kill_9_are_there_after_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut hub = start_hub(dir.path()).await;
+    let admin = HubApi::first_use(&hub.base(), "new-admin-pw").await;
+    for i in 0..20 {
+        assert_eq!(
+            admin
+                .post(
+                    "/accounts",
+                    json!({"user_name": format!("user{i}"), "password": "long-enough"})
+                )
+                .await
+                .0,
+            201
+        );
+    }
+    let status = hub.stop_with(nix::sys::signal::Signal::SIGKILL);
+    assert!(!status.success());
+    let hub = Server::start(dir.path()).await;
+    let mut again = HubApi::new(&hub.base());
+    assert_eq!(
+        again.login(json!({"password": "new-admin-pw"})).await.0,
+        200
+    );
+    assert_eq!(again.get("/accounts").await.1["total"], 20);
+}
