@@ -146,3 +146,93 @@ pub struct MailerConnectionUse {
     /// `global default`, `group Sales`, `user anna/Sales`.
     pub set_at: Vec<String>,
 }
+
+/// What the Tracker keeps of each recipient's events (reference section 13).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum TrackingType {
+    /// Events tied to the recipient (the token's key is the recipient's number in the job).
+    Personal,
+    /// Events tied to an anonymous profile (the key names a profile without personal fields).
+    Anonymous,
+    /// Events tied to a random per-recipient id that leads to no person.
+    Unique,
+    /// Counts only: no key is stored.
+    Blind,
+}
+
+/// One link of a job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct LinkSpec {
+    /// The target, e.g. `https://shop.example/sale`; for a link with merge fields, the
+    /// unmerged template (each recipient's merged target travels in their token).
+    pub url: String,
+    /// Whether clicks on this link are recorded (it redirects either way).
+    pub tracked: bool,
+    /// Whether the target contains merge fields.
+    #[serde(default)]
+    pub merged: bool,
+}
+
+/// `PUT /trk/api/jobs/{job}`: a job's key, tracking type and link table. Links are numbered
+/// by their place in `links`, from 0.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct JobRegistration {
+    /// The job's 32-byte signing key, base64url.
+    pub key: String,
+    pub tracking: TrackingType,
+    /// Whether opens are recorded.
+    pub opens: bool,
+    pub links: Vec<LinkSpec>,
+}
+
+/// What happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum EventKind {
+    Open,
+    Click,
+    Unsubscribe,
+}
+
+/// Who (or what) made a request, as far as its user agent tells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AgentClass {
+    Browser,
+    MailClient,
+    /// A privacy or image proxy that fetches for the reader (Apple Mail Privacy
+    /// Protection, Google's image proxy).
+    Proxy,
+    /// A link previewer or prefetcher (chat apps, Office, search previews).
+    Prefetcher,
+    /// A security scanner or a script.
+    Scanner,
+    Unknown,
+}
+
+/// One recorded event, from `GET /trk/api/events`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct TrackingEvent {
+    /// The feed's cursor: events come in this order.
+    pub seq: i64,
+    pub job: String,
+    pub kind: EventKind,
+    /// The link's index (clicks).
+    pub link: Option<u32>,
+    /// The recipient key, as the job's tracking type allows (none for blind tracking).
+    pub recipient: Option<u64>,
+    pub at: DateTime<Utc>,
+    pub agent: AgentClass,
+    /// Why the event looks like machine traffic: `head`, `no_user_agent`, `proxy`,
+    /// `prefetcher`, `scanner`, `too_fast`. Empty: a person.
+    pub machine: Vec<String>,
+}
+
+/// `GET /trk/api/events?after=CURSOR&limit=N`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct EventPage {
+    pub events: Vec<TrackingEvent>,
+    /// Pass as `after` to get the next events.
+    pub next: i64,
+}

@@ -19,6 +19,7 @@ pub mod secret;
 pub mod sessions;
 pub mod settings;
 pub mod sqlite;
+pub mod token;
 pub mod web;
 
 pub use component::Component;

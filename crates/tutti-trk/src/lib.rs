@@ -1,22 +1,76 @@
-//! The Tracker, which answers the open and click URLs of sent messages and records every event.
-//!
-//! This frame runs the component inside a Tutti process: its health and ping endpoints,
-//! and its announcements to the Hub named by `RegistryHubHost`.
+//! The Tracker: answers the open, click and unsubscribe URLs of every message sent, and
+//! records every event durably before it answers. Nothing on its request path waits on
+//! another component: link tables are in memory (and in `trk/data/jobs.sqlite`), events go
+//! to `trk/data/events.sqlite` by group commit.
+
+mod classify;
+mod events;
+mod handlers;
+mod jobs;
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
+use axum::routing::{get, put};
+use tracing::Instrument;
 use tutti_core::Component;
 use tutti_core::config::TrkConfig;
-use tutti_core::runtime::{ComponentContext, Started, start_hub_client};
+use tutti_core::runtime::{ComponentContext, Started, component_span, start_hub_client};
+
+pub(crate) struct TrkState {
+    pub jobs: jobs::Jobs,
+    pub events: events::EventLog,
+}
+
+/// How often old, fetched events are deleted.
+const PURGE_INTERVAL: Duration = Duration::from_secs(3600);
 
 /// Starts the component: returns its routes and its background tasks.
 pub async fn start(ctx: ComponentContext, config: TrkConfig) -> anyhow::Result<Started> {
-    Ok(start_hub_client(
+    let data = ctx.root.join(Component::Trk.data_dir());
+    let state = Arc::new(TrkState {
+        jobs: jobs::Jobs::open(&data.join("jobs.sqlite")).await?,
+        events: events::EventLog::open(&data.join("events.sqlite")).await?,
+    });
+    let public = Router::new()
+        .route("/click", get(handlers::click))
+        .route("/open", get(handlers::open))
+        .route(
+            "/unsubscribe",
+            get(handlers::unsubscribe_page).post(handlers::unsubscribe),
+        )
+        .with_state(state.clone());
+    let api = Router::new()
+        .route("/jobs/{job}", put(handlers::register_job))
+        .route("/events", get(handlers::events))
+        .with_state(state.clone());
+    let mut started = start_hub_client(
         &ctx,
         Component::Trk,
         &config.common,
         &config.registry_hub_host,
         config.announce_interval,
-        Router::new(),
-        Router::new(),
-    ))
+        public,
+        api,
+    );
+    let mut shutdown = ctx.shutdown.clone();
+    let retention = config.event_retention;
+    let purger = async move {
+        loop {
+            match state.events.purge(retention).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!("deleted {n} fetched events older than the retention"),
+                Err(e) => tracing::error!("cannot delete old events: {e}"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(PURGE_INTERVAL) => {}
+                _ = shutdown.wait() => return,
+            }
+        }
+    };
+    started.tasks.push(tokio::spawn(
+        purger.instrument(component_span(Component::Trk)),
+    ));
+    Ok(started)
 }

@@ -157,6 +157,7 @@ pub struct TrkConfig {
     pub common: CommonConfig,
     pub registry_hub_host: HostPort,
     pub announce_interval: Duration,
+    pub event_retention: Duration,
 }
 
 /// `mailer/mailer.ini`.
@@ -213,10 +214,18 @@ impl Installation {
         };
         let trk = if runs(Component::Trk) {
             let ini = load(TRK_INI)?;
+            let days: u32 = ini.get("EventRetentionDays")?;
+            if days == 0 {
+                return Err(ini.error(
+                    "EventRetentionDays",
+                    "0 would delete events the moment they are fetched; expected 1 or more",
+                ));
+            }
             Some(TrkConfig {
                 common: CommonConfig::from_ini(&ini)?,
                 registry_hub_host: ini.get("RegistryHubHost")?,
                 announce_interval: announce_interval(&ini)?,
+                event_retention: Duration::from_secs(u64::from(days) * 86_400),
             })
         } else {
             None

@@ -184,6 +184,13 @@ pub static TRK_INI: &FileSpec = &FileSpec {
     keys: &[
         REGISTRY_HUB_HOST,
         HUB_ANNOUNCE_INTERVAL,
+        KeySpec {
+            name: "EventRetentionDays",
+            default: "30",
+            expected: "a whole number of days, 1 or more",
+            doc: "Events stay in trk/data until the User Interface has fetched them and they are \
+                  this many days old; only then are they deleted.",
+        },
         CLUSTER_SECRET,
         LOG_LEVEL,
         LOG_RETENTION_DAYS,
