@@ -7,9 +7,14 @@
 //! after that.
 //!
 //! The User Interface reads the log by cursor (`seq`); an event is deleted only when the
-//! feed has been read past it and it is older than `EventRetentionDays`.
+//! feed has been read past it and it is older than `EventRetentionDays`. Reading never
+//! writes: how far the feed has been read is kept in memory and saved by the writer with
+//! its next transaction, so a busy feed cannot hold the write lock away from clicks (a
+//! crash may forget the last mark; the events it covers are then only kept longer).
 
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -57,10 +62,22 @@ struct Pending {
     durable: oneshot::Sender<Result<i64, String>>,
 }
 
+/// What the writer thread is asked to do.
+enum Work {
+    Record(Pending),
+    /// Delete fetched events older than the cutoff (ms since the epoch); answers how many.
+    Purge {
+        cutoff_ms: i64,
+        done: oneshot::Sender<rusqlite::Result<usize>>,
+    },
+}
+
 #[derive(Clone)]
 pub struct EventLog {
-    queue: mpsc::Sender<Pending>,
+    queue: mpsc::Sender<Work>,
     reader: Db,
+    /// The highest cursor the feed has been read past.
+    fetched: Arc<AtomicI64>,
 }
 
 fn kind_text(k: EventKind) -> &'static str {
@@ -87,9 +104,21 @@ fn open_writer(path: &Path) -> rusqlite::Result<Connection> {
     Ok(conn)
 }
 
+fn save_fetched(tx: &rusqlite::Transaction, fetched: i64) -> rusqlite::Result<usize> {
+    tx.execute(
+        "INSERT INTO meta (key, value) VALUES ('fetched', ?1) ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)",
+        [fetched],
+    )
+}
+
 /// Writes one batch in one transaction; the sequence numbers in order.
-fn write_batch(conn: &mut Connection, batch: &[Pending]) -> rusqlite::Result<Vec<i64>> {
+fn write_batch(
+    conn: &mut Connection,
+    batch: &[Pending],
+    fetched: i64,
+) -> rusqlite::Result<Vec<i64>> {
     let tx = conn.transaction()?;
+    save_fetched(&tx, fetched)?;
     let mut seqs = Vec::with_capacity(batch.len());
     {
         let mut insert = tx.prepare_cached(
@@ -114,16 +143,44 @@ fn write_batch(conn: &mut Connection, batch: &[Pending]) -> rusqlite::Result<Vec
     Ok(seqs)
 }
 
-fn run_writer(mut conn: Connection, mut queue: mpsc::Receiver<Pending>) {
-    while let Some(first) = queue.blocking_recv() {
+fn purge(conn: &mut Connection, cutoff_ms: i64, fetched: i64) -> rusqlite::Result<usize> {
+    let tx = conn.transaction()?;
+    save_fetched(&tx, fetched)?;
+    let fetched: i64 = tx.query_row("SELECT value FROM meta WHERE key = 'fetched'", [], |r| {
+        r.get(0)
+    })?;
+    let deleted = tx.execute(
+        "DELETE FROM events WHERE seq <= ?1 AND at_ms < ?2",
+        params![fetched, cutoff_ms],
+    )?;
+    tx.commit()?;
+    Ok(deleted)
+}
+
+fn run_writer(mut conn: Connection, mut queue: mpsc::Receiver<Work>, fetched: Arc<AtomicI64>) {
+    let mut next = queue.blocking_recv();
+    while let Some(work) = next.take() {
+        let first = match work {
+            Work::Record(p) => p,
+            Work::Purge { cutoff_ms, done } => {
+                let _ = done.send(purge(&mut conn, cutoff_ms, fetched.load(Ordering::Acquire)));
+                next = queue.blocking_recv();
+                continue;
+            }
+        };
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match queue.try_recv() {
-                Ok(p) => batch.push(p),
+                Ok(Work::Record(p)) => batch.push(p),
+                // A purge waits for the batch before it.
+                Ok(purge) => {
+                    next = Some(purge);
+                    break;
+                }
                 Err(_) => break,
             }
         }
-        match write_batch(&mut conn, &batch) {
+        match write_batch(&mut conn, &batch, fetched.load(Ordering::Acquire)) {
             Ok(seqs) => {
                 for (p, seq) in batch.into_iter().zip(seqs) {
                     let _ = p.durable.send(Ok(seq));
@@ -136,6 +193,9 @@ fn run_writer(mut conn: Connection, mut queue: mpsc::Receiver<Pending>) {
                 }
             }
         }
+        if next.is_none() {
+            next = queue.blocking_recv();
+        }
     }
 }
 
@@ -143,19 +203,30 @@ impl EventLog {
     pub async fn open(path: &Path) -> anyhow::Result<EventLog> {
         let conn = open_writer(path)
             .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?;
+        let saved: Option<i64> = conn
+            .query_row("SELECT value FROM meta WHERE key = 'fetched'", [], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        let fetched = Arc::new(AtomicI64::new(saved.unwrap_or(0)));
         let reader = Db::open(path, &[SCHEMA]).await?;
         let (queue, rx) = mpsc::channel(QUEUE);
+        let writer_fetched = fetched.clone();
         std::thread::Builder::new()
             .name("trk-event-writer".into())
-            .spawn(move || run_writer(conn, rx))?;
-        Ok(EventLog { queue, reader })
+            .spawn(move || run_writer(conn, rx, writer_fetched))?;
+        Ok(EventLog {
+            queue,
+            reader,
+            fetched,
+        })
     }
 
     /// Records an event; returns once it is on disk, with its sequence number.
     pub async fn record(&self, event: NewEvent) -> Result<i64, String> {
         let (durable, done) = oneshot::channel();
         self.queue
-            .send(Pending { event, durable })
+            .send(Work::Record(Pending { event, durable }))
             .await
             .map_err(|_| "the event writer has stopped".to_string())?;
         done.await
@@ -166,13 +237,10 @@ impl EventLog {
     /// reader has everything up to it.
     pub async fn page(&self, after: i64, limit: u32) -> anyhow::Result<EventPage> {
         let limit = limit.clamp(1, MAX_PAGE);
+        self.fetched.fetch_max(after, Ordering::AcqRel);
         let rows = self
             .reader
             .run(move |conn| {
-                conn.execute(
-                    "INSERT INTO meta (key, value) VALUES ('fetched', ?1) ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)",
-                    [after],
-                )?;
                 let mut stmt = conn.prepare_cached(
                     "SELECT seq, job, kind, link, recipient, at_ms, agent, flags FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2",
                 )?;
@@ -210,20 +278,15 @@ impl EventLog {
 
     /// Deletes events the feed has been read past that are older than `retention`.
     pub async fn purge(&self, retention: Duration) -> anyhow::Result<usize> {
-        let cutoff = (Utc::now() - chrono::Duration::from_std(retention)?).timestamp_millis();
-        self.reader
-            .run(move |conn| {
-                let fetched: Option<i64> = conn
-                    .query_row("SELECT value FROM meta WHERE key = 'fetched'", [], |r| {
-                        r.get(0)
-                    })
-                    .optional()?;
-                conn.execute(
-                    "DELETE FROM events WHERE seq <= ?1 AND at_ms < ?2",
-                    params![fetched.unwrap_or(0), cutoff],
-                )
-            })
+        let cutoff_ms = (Utc::now() - chrono::Duration::from_std(retention)?).timestamp_millis();
+        let (done, deleted) = oneshot::channel();
+        self.queue
+            .send(Work::Purge { cutoff_ms, done })
             .await
+            .map_err(|_| anyhow::anyhow!("the event writer has stopped"))?;
+        Ok(deleted
+            .await
+            .map_err(|_| anyhow::anyhow!("the event writer has stopped"))??)
     }
 }
 
@@ -279,6 +342,28 @@ mod tests {
             log.page(second.next, 10).await.unwrap().events[0].recipient,
             Some(recipient),
             "u64 keys survive"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_feed_mark_is_saved_with_the_next_write_and_survives_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.sqlite");
+        let old = Utc::now() - chrono::Duration::days(40);
+        {
+            let log = EventLog::open(&path).await.unwrap();
+            for i in 0..10 {
+                log.record(event(i, old)).await.unwrap();
+            }
+            let page = log.page(0, 5).await.unwrap();
+            log.page(page.next, 5).await.unwrap();
+            // This write carries the mark to disk.
+            log.record(event(99, Utc::now())).await.unwrap();
+        }
+        let log = EventLog::open(&path).await.unwrap();
+        assert_eq!(
+            log.purge(Duration::from_secs(30 * 86_400)).await.unwrap(),
+            5
         );
     }
 }

@@ -65,6 +65,19 @@ async fn feed(trk: &Server, secret: &ClusterSecret, after: i64) -> EventPage {
         .expect("tracker answers")
 }
 
+/// The cursor after the last event the Tracker holds now (the feed pages at 10,000; a
+/// shorter page is the end, even while new events keep coming).
+async fn feed_end(trk: &Server, secret: &ClusterSecret) -> i64 {
+    let mut after = 0;
+    loop {
+        let page = feed(trk, secret, after).await;
+        after = page.next;
+        if page.events.len() < 10_000 {
+            return after;
+        }
+    }
+}
+
 fn token(job: &str, kind: TokenKind, link: u32, recipient: u64, key: &JobKey) -> String {
     Token {
         job: job.into(),
@@ -324,6 +337,7 @@ async fn no_answered_click_is_lost_to_kill_9() {
     let mut next_recipient = 0u64;
     for round in 0..5 {
         // Eight clients click with recipients of their own; each keeps the ones answered.
+        let before = feed_end(&trk, &secret).await;
         let stop = Arc::new(AtomicBool::new(false));
         let mut clients = Vec::new();
         for c in 0..8u64 {
@@ -352,10 +366,14 @@ async fn no_answered_click_is_lost_to_kill_9() {
                 answered
             }));
         }
-        // Let the load build, then kill -9 in the middle of it.
+        // Let the load build (200 more events than the rounds before left), then kill -9
+        // in the middle of it.
         let deadline = Instant::now() + DEADLINE;
-        while feed(&trk, &secret, 0).await.next < (round + 1) * 200 {
-            assert!(Instant::now() < deadline, "the load did not get going");
+        while feed_end(&trk, &secret).await < before + 200 {
+            assert!(
+                Instant::now() < deadline,
+                "round {round}: the load did not get going (from {before})"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         trk.stop_with(nix::sys::signal::Signal::SIGKILL);
