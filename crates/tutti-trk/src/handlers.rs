@@ -8,7 +8,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{Html, IntoResponse, Response};
-use chrono::Utc;
+use chrono::{DurationRound, TimeDelta, Utc};
 use serde::Deserialize;
 use tutti_core::api::{EventKind, EventPage, JobRegistration, TrackingType};
 use tutti_core::http_error::ApiError;
@@ -73,16 +73,22 @@ async fn record(
     headers: &HeaderMap,
 ) {
     let (agent, ua_flags) = classify(user_agent(headers));
-    let recipient = match job.registration.tracking {
-        TrackingType::Blind => None,
-        _ => Some(token.recipient),
+    let now = Utc::now();
+    // Blind tracking keeps counts only: no recipient key, and the time only to the minute,
+    // so that an event cannot be matched to one recipient by when their message went out.
+    let (recipient, at) = match job.registration.tracking {
+        TrackingType::Blind => (
+            None,
+            now.duration_trunc(TimeDelta::minutes(1)).unwrap_or(now),
+        ),
+        _ => (Some(token.recipient), now),
     };
     let event = NewEvent {
         job: token.job.clone(),
         kind,
         link: (kind == EventKind::Click).then_some(token.link),
         recipient,
-        at: Utc::now(),
+        at,
         agent,
         flags: flags
             | if kind == EventKind::Unsubscribe {

@@ -273,6 +273,12 @@ async fn opens_clicks_and_unsubscribes_are_answered_and_fed_with_the_hub_and_ui_
             (s("click"), Some(0), None, vec![]),
         ]
     );
+    let blind_at = page.events.last().unwrap().at;
+    assert_eq!(
+        blind_at.timestamp() % 60,
+        0,
+        "blind events keep the minute only, not the second: {blind_at}"
+    );
     assert!(page.events.windows(2).all(|w| w[0].seq < w[1].seq));
     assert_eq!(
         feed(&trk, &secret, page.next).await.events.len(),
