@@ -118,41 +118,8 @@ pub fn resolve(
     }
 }
 
-/// Charsets a job may be written in.
-pub const KNOWN_CHARSETS: &[&str] = &[
-    "UTF-8",
-    "US-ASCII",
-    "ISO-8859-1",
-    "ISO-8859-2",
-    "ISO-8859-3",
-    "ISO-8859-4",
-    "ISO-8859-5",
-    "ISO-8859-6",
-    "ISO-8859-7",
-    "ISO-8859-8",
-    "ISO-8859-9",
-    "ISO-8859-10",
-    "ISO-8859-13",
-    "ISO-8859-14",
-    "ISO-8859-15",
-    "windows-1250",
-    "windows-1251",
-    "windows-1252",
-    "windows-1253",
-    "windows-1254",
-    "windows-1255",
-    "windows-1256",
-    "windows-1257",
-    "windows-1258",
-    "KOI8-R",
-    "Shift_JIS",
-    "EUC-JP",
-    "ISO-2022-JP",
-    "GB2312",
-    "GBK",
-    "Big5",
-    "EUC-KR",
-];
+/// Charsets a job may be written in: those the Mailer can write.
+pub use tutti_message::charset::NAMES as KNOWN_CHARSETS;
 
 /// Longest text a setting may hold.
 pub const MAX_SETTING_LEN: usize = 254;

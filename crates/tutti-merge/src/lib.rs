@@ -21,7 +21,7 @@ use std::collections::HashMap;
 pub use condition::{Condition, ConditionError};
 pub use error::{MergeError, MergeErrors};
 pub use fields::{ADDRESS, Fields, is_merge_name};
-pub use template::{Template, compile};
+pub use template::{SLOT_CLOSE, SLOT_OPEN, Template, compile, slot_marker};
 
 /// A recipient's field values by column. A column past the end reads as empty.
 pub trait FieldValues {

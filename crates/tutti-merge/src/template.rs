@@ -7,6 +7,16 @@ use crate::condition::{self, Condition};
 use crate::error::{MergeError, MergeErrors};
 use crate::{Env, Escape, Options, Recipient, SystemDropIn};
 
+/// A program (not a person) marks slot N in a text as `SLOT_OPEN N SLOT_CLOSE`: the
+/// Mailer does so for the links it tracks. Both are Unicode noncharacters.
+pub const SLOT_OPEN: char = '\u{FDD0}';
+pub const SLOT_CLOSE: char = '\u{FDD1}';
+
+/// The marker for slot `n`.
+pub fn slot_marker(n: usize) -> String {
+    format!("{SLOT_OPEN}{n}{SLOT_CLOSE}")
+}
+
 /// How deep blocks may nest, and drop-ins include drop-ins.
 const MAX_DEPTH: usize = 32;
 
@@ -258,6 +268,24 @@ impl Compiler<'_> {
                         self.error(source, line, column(), message);
                     }
                     i += len;
+                }
+                // U+FDD0 (a Unicode noncharacter, so never typed) starts a slot marker.
+                0xEF if text[i..].starts_with(SLOT_OPEN) => {
+                    let digits_from = i + SLOT_OPEN.len_utf8();
+                    let digits = text[digits_from..]
+                        .bytes()
+                        .take_while(u8::is_ascii_digit)
+                        .count();
+                    let close_at = digits_from + digits;
+                    match text[digits_from..close_at].parse::<usize>() {
+                        Ok(slot) if text[close_at..].starts_with(SLOT_CLOSE) => {
+                            push_text(nodes, &text[literal_from..i]);
+                            nodes.push(Node::Slot(slot));
+                            i = close_at + SLOT_CLOSE.len_utf8();
+                            literal_from = i;
+                        }
+                        _ => i += SLOT_OPEN.len_utf8(),
+                    }
                 }
                 b'{' if self.env.dropins_enabled && text[i..].starts_with("{{") => {
                     let Some(end) = text[i + 2..].find("}}") else {
@@ -593,6 +621,20 @@ mod tests {
             e[0]
         );
         assert_eq!(e[0].source, "drop-in \"loop2\"");
+    }
+
+    #[test]
+    fn slot_markers_are_slots() {
+        let text = format!(
+            "<a href=\"{}\">x</a> {}9 {SLOT_CLOSE}",
+            slot_marker(12),
+            SLOT_OPEN
+        );
+        let t = compile("body", &text, &env(), Options::HTML).unwrap();
+        assert_eq!(
+            t.render(&row(&["a@x.example"])),
+            "<a href=\"<slot 12 of a@x.example>\">x</a> \u{FDD0}9 \u{FDD1}"
+        );
     }
 
     #[test]
