@@ -7,6 +7,7 @@ pub mod auth;
 pub mod client;
 pub mod component;
 pub mod config;
+pub mod distribute;
 pub mod hostport;
 pub mod http_error;
 pub mod logging;

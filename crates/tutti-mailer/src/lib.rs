@@ -1,22 +1,55 @@
-//! The Mailer, which merges, builds and delivers the messages of each job.
-//!
-//! This frame runs the component inside a Tutti process: its health and ping endpoints,
-//! and its announcements to the Hub named by `RegistryHubHost`.
+//! The Mailer: accepts distribute jobs, merges and writes each recipient's message, and
+//! delivers it through the SMTP relays of `mailer.ini` (or into `mailer/outbox` when none
+//! is configured), recording a fate for every recipient.
+
+mod api;
+mod delivery;
+mod prepare;
+mod spool;
+
+use std::sync::Arc;
 
 use axum::Router;
+use axum::routing::{get, post, put};
+use tracing::Instrument;
 use tutti_core::Component;
 use tutti_core::config::MailerConfig;
-use tutti_core::runtime::{ComponentContext, Started, start_hub_client};
+use tutti_core::runtime::{ComponentContext, Started, component_span, start_hub_client};
 
 /// Starts the component: returns its routes and its background tasks.
 pub async fn start(ctx: ComponentContext, config: MailerConfig) -> anyhow::Result<Started> {
-    Ok(start_hub_client(
+    let spool_dir = ctx.root.join("mailer/spool");
+    let spool = spool::Spool::open(&spool_dir.join("spool.sqlite")).await?;
+    let engine = Arc::new(delivery::Engine::new(
+        spool,
+        config.clone(),
+        ctx.root.join("mailer/outbox"),
+    ));
+    let state = Arc::new(api::ApiState {
+        engine: engine.clone(),
+        clients: config.distribute_clients.clone(),
+        password: config.distribute_password.clone(),
+    });
+    let api = Router::new()
+        .route("/jobs/{job}", put(api::define).get(api::progress))
+        .route("/jobs/{job}/recipients", post(api::recipients))
+        .route("/jobs/{job}/submit", post(api::submit))
+        .route("/jobs/{job}/{action}", post(api::control))
+        .route("/events", get(api::events))
+        .with_state(state);
+    let mut started = start_hub_client(
         &ctx,
         Component::Mailer,
         &config.common,
         &config.registry_hub_host,
         config.announce_interval,
         Router::new(),
-        Router::new(),
-    ))
+        api,
+    );
+    started.tasks.push(tokio::spawn(
+        engine
+            .run(ctx.shutdown.clone())
+            .instrument(component_span(Component::Mailer)),
+    ));
+    Ok(started)
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::ini::{ConfigError, IniFile};
 use super::schema::{HUB_INI, LUI_INI, MAILER_INI, SERVER_INI, TRK_INI};
-use super::values::LogLevel;
+use super::values::{LogLevel, RelayList, RelaySecurity};
 use crate::component::Component;
 use crate::hostport::HostPort;
 use crate::secret::ClusterSecret;
@@ -166,6 +166,19 @@ pub struct MailerConfig {
     pub common: CommonConfig,
     pub registry_hub_host: HostPort,
     pub announce_interval: Duration,
+    /// Empty: deliver into mailer/outbox.
+    pub relays: Vec<HostPort>,
+    pub security: RelaySecurity,
+    pub smtp_user: String,
+    pub smtp_password: String,
+    pub connections: u32,
+    pub max_per_second: u32,
+    pub retry: Duration,
+    pub retry_interval: Duration,
+    pub return_path_domain: String,
+    pub helo_name: String,
+    pub distribute_clients: Vec<String>,
+    pub distribute_password: String,
 }
 
 /// A whole installation root: `server.ini` and the INI file of each component it lists.
@@ -232,10 +245,48 @@ impl Installation {
         };
         let mailer = if runs(Component::Mailer) {
             let ini = load(MAILER_INI)?;
+            let connections: u32 = ini.get("SmtpConnections")?;
+            if !(1..=256).contains(&connections) {
+                return Err(ini.error("SmtpConnections", "expected a whole number from 1 to 256"));
+            }
+            let retry_hours: u32 = ini.get("RetryHours")?;
+            if retry_hours == 0 {
+                return Err(ini.error("RetryHours", "expected 1 or more hours"));
+            }
+            let RelayList(relays) = ini.get("SmtpRelays")?;
+            let retry_seconds: u32 = ini.get("RetryIntervalSeconds")?;
+            if retry_seconds == 0 {
+                return Err(ini.error("RetryIntervalSeconds", "expected 1 or more seconds"));
+            }
+            let return_path_domain: String = ini.get("ReturnPathDomain")?;
+            let helo: String = ini.get("HeloName")?;
+            let clients: String = ini.get("DistributeClients")?;
             Some(MailerConfig {
                 common: CommonConfig::from_ini(&ini)?,
                 registry_hub_host: ini.get("RegistryHubHost")?,
                 announce_interval: announce_interval(&ini)?,
+                relays,
+                security: ini.get("SmtpSecurity")?,
+                smtp_user: ini.get("SmtpUser")?,
+                smtp_password: ini.get("SmtpPassword")?,
+                connections,
+                max_per_second: ini.get("MaxMessagesPerSecond")?,
+                retry: Duration::from_secs(u64::from(retry_hours) * 3600),
+                retry_interval: Duration::from_secs(u64::from(retry_seconds)),
+                helo_name: if !helo.is_empty() {
+                    helo
+                } else if !return_path_domain.is_empty() {
+                    return_path_domain.clone()
+                } else {
+                    "localhost".to_string()
+                },
+                return_path_domain,
+                distribute_clients: clients
+                    .split(',')
+                    .map(|c| c.trim().to_ascii_lowercase())
+                    .filter(|c| !c.is_empty())
+                    .collect(),
+                distribute_password: ini.get("DistributePassword")?,
             })
         } else {
             None

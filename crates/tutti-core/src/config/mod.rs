@@ -16,4 +16,4 @@ pub use files::{
 };
 pub use ini::{ConfigError, IniFile};
 pub use render::{render_ini, render_markdown};
-pub use values::{ConfigValue, LogLevel};
+pub use values::{ConfigValue, LogLevel, RelayList, RelaySecurity};

@@ -206,6 +206,91 @@ pub static MAILER_INI: &FileSpec = &FileSpec {
     keys: &[
         REGISTRY_HUB_HOST,
         HUB_ANNOUNCE_INTERVAL,
+        KeySpec {
+            name: "SmtpRelays",
+            default: "",
+            expected: "host[:port] of SMTP relays, separated by commas (port 25 when left out), or empty",
+            doc: "The MTAs (Postfix or any) the Mailer delivers through; connections are spread \
+                  over them. Empty: every message is written into mailer/outbox as an .eml file \
+                  instead, so a new installation can follow a job from upload to report \
+                  without an MTA (the log and the job's progress say so).",
+        },
+        KeySpec {
+            name: "SmtpSecurity",
+            default: "none",
+            expected: "none, starttls or tls",
+            doc: "How connections to the relays are protected: none (a relay on this host or a \
+                  trusted network), starttls (required: a relay that does not offer it is an \
+                  error), tls (TLS from the first byte, port 465).",
+        },
+        KeySpec {
+            name: "SmtpUser",
+            default: "",
+            expected: "a user name, or empty for none",
+            doc: "User name for SMTP AUTH PLAIN at the relays (use with starttls or tls).",
+        },
+        KeySpec {
+            name: "SmtpPassword",
+            default: "",
+            expected: "a password, or empty",
+            doc: "Password for SmtpUser.",
+        },
+        KeySpec {
+            name: "SmtpConnections",
+            default: "8",
+            expected: "a whole number from 1 to 256",
+            doc: "Connections the Mailer keeps open to each relay; each sends its messages \
+                  one after the other with pipelining.",
+        },
+        KeySpec {
+            name: "MaxMessagesPerSecond",
+            default: "0",
+            expected: "a whole number; 0 for no limit",
+            doc: "The most messages the Mailer hands to the relays per second, over all jobs.",
+        },
+        KeySpec {
+            name: "RetryHours",
+            default: "24",
+            expected: "a whole number of hours, 1 or more",
+            doc: "How long a recipient whose delivery failed temporarily (4xx) is tried again, \
+                  with growing pauses; then it is recorded as failed with the last reply.",
+        },
+        KeySpec {
+            name: "RetryIntervalSeconds",
+            default: "60",
+            expected: "a whole number of seconds, 1 or more",
+            doc: "The pause before a temporarily failed recipient is tried again; each \
+                  further pause doubles, up to an hour.",
+        },
+        KeySpec {
+            name: "ReturnPathDomain",
+            default: "",
+            expected: "a domain name, or empty",
+            doc: "The domain of the per-recipient return path (VERP: bounce+JOB-N@domain) that \
+                  lets bounces be matched to their recipient. Its mail must reach the bounce \
+                  listener. Empty: the sender address is the return path and bounces are not \
+                  matched.",
+        },
+        KeySpec {
+            name: "HeloName",
+            default: "",
+            expected: "a host name, or empty",
+            doc: "The name the Mailer gives in EHLO; empty: ReturnPathDomain, else localhost.",
+        },
+        KeySpec {
+            name: "DistributeClients",
+            default: "",
+            expected: "client addresses separated by commas, or empty for any",
+            doc: "The client addresses (the mailer connection's client address in the Hub) \
+                  allowed to hand jobs to this Mailer. Every call also needs the ClusterSecret.",
+        },
+        KeySpec {
+            name: "DistributePassword",
+            default: "",
+            expected: "a password, or empty for none",
+            doc: "The password those clients must give (the mailer connection's client \
+                  password in the Hub).",
+        },
         CLUSTER_SECRET,
         LOG_LEVEL,
         LOG_RETENTION_DAYS,

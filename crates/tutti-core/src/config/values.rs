@@ -154,3 +154,46 @@ mod tests {
         assert!(bool::parse_value("maybe").is_err());
     }
 }
+
+/// How the Mailer's connections to its relays are protected (`SmtpSecurity`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RelaySecurity {
+    None,
+    StartTls,
+    Tls,
+}
+
+impl ConfigValue for RelaySecurity {
+    fn parse_value(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "none" => Ok(RelaySecurity::None),
+            "starttls" => Ok(RelaySecurity::StartTls),
+            "tls" => Ok(RelaySecurity::Tls),
+            _ => Err(format!("\"{s}\" is not none, starttls or tls")),
+        }
+    }
+}
+
+/// `SmtpRelays`: host[:port] values separated by commas (port 25 when left out).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelayList(pub Vec<HostPort>);
+
+impl ConfigValue for RelayList {
+    fn parse_value(s: &str) -> Result<Self, String> {
+        s.split(',')
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+            .map(|r| {
+                let with_port = if r.contains(':') {
+                    r.to_string()
+                } else {
+                    format!("{r}:25")
+                };
+                with_port
+                    .parse::<HostPort>()
+                    .map_err(|e| format!("{r}: {e}"))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(RelayList)
+    }
+}

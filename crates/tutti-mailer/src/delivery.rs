@@ -1,0 +1,492 @@
+//! The delivery engine: workers that take due recipients of the jobs being sent, write
+//! their messages, hand them to a relay (or the outbox) and record every fate.
+//!
+//! Each worker owns one connection to one relay and sends batches with pipelining. A
+//! relay that cannot be reached puts the batch back untouched and the worker waits (1 s,
+//! doubling to a minute) before it tries again, so a job waits for its relay and resumes by
+//! itself. 4xx replies defer a recipient: it is tried again after a pause that doubles from
+//! `RetryIntervalSeconds` up to an hour, until `RetryHours` have passed; 5xx fails it with
+//! the server's reply.
+
+use std::collections::{HashMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use tokio::sync::Notify;
+use tutti_core::config::{MailerConfig, RelaySecurity};
+use tutti_core::distribute::{DeliveryKind, JobProgress};
+use tutti_core::runtime::Shutdown;
+use tutti_message::Envelope;
+use tutti_smtp::{Connection, Outcome, Outgoing, RelayConfig, Security};
+
+use crate::prepare::Prepared;
+use crate::spool::{Claimed, Fate, Spool};
+
+/// One recipient's message, written.
+struct Written {
+    seq: u64,
+    address: String,
+    content: Vec<u8>,
+}
+
+/// Recipients one worker takes at a time.
+const BATCH: usize = 64;
+
+/// What the engine shares with the API.
+pub struct Engine {
+    pub spool: Spool,
+    config: MailerConfig,
+    outbox: PathBuf,
+    prepared: Mutex<HashMap<String, Arc<Prepared>>>,
+    /// Woken when a job arrives or resumes.
+    pub wake: Notify,
+    /// Times of recent sends, for the rate.
+    recent: Mutex<VecDeque<(Instant, u64)>>,
+    /// Why sending waits, by job.
+    waiting: Mutex<HashMap<String, String>>,
+    /// The next time a message may go, for `MaxMessagesPerSecond`.
+    next_slot: tokio::sync::Mutex<Instant>,
+    retry_interval: Duration,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Engine {
+    pub fn new(spool: Spool, config: MailerConfig, outbox: PathBuf) -> Engine {
+        let config_retry_interval = config.retry_interval;
+        Engine {
+            spool,
+            config,
+            outbox,
+            prepared: Mutex::new(HashMap::new()),
+            wake: Notify::new(),
+            recent: Mutex::new(VecDeque::new()),
+            waiting: Mutex::new(HashMap::new()),
+            next_slot: tokio::sync::Mutex::new(Instant::now()),
+            retry_interval: config_retry_interval,
+        }
+    }
+
+    /// The prepared form of a spooled job (compiled once, then kept).
+    async fn prepared(&self, id: &str) -> anyhow::Result<Arc<Prepared>> {
+        if let Some(p) = lock(&self.prepared).get(id) {
+            return Ok(p.clone());
+        }
+        let job = self
+            .spool
+            .job(id)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("job {id} is not in the spool"))?;
+        let prepared = Prepared::new(id, &job.definition, job.salt).map_err(|problems| {
+            anyhow::anyhow!(
+                "job {id} no longer compiles: {}",
+                problems
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            )
+        })?;
+        let prepared = Arc::new(prepared);
+        lock(&self.prepared).insert(id.to_string(), prepared.clone());
+        Ok(prepared)
+    }
+
+    /// Progress with the live figures (rate, why it waits).
+    pub async fn progress(&self, job: &str) -> anyhow::Result<Option<JobProgress>> {
+        let Some(mut p) = self.spool.progress(job).await? else {
+            return Ok(None);
+        };
+        let cutoff = Instant::now().checked_sub(Duration::from_secs(10));
+        let sent: u64 = lock(&self.recent)
+            .iter()
+            .filter(|(t, _)| cutoff.is_none_or(|c| *t >= c))
+            .map(|(_, n)| n)
+            .sum();
+        p.rate = sent as f64 / 10.0;
+        p.waiting = lock(&self.waiting).get(job).cloned();
+        if self.config.relays.is_empty() && p.waiting.is_none() && p.queued + p.sent > 0 {
+            p.waiting = Some(format!(
+                "no SMTP relay is configured (SmtpRelays in mailer.ini): messages are written into {}",
+                self.outbox.display()
+            ));
+        }
+        Ok(Some(p))
+    }
+
+    fn count_sent(&self, n: u64) {
+        let mut recent = lock(&self.recent);
+        let now = Instant::now();
+        recent.push_back((now, n));
+        while recent
+            .front()
+            .is_some_and(|(t, _)| now.duration_since(*t) > Duration::from_secs(10))
+        {
+            recent.pop_front();
+        }
+    }
+
+    fn set_waiting(&self, job: &str, why: Option<String>) {
+        let mut waiting = lock(&self.waiting);
+        match why {
+            Some(w) => {
+                waiting.insert(job.to_string(), w);
+            }
+            None => {
+                waiting.remove(job);
+            }
+        }
+    }
+
+    /// Waits for `n` send slots under `MaxMessagesPerSecond`.
+    async fn pace(&self, n: usize) {
+        if self.config.max_per_second == 0 {
+            return;
+        }
+        let per = Duration::from_secs(1) / self.config.max_per_second;
+        let at = {
+            let mut next = self.next_slot.lock().await;
+            let start = (*next).max(Instant::now());
+            *next = start + per * u32::try_from(n).unwrap_or(u32::MAX);
+            start
+        };
+        tokio::time::sleep_until(at.into()).await;
+    }
+
+    fn relay_config(&self, worker: usize) -> Option<RelayConfig> {
+        let relay = self
+            .config
+            .relays
+            .get(worker % self.config.relays.len().max(1))?;
+        let mut c = RelayConfig::new(relay.host.trim_matches(['[', ']']), relay.port);
+        c.security = match self.config.security {
+            RelaySecurity::None => Security::None,
+            RelaySecurity::StartTls => Security::StartTls,
+            RelaySecurity::Tls => Security::Implicit,
+        };
+        if !self.config.smtp_user.is_empty() {
+            c.auth = Some((
+                self.config.smtp_user.clone(),
+                self.config.smtp_password.clone(),
+            ));
+        }
+        c.ehlo_name = self.config.helo_name.clone();
+        Some(c)
+    }
+
+    /// The workers, until shutdown.
+    pub async fn run(self: Arc<Self>, shutdown: Shutdown) {
+        let workers = if self.config.relays.is_empty() {
+            tracing::warn!(
+                "no SMTP relay is configured (SmtpRelays in mailer.ini): every message is written into {} instead of being sent",
+                self.outbox.display()
+            );
+            2
+        } else {
+            self.config.relays.len() * self.config.connections as usize
+        };
+        let mut tasks = Vec::new();
+        for w in 0..workers {
+            tasks.push(tokio::spawn(self.clone().worker(w, shutdown.clone())));
+        }
+        for t in tasks {
+            let _ = t.await;
+        }
+    }
+
+    async fn worker(self: Arc<Self>, index: usize, mut shutdown: Shutdown) {
+        let relay = self.relay_config(index);
+        let mut conn: Option<Connection> = None;
+        let mut backoff = Duration::from_secs(1);
+        loop {
+            if shutdown.is_stopping() {
+                break;
+            }
+            let worked = match self.one_batch(relay.as_ref(), &mut conn).await {
+                Ok(worked) => {
+                    backoff = Duration::from_secs(1);
+                    worked
+                }
+                Err(e) => {
+                    tracing::warn!("{e}; trying again in {backoff:?}");
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff) => {}
+                        _ = shutdown.wait() => break,
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(60));
+                    continue;
+                }
+            };
+            if !worked {
+                if let Some(c) = conn.take() {
+                    c.quit().await;
+                }
+                tokio::select! {
+                    _ = self.wake.notified() => {}
+                    _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                    _ = shutdown.wait() => break,
+                }
+            }
+        }
+        if let Some(c) = conn.take() {
+            c.quit().await;
+        }
+    }
+
+    /// Sends one batch of the first job that has due recipients; `Ok(false)` when none has.
+    async fn one_batch(
+        &self,
+        relay: Option<&RelayConfig>,
+        conn: &mut Option<Connection>,
+    ) -> anyhow::Result<bool> {
+        let now = Utc::now();
+        for job in self.spool.sending_jobs().await? {
+            let prepared = match self.prepared(&job).await {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::error!("{e}");
+                    self.set_waiting(&job, Some(e.to_string()));
+                    continue;
+                }
+            };
+            if let Some(at) = prepared.definition.not_before
+                && at > now
+            {
+                self.set_waiting(&job, Some(format!("scheduled for {}", at.to_rfc3339())));
+                continue;
+            }
+            let claimed = self
+                .spool
+                .claim(&job, BATCH, now.timestamp_millis())
+                .await?;
+            if claimed.is_empty() {
+                continue;
+            }
+            self.pace(claimed.len()).await;
+            let fates = match relay {
+                None => self.to_outbox(&prepared, &claimed).await,
+                Some(relay) => match self.to_relay(&prepared, &claimed, relay, conn).await {
+                    Ok(fates) => fates,
+                    Err((e, done)) => {
+                        let seqs: Vec<u64> = claimed
+                            .iter()
+                            .map(|c| c.seq)
+                            .filter(|s| !done.iter().any(|f| f.seq == *s))
+                            .collect();
+                        self.spool.record(&job, done).await?;
+                        self.spool.unclaim(&job, seqs).await?;
+                        self.set_waiting(&job, Some(e.clone()));
+                        anyhow::bail!("{e}");
+                    }
+                },
+            };
+            self.set_waiting(&job, None);
+            let sent = fates
+                .iter()
+                .filter(|f| f.kind == DeliveryKind::Sent)
+                .count() as u64;
+            self.spool.record(&job, fates).await?;
+            self.count_sent(sent);
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// Writes each recipient's message; a recipient whose own data makes it unsendable
+    /// fails here with the reason.
+    fn compose(&self, job: &Prepared, claimed: &[Claimed]) -> (Vec<Written>, Vec<Fate>) {
+        let date = Utc::now().to_rfc2822();
+        let sent_at = u64::try_from(Utc::now().timestamp()).unwrap_or(0);
+        let d = &job.definition;
+        let mut messages = Vec::with_capacity(claimed.len());
+        let mut failed = Vec::new();
+        for c in claimed {
+            let address = c
+                .fields
+                .get(d.address_column)
+                .map(|a| a.trim().to_string())
+                .unwrap_or_default();
+            let name = d
+                .name_column
+                .and_then(|n| c.fields.get(n))
+                .map_or("", String::as_str);
+            let message_id = format!("{}.{}.{}@{}", job.id, c.seq, c.attempts, job.domain);
+            let urls = job.urls(job.recipient_key(c.seq, &c.fields), sent_at);
+            let mut out = Vec::with_capacity(8192);
+            let envelope = Envelope {
+                fields: &c.fields[..],
+                address: &address,
+                name,
+                date: &date,
+                message_id: &message_id,
+            };
+            match job.composer.compose(&envelope, &urls, &mut out) {
+                Ok(_) => messages.push(Written {
+                    seq: c.seq,
+                    address,
+                    content: out,
+                }),
+                Err(reason) => failed.push(Fate {
+                    seq: c.seq,
+                    kind: DeliveryKind::Failed,
+                    reply: reason,
+                    next_at_ms: 0,
+                }),
+            }
+        }
+        (messages, failed)
+    }
+
+    fn return_path(&self, job: &Prepared, seq: u64) -> String {
+        if self.config.return_path_domain.is_empty() {
+            job.definition.message.from_address.trim().to_string()
+        } else {
+            format!(
+                "bounce+{}-{}@{}",
+                job.id, seq, self.config.return_path_domain
+            )
+        }
+    }
+
+    async fn to_outbox(&self, job: &Prepared, claimed: &[Claimed]) -> Vec<Fate> {
+        let (messages, mut fates) = self.compose(job, claimed);
+        let dir = self.outbox.join(&job.id);
+        let written = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u64>> {
+            std::fs::create_dir_all(&dir)?;
+            let mut done = Vec::new();
+            for Written { seq, content, .. } in messages {
+                let tmp = dir.join(format!(".{seq}.eml.tmp"));
+                std::fs::write(&tmp, &content)?;
+                std::fs::File::open(&tmp)?.sync_all()?;
+                std::fs::rename(&tmp, dir.join(format!("{seq}.eml")))?;
+                done.push(seq);
+            }
+            Ok(done)
+        })
+        .await;
+        match written {
+            Ok(Ok(done)) => fates.extend(done.into_iter().map(|seq| Fate {
+                seq,
+                kind: DeliveryKind::Sent,
+                reply: "250 written into the outbox (no SMTP relay is configured)".into(),
+                next_at_ms: 0,
+            })),
+            Ok(Err(e)) => {
+                let reason = format!("cannot write into {}: {e}", self.outbox.display());
+                tracing::error!("{reason}");
+                let failed: Vec<u64> = fates.iter().map(|f| f.seq).collect();
+                let later = claimed
+                    .iter()
+                    .filter(|c| !failed.contains(&c.seq))
+                    .map(|c| Fate {
+                        seq: c.seq,
+                        kind: DeliveryKind::Deferred,
+                        reply: format!("451 {reason}"),
+                        next_at_ms: Utc::now().timestamp_millis() + 60_000,
+                    });
+                fates.extend(later.collect::<Vec<_>>());
+            }
+            Err(e) => tracing::error!("the outbox writer failed: {e}"),
+        }
+        fates
+    }
+
+    /// Sends a batch through the worker's connection. On a connection failure the
+    /// error and the fates known so far come back; the rest is for the caller to put back.
+    async fn to_relay(
+        &self,
+        job: &Prepared,
+        claimed: &[Claimed],
+        relay: &RelayConfig,
+        conn: &mut Option<Connection>,
+    ) -> Result<Vec<Fate>, (String, Vec<Fate>)> {
+        let (messages, mut fates) = self.compose(job, claimed);
+        if messages.is_empty() {
+            return Ok(fates);
+        }
+        if conn.is_none() {
+            *conn = Some(
+                Connection::open(relay)
+                    .await
+                    .map_err(|e| (e.to_string(), fates.clone()))?,
+            );
+        }
+        let Some(connection) = conn.as_mut() else {
+            return Err(("no connection".into(), fates));
+        };
+        let returns: Vec<String> = messages
+            .iter()
+            .map(|m| self.return_path(job, m.seq))
+            .collect();
+        let tos: Vec<[&str; 1]> = messages.iter().map(|m| [m.address.as_str()]).collect();
+        let outgoing: Vec<Outgoing> = messages
+            .iter()
+            .enumerate()
+            .map(|(i, m)| Outgoing {
+                from: &returns[i],
+                to: &tos[i],
+                content: &m.content,
+            })
+            .collect();
+        let (results, error) = connection.send_all(&outgoing).await;
+        let by_seq: HashMap<u64, &Claimed> = claimed.iter().map(|c| (c.seq, c)).collect();
+        for (Written { seq, .. }, outcomes) in messages.iter().zip(results.iter()) {
+            let Some(outcome) = outcomes.first() else {
+                continue;
+            };
+            let fate = match outcome {
+                Outcome::Accepted(r) => Fate {
+                    seq: *seq,
+                    kind: DeliveryKind::Sent,
+                    reply: r.to_string(),
+                    next_at_ms: 0,
+                },
+                Outcome::Rejected(r) => Fate {
+                    seq: *seq,
+                    kind: DeliveryKind::Failed,
+                    reply: r.to_string(),
+                    next_at_ms: 0,
+                },
+                Outcome::Deferred(r) => {
+                    self.deferral(by_seq.get(seq).copied(), *seq, r.to_string())
+                }
+            };
+            fates.push(fate);
+        }
+        if let Some(e) = error {
+            *conn = None;
+            return Err((e.to_string(), fates));
+        }
+        Ok(fates)
+    }
+
+    /// A deferral, or a failure when the recipient has been retried long enough.
+    fn deferral(&self, claimed: Option<&Claimed>, seq: u64, reply: String) -> Fate {
+        let now = Utc::now().timestamp_millis();
+        let (attempts, first) = claimed.map_or((1, now), |c| (c.attempts, c.first_ms));
+        let limit = i64::try_from(self.config.retry.as_millis()).unwrap_or(i64::MAX);
+        if now - first >= limit {
+            return Fate {
+                seq,
+                kind: DeliveryKind::Failed,
+                reply: format!(
+                    "gave up after {attempts} tries over {} hours; last reply: {reply}",
+                    self.config.retry.as_secs() / 3600
+                ),
+                next_at_ms: 0,
+            };
+        }
+        let doubling = 2u32.saturating_pow(attempts.saturating_sub(1).min(16));
+        let pause = (self.retry_interval * doubling).min(Duration::from_secs(3600));
+        Fate {
+            seq,
+            kind: DeliveryKind::Deferred,
+            reply,
+            next_at_ms: now + i64::try_from(pause.as_millis()).unwrap_or(3_600_000),
+        }
+    }
+}

@@ -1,0 +1,473 @@
+//! The Mailer over a real process: distribute jobs in, SMTP out to a sink that answers
+//! chosen recipients with 421, 450, 550 and 552, relays that go down, `kill -9` mid-job,
+//! the outbox when no relay is configured, and bad input that sends nothing.
+
+#![allow(clippy::unwrap_used)] // a test helper that fails is a failed test
+
+mod support;
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use mail_parser::MessageParser;
+use serde_json::json;
+use support::*;
+use tutti_core::ClusterSecret;
+use tutti_core::distribute::{DeliveryKind, DeliveryPage, JobProgress, JobState};
+use tutti_core::token::JobKey;
+use tutti_smtp::Reply;
+use tutti_smtp::server::ServerConfig;
+use tutti_smtp::sink::{Sink, Stage};
+
+const DEADLINE: Duration = Duration::from_secs(60);
+
+/// A Mailer on its own (its Hub does not exist), delivering to `relay` (none: outbox).
+async fn lone_mailer(dir: &Path, relay: Option<u16>, extra: &[(&str, &str)]) -> Server {
+    let port = free_port("127.0.0.5");
+    let nowhere = free_port("127.0.0.2");
+    init(
+        dir,
+        &[
+            "--components",
+            "mailer",
+            "--bind-address",
+            "127.0.0.5",
+            "--port",
+            &port.to_string(),
+            "--hub-host",
+            &format!("127.0.0.2:{nowhere}"),
+        ],
+    );
+    let ini = dir.join("mailer/mailer.ini");
+    if let Some(port) = relay {
+        set_key(&ini, "SmtpRelays", &format!("127.0.0.1:{port}"));
+    }
+    set_key(&ini, "RetryIntervalSeconds", "1");
+    set_key(&ini, "SmtpConnections", "2");
+    set_key(&ini, "ReturnPathDomain", "bounces.shop.example");
+    for (k, v) in extra {
+        set_key(&ini, k, v);
+    }
+    Server::start(dir).await
+}
+
+fn job(html: &str) -> serde_json::Value {
+    json!({
+        "message": {
+            "subject": "Hello &NAME;",
+            "from_name": "Shop",
+            "from_address": "news@shop.example",
+            "html": html,
+            "text": "Hi &NAME;\nSale: \"https://shop.example/sale\"\n",
+            "charset": "UTF-8"
+        },
+        "fields": ["EMAIL", "NAME"],
+        "address_column": 0,
+        "name_column": 1,
+        "tracking": {
+            "base_url": "http://t.example/trk",
+            "key": JobKey([9; 32]).to_base64(),
+            "kind": "personal",
+            "opens": true,
+            "clicks": true
+        }
+    })
+}
+
+const HTML: &str =
+    "<html><body><p>Dear &NAME;</p><a href=\"https://shop.example/sale\">Sale</a></body></html>";
+
+struct Api<'a> {
+    mailer: &'a Server,
+    secret: ClusterSecret,
+    http: reqwest::Client,
+}
+
+impl Api<'_> {
+    fn req(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, self.mailer.url(&format!("/mailer/api{path}")))
+            .bearer_auth(self.secret.expose())
+            .header("tutti-client", "lui@shop.example")
+            .header("tutti-client-password", "distribute-pw")
+    }
+
+    async fn define(&self, id: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
+        let r = self
+            .req(reqwest::Method::PUT, &format!("/jobs/{id}"))
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json().await.unwrap_or_default())
+    }
+
+    async fn upload(&self, id: &str, first: u64, rows: &[[String; 2]]) -> (u16, serde_json::Value) {
+        let body: String = rows
+            .iter()
+            .map(|r| serde_json::to_string(r).unwrap() + "\n")
+            .collect();
+        let r = self
+            .req(
+                reqwest::Method::POST,
+                &format!("/jobs/{id}/recipients?first={first}"),
+            )
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json().await.unwrap_or_default())
+    }
+
+    async fn submit(&self, id: &str, n: u64) -> u16 {
+        self.req(reqwest::Method::POST, &format!("/jobs/{id}/submit"))
+            .json(&json!({"recipients": n}))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+
+    async fn progress(&self, id: &str) -> JobProgress {
+        self.req(reqwest::Method::GET, &format!("/jobs/{id}"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    async fn wait_done(&self, id: &str) -> JobProgress {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            let p = self.progress(id).await;
+            if p.state == JobState::Completed {
+                return p;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "job {id} did not complete: {p:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn events(&self) -> Vec<tutti_core::distribute::DeliveryEvent> {
+        let mut all = Vec::new();
+        let mut after = 0;
+        loop {
+            let page: DeliveryPage = self
+                .req(
+                    reqwest::Method::GET,
+                    &format!("/events?after={after}&limit=1000"),
+                )
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            if page.events.is_empty() {
+                return all;
+            }
+            after = page.next;
+            all.extend(page.events);
+        }
+    }
+}
+
+fn rows(n: usize) -> Vec<[String; 2]> {
+    (0..n)
+        .map(|i| [format!("r{i}@example.org"), format!("Person {i}")])
+        .collect()
+}
+
+fn api<'a>(mailer: &'a Server, dir: &Path) -> Api<'a> {
+    Api {
+        mailer,
+        secret: secret(dir),
+        http: reqwest::Client::new(),
+    }
+}
+
+async fn sink() -> Sink {
+    Sink::start(
+        "127.0.0.1:0".parse().unwrap(),
+        ServerConfig::new("sink.test"),
+        true,
+    )
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn every_recipient_ends_in_a_recorded_state_through_relay_faults() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = sink().await;
+    sink.script(
+        Stage::Rcpt,
+        "r3@example.org",
+        vec![Reply::local(550, "5.1.1 no such user")],
+    );
+    sink.script(
+        Stage::Rcpt,
+        "r4@example.org",
+        vec![
+            Reply::local(450, "4.2.1 try later"),
+            Reply::local(250, "ok"),
+        ],
+    );
+    sink.script(
+        Stage::Rcpt,
+        "r5@example.org",
+        vec![Reply::local(421, "4.7.0 too busy"), Reply::local(250, "ok")],
+    );
+    sink.script(
+        Stage::Data,
+        "r6@example.org",
+        vec![Reply::local(552, "5.2.2 mailbox full")],
+    );
+    let mut mailer = lone_mailer(
+        dir.path(),
+        Some(sink.addr.port()),
+        &[
+            ("DistributeClients", "lui@shop.example"),
+            ("DistributePassword", "distribute-pw"),
+        ],
+    )
+    .await;
+    let api = api(&mailer, dir.path());
+
+    assert_eq!(api.define("261125A", &job(HTML)).await.0, 201);
+    assert_eq!(
+        api.define("261125A", &job(HTML)).await.0,
+        200,
+        "the same definition again is a no-op"
+    );
+    assert_eq!(api.upload("261125A", 0, &rows(120)).await.0, 200);
+    // A retried upload of the last part replaces rather than adds.
+    assert_eq!(api.upload("261125A", 100, &rows(120)[100..]).await.0, 200);
+    assert_eq!(api.submit("261125A", 120).await, 200);
+    let done = api.wait_done("261125A").await;
+    assert_eq!(
+        (
+            done.total,
+            done.sent,
+            done.failed,
+            done.queued,
+            done.deferred
+        ),
+        (120, 118, 2, 0, 0),
+        "{done:?}"
+    );
+
+    let events = api.events().await;
+    let last: HashMap<u64, (DeliveryKind, String)> = events
+        .iter()
+        .map(|e| (e.recipient, (e.kind, e.reply.clone())))
+        .collect();
+    assert_eq!(last.len(), 120, "every recipient has a fate");
+    assert_eq!(
+        last[&3],
+        (DeliveryKind::Failed, "550 5.1.1 no such user".to_string())
+    );
+    assert_eq!(
+        last[&6],
+        (DeliveryKind::Failed, "552 5.2.2 mailbox full".to_string())
+    );
+    assert_eq!(last[&4].0, DeliveryKind::Sent, "a 450 is tried again");
+    assert_eq!(last[&5].0, DeliveryKind::Sent, "a 421 is tried again");
+    assert!(events.iter().any(|e| e.recipient == 4
+        && e.kind == DeliveryKind::Deferred
+        && e.reply.starts_with("450")));
+
+    let received = sink.received();
+    assert_eq!(received.len(), 118);
+    let one = received
+        .iter()
+        .find(|r| r.to == ["r7@example.org"])
+        .unwrap();
+    assert_eq!(
+        one.from, "bounce+261125A-7@bounces.shop.example",
+        "VERP return path"
+    );
+    let m = MessageParser::default().parse(&one.content).unwrap();
+    assert_eq!(m.subject(), Some("Hello Person 7"));
+    let html = m.body_html(0).unwrap();
+    assert!(
+        html.contains("href=\"http://t.example/trk/click?ref="),
+        "{html}"
+    );
+    assert!(html.contains("<img src=\"http://t.example/trk/open?ref="));
+    assert!(
+        m.header_raw("List-Unsubscribe")
+            .unwrap()
+            .contains("http://t.example/trk/unsubscribe?ref=")
+    );
+    mailer.stop();
+}
+
+#[tokio::test]
+async fn bad_input_gets_clear_errors_and_sends_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = sink().await;
+    let mailer = lone_mailer(dir.path(), Some(sink.addr.port()), &[]).await;
+    let api = api(&mailer, dir.path());
+    let (status, body) = api
+        .define("BAD1", &job("<p>&NAM;</p>\n.BB &NAME =\n.EB\n.EB\n"))
+        .await;
+    assert_eq!(status, 422, "{body}");
+    let problems = body["problems"].as_array().unwrap();
+    let places: Vec<(String, u64, u64)> = problems
+        .iter()
+        .map(|p| {
+            (
+                p["source"].as_str().unwrap().to_string(),
+                p["line"].as_u64().unwrap(),
+                p["column"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert!(places.contains(&("HTML body".to_string(), 1, 4)), "{body}");
+    assert!(places.contains(&("HTML body".to_string(), 2, 12)), "{body}");
+    assert!(places.contains(&("HTML body".to_string(), 4, 1)), "{body}");
+    assert!(
+        problems[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("did you mean &NAME;"),
+        "{body}"
+    );
+    let status = api
+        .req(reqwest::Method::GET, "/jobs/BAD1")
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 404, "nothing was spooled");
+
+    assert_eq!(api.define("GOOD", &job(HTML)).await.0, 201);
+    let (status, body) = api
+        .req(reqwest::Method::POST, "/jobs/GOOD/recipients")
+        .body("[\"a@example.org\", \"A\"]\n[\"not an address\", \"B\"]\n")
+        .send()
+        .await
+        .map(|r| (r.status().as_u16(), r))
+        .unwrap();
+    assert_eq!(status, 400);
+    let text = body.text().await.unwrap();
+    assert!(
+        text.contains("line 2") && text.contains("not an email address"),
+        "{text}"
+    );
+    let (status, _) = api.upload("GOOD", 0, &rows(1)).await;
+    assert_eq!(status, 200);
+    assert_eq!(api.submit("GOOD", 5).await, 409, "announced 5, stored 1");
+    assert!(sink.received().is_empty(), "nothing was sent");
+
+    let wrong = reqwest::Client::new()
+        .put(mailer.url("/mailer/api/jobs/X"))
+        .bearer_auth("not-the-secret")
+        .json(&job(HTML))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+}
+
+#[tokio::test]
+async fn a_relay_that_is_down_holds_the_job_which_resumes_by_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sink = sink().await;
+    sink.stop().await;
+    let mailer = lone_mailer(dir.path(), Some(sink.addr.port()), &[]).await;
+    let api = api(&mailer, dir.path());
+    api.define("DOWN", &job(HTML)).await;
+    api.upload("DOWN", 0, &rows(30)).await;
+    assert_eq!(api.submit("DOWN", 30).await, 200);
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let p = api.progress("DOWN").await;
+        if p.waiting
+            .as_deref()
+            .is_some_and(|w| w.contains("cannot connect"))
+        {
+            assert_eq!(
+                p.queued, 30,
+                "nobody is failed for the relay's outage: {p:?}"
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "no word of the relay: {p:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    sink.restart(ServerConfig::new("sink.test")).await.unwrap();
+    let done = api.wait_done("DOWN").await;
+    assert_eq!(done.sent, 30);
+    assert_eq!(sink.received().len(), 30);
+}
+
+#[tokio::test]
+async fn kill_9_mid_job_resumes_and_loses_nobody() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = sink().await;
+    let mut mailer = lone_mailer(
+        dir.path(),
+        Some(sink.addr.port()),
+        &[("MaxMessagesPerSecond", "400")],
+    )
+    .await;
+    {
+        let api = api(&mailer, dir.path());
+        api.define("KILL", &job(HTML)).await;
+        api.upload("KILL", 0, &rows(1000)).await;
+        assert_eq!(api.submit("KILL", 1000).await, 200);
+        let deadline = Instant::now() + DEADLINE;
+        while api.progress("KILL").await.sent < 200 {
+            assert!(Instant::now() < deadline);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    mailer.stop_with(nix::sys::signal::Signal::SIGKILL);
+    let mailer = Server::start(dir.path()).await;
+    let api = api(&mailer, dir.path());
+    let done = api.wait_done("KILL").await;
+    assert_eq!((done.sent, done.failed), (1000, 0), "{done:?}");
+    let received = sink.received();
+    let distinct: HashSet<&String> = received.iter().flat_map(|r| r.to.iter()).collect();
+    assert_eq!(distinct.len(), 1000, "everybody got their message");
+    let duplicates = received.len() - 1000;
+    assert!(
+        duplicates as u64 <= done.possible_duplicates,
+        "{duplicates} duplicates, but only {} counted as possible",
+        done.possible_duplicates
+    );
+}
+
+#[tokio::test]
+async fn with_no_relay_messages_go_into_the_outbox_and_it_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let mailer = lone_mailer(dir.path(), None, &[]).await;
+    let api = api(&mailer, dir.path());
+    api.define("OUT", &job(HTML)).await;
+    api.upload("OUT", 0, &rows(3)).await;
+    api.submit("OUT", 3).await;
+    let done = api.wait_done("OUT").await;
+    assert_eq!(done.sent, 3);
+    assert!(
+        done.waiting
+            .unwrap()
+            .contains("no SMTP relay is configured")
+    );
+    for i in 0..3 {
+        let eml = std::fs::read(dir.path().join(format!("mailer/outbox/OUT/{i}.eml"))).unwrap();
+        let m = MessageParser::default().parse(&eml).unwrap();
+        assert_eq!(m.subject(), Some(format!("Hello Person {i}").as_str()));
+    }
+    assert!(
+        log_text(dir.path(), tutti_core::Component::Mailer).contains("no SMTP relay is configured")
+    );
+}
