@@ -30,7 +30,8 @@ pub struct RecipientStatus {
     /// `Original-Recipient` (the `ORCPT` given with `RCPT TO`), as `final_recipient`.
     pub original_recipient: Option<String>,
     pub action: Action,
-    /// `Status` as given, such as `5.1.1`: class 2, 4 or 5, a dot, 1–3 digits, a dot, 1–3 digits.
+    /// `Status` as given, such as `5.1.1`: class 2, 4 or 5, a dot, 1–3 digits, a dot,
+    /// 1–3 digits.
     pub status: String,
     /// What this means for the address: see the crate documentation.
     pub severity: Severity,

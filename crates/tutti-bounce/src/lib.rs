@@ -66,7 +66,13 @@
 //!
 //! Input longer than [`MAX_SIZE`] (10 MiB) is refused unread ([`ParseError::TooLarge`]).
 //! Any other input gives a report or an error, never a panic, in time linear in its
-//! length (parts are found by mail-parser, fields read line by line).
+//! length: header blocks, boundaries and transfer encodings are read by mail-parser one
+//! level deep (returned messages are not parsed, only their header block is read), fields
+//! line by line. A `Content-Type` value longer than 1 KiB is not read (a part with one is
+//! skipped; on the message itself it is [`ParseError::NotAReport`]), nor is a boundary
+//! longer than 200 characters (no report then): real ones are far shorter, mail-parser
+//! reads long `Content-Type` values in quadratic time, and looking for a boundary costs its
+//! length at every `--` in the message.
 
 mod address;
 mod arf;

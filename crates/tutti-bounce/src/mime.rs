@@ -37,7 +37,7 @@ pub(crate) struct Located {
 }
 
 /// The longest `Content-Type` value read; a part with a longer one is skipped.
-const MAX_CONTENT_TYPE: usize = 4096;
+const MAX_CONTENT_TYPE: usize = 1024;
 
 /// The longest boundary accepted. RFC 2046 allows 70 characters; a long one would make
 /// every `--` in the message cost its length to check.

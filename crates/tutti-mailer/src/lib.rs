@@ -3,6 +3,7 @@
 //! is configured), recording a fate for every recipient.
 
 mod api;
+mod bounces;
 mod delivery;
 mod prepare;
 mod spool;
@@ -21,10 +22,26 @@ pub async fn start(ctx: ComponentContext, config: MailerConfig) -> anyhow::Resul
     let spool_dir = ctx.root.join("mailer/spool");
     let spool = spool::Spool::open(&spool_dir.join("spool.sqlite")).await?;
     let engine = Arc::new(delivery::Engine::new(
-        spool,
+        spool.clone(),
         config.clone(),
         ctx.root.join("mailer/outbox"),
     ));
+    let bounce_task = match &config.bounce_listener {
+        Some(addr) => Some(
+            bounces::listen(
+                addr,
+                &config.helo_name,
+                bounces::BounceHandler {
+                    spool: spool.clone(),
+                    domain: config.return_path_domain.to_ascii_lowercase(),
+                },
+                ctx.shutdown.clone(),
+            )
+            .instrument(component_span(Component::Mailer))
+            .await?,
+        ),
+        None => None,
+    };
     let state = Arc::new(api::ApiState {
         engine: engine.clone(),
         clients: config.distribute_clients.clone(),
@@ -46,6 +63,7 @@ pub async fn start(ctx: ComponentContext, config: MailerConfig) -> anyhow::Resul
         Router::new(),
         api,
     );
+    started.tasks.extend(bounce_task);
     started.tasks.push(tokio::spawn(
         engine
             .run(ctx.shutdown.clone())

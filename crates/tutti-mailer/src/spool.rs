@@ -476,6 +476,43 @@ impl Spool {
         }))
     }
 
+    /// Records a bounce or complaint for a recipient (a bounce also changes its state);
+    /// `Ok(false)` when the job has no such recipient.
+    pub async fn record_report(
+        &self,
+        job: &str,
+        seq: u64,
+        kind: DeliveryKind,
+        reply: String,
+    ) -> anyhow::Result<bool> {
+        let job = job.to_string();
+        let seq = i64::try_from(seq)?;
+        let now = Utc::now().timestamp_millis();
+        self.db
+            .run(move |conn| {
+                let tx = conn.transaction()?;
+                let exists: Option<i64> = tx
+                    .query_row("SELECT state FROM recipients WHERE job = ?1 AND seq = ?2", params![job, seq], |r| r.get(0))
+                    .optional()?;
+                if exists.is_none() {
+                    return Ok(false);
+                }
+                if kind != DeliveryKind::Complaint {
+                    tx.execute(
+                        "UPDATE recipients SET state = 5, reply = ?3 WHERE job = ?1 AND seq = ?2",
+                        params![job, seq, reply],
+                    )?;
+                }
+                tx.execute(
+                    "INSERT INTO events (job, recipient, kind, reply, at_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![job, seq, kind_text(kind), reply, now],
+                )?;
+                tx.commit()?;
+                Ok(true)
+            })
+            .await
+    }
+
     /// Delivery events after `after`, at most `limit`.
     pub async fn events(&self, after: i64, limit: u32) -> anyhow::Result<DeliveryPage> {
         let limit = limit.clamp(1, 10_000);

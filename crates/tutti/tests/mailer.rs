@@ -471,3 +471,91 @@ async fn with_no_relay_messages_go_into_the_outbox_and_it_says_so() {
         log_text(dir.path(), tutti_core::Component::Mailer).contains("no SMTP relay is configured")
     );
 }
+
+fn dsn(to: &str, message_id: &str) -> Vec<u8> {
+    format!(
+        "From: MAILER-DAEMON@mx.example.org\r\nTo: {to}\r\nSubject: Undelivered Mail Returned to Sender\r\nMIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\r\n\r\n--B\r\nContent-Type: text/plain\r\n\r\nI'm sorry to have to inform you...\r\n--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.org\r\n\r\nFinal-Recipient: rfc822; r2@example.org\r\nAction: failed\r\nStatus: 5.1.1\r\nDiagnostic-Code: smtp; 550 5.1.1 <r2@example.org>: Recipient address rejected: User unknown\r\n\r\n--B\r\nContent-Type: text/rfc822-headers\r\n\r\nMessage-ID: <{message_id}>\r\nX-Tutti-Job: BNC\r\n--B--\r\n"
+    )
+    .into_bytes()
+}
+
+fn arf(message_id: &str) -> Vec<u8> {
+    format!(
+        "From: fbl@isp.example\r\nTo: fbl@bounces.shop.example\r\nSubject: complaint\r\nMIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=feedback-report; boundary=\"F\"\r\n\r\n--F\r\nContent-Type: text/plain\r\n\r\nThis is an abuse report.\r\n--F\r\nContent-Type: message/feedback-report\r\n\r\nFeedback-Type: abuse\r\nUser-Agent: ISP-FBL/1.0\r\nVersion: 1\r\nOriginal-Rcpt-To: r9@example.org\r\n\r\n--F\r\nContent-Type: text/rfc822-headers\r\n\r\nMessage-ID: <{message_id}>\r\nX-Tutti-Job: BNC\r\n--F--\r\n"
+    )
+    .into_bytes()
+}
+
+#[tokio::test]
+async fn bounces_and_complaints_are_matched_to_their_recipients() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = sink().await;
+    let bounce_port = free_port("127.0.0.5");
+    let listener = format!("127.0.0.5:{bounce_port}");
+    let mailer = lone_mailer(
+        dir.path(),
+        Some(sink.addr.port()),
+        &[("BounceListener", &listener)],
+    )
+    .await;
+    let api = api(&mailer, dir.path());
+    api.define("BNC", &job(HTML)).await;
+    api.upload("BNC", 0, &rows(10)).await;
+    api.submit("BNC", 10).await;
+    api.wait_done("BNC").await;
+
+    let mut relay = tutti_smtp::RelayConfig::new("127.0.0.5", bounce_port);
+    relay.ehlo_name = "mx.example.org".into();
+    let mut conn = tutti_smtp::Connection::open(&relay).await.unwrap();
+    // A DSN to the VERP return path, and a complaint found by the original Message-ID.
+    let bounce = dsn("bounce+BNC-2@bounces.shop.example", "BNC.2.1@shop.example");
+    let complaint = arf("BNC.9.1@shop.example");
+    let not_ours = ["someone@elsewhere.example"];
+    let verp = ["bounce+BNC-2@bounces.shop.example"];
+    let fbl = ["fbl@bounces.shop.example"];
+    let (results, error) = conn
+        .send_all(&[
+            tutti_smtp::Outgoing {
+                from: "",
+                to: &verp,
+                content: &bounce,
+            },
+            tutti_smtp::Outgoing {
+                from: "",
+                to: &fbl,
+                content: &complaint,
+            },
+            tutti_smtp::Outgoing {
+                from: "",
+                to: &not_ours,
+                content: &bounce,
+            },
+        ])
+        .await;
+    assert!(error.is_none(), "{error:?}");
+    assert!(matches!(results[0][0], tutti_smtp::Outcome::Accepted(_)));
+    assert!(matches!(results[1][0], tutti_smtp::Outcome::Accepted(_)));
+    assert!(
+        matches!(results[2][0], tutti_smtp::Outcome::Rejected(_)),
+        "only the return-path domain"
+    );
+
+    let events = api.events().await;
+    let bounce = events
+        .iter()
+        .find(|e| e.kind == DeliveryKind::HardBounce)
+        .expect("a hard bounce");
+    assert_eq!(bounce.recipient, 2);
+    assert!(
+        bounce.reply.contains("5.1.1") && bounce.reply.contains("User unknown"),
+        "{}",
+        bounce.reply
+    );
+    let complaint = events
+        .iter()
+        .find(|e| e.kind == DeliveryKind::Complaint)
+        .expect("a complaint");
+    assert_eq!(complaint.recipient, 9);
+    let p = api.progress("BNC").await;
+    assert_eq!((p.sent, p.bounced), (9, 1));
+}

@@ -175,6 +175,8 @@ pub struct MailerConfig {
     pub max_per_second: u32,
     pub retry: Duration,
     pub retry_interval: Duration,
+    /// `host:port` of the bounce listener, when on.
+    pub bounce_listener: Option<String>,
     pub return_path_domain: String,
     pub helo_name: String,
     pub distribute_clients: Vec<String>,
@@ -273,6 +275,8 @@ impl Installation {
                 max_per_second: ini.get("MaxMessagesPerSecond")?,
                 retry: Duration::from_secs(u64::from(retry_hours) * 3600),
                 retry_interval: Duration::from_secs(u64::from(retry_seconds)),
+                bounce_listener: Some(ini.get::<String>("BounceListener")?)
+                    .filter(|b| !b.trim().is_empty()),
                 helo_name: if !helo.is_empty() {
                     helo
                 } else if !return_path_domain.is_empty() {

@@ -272,6 +272,14 @@ pub static MAILER_INI: &FileSpec = &FileSpec {
                   matched.",
         },
         KeySpec {
+            name: "BounceListener",
+            default: "",
+            expected: "host:port to listen on for bounces, or empty for off",
+            doc: "Where the Mailer takes delivery status notifications (RFC 3464) and \
+                  feedback-loop complaints (ARF) over SMTP, e.g. 0.0.0.0:2525; point the MX \
+                  of ReturnPathDomain (or a relay's transport for it) here. Off when empty.",
+        },
+        KeySpec {
             name: "HeloName",
             default: "",
             expected: "a host name, or empty",
