@@ -28,6 +28,13 @@ pub(crate) enum Kind {
     Complaint,
 }
 
+/// A part [`locate`] reads.
+#[derive(Clone, Copy)]
+enum Part {
+    Status(Kind),
+    Original,
+}
+
 /// What [`locate`] found.
 pub(crate) struct Located {
     pub kind: Kind,
@@ -106,33 +113,32 @@ pub(crate) fn locate(raw: &[u8]) -> Result<Located, ParseError> {
         if !stream.parse_headers(&parser, &mut part_headers) {
             break;
         }
-        let wants = content_type(raw, &part_headers).get().and_then(|c| {
+        let part = content_type(raw, &part_headers).get().and_then(|c| {
             if status.is_none() && is_message(c, &DELIVERY) && wanted.0 {
-                Some(Some(Kind::Delivery))
+                Some(Part::Status(Kind::Delivery))
             } else if status.is_none() && is_message(c, &COMPLAINT) && wanted.1 {
-                Some(Some(Kind::Complaint))
+                Some(Part::Status(Kind::Complaint))
             } else if original.is_none() && ORIGINAL.iter().any(|&(t, s)| is(c, t, s)) {
-                Some(None)
+                Some(Part::Original)
             } else {
                 None
             }
         });
-        let (body, last) = match wants {
-            Some(_) => body(&mut stream, &part_headers, boundary),
-            None => {
-                let (_, found) = stream.seek_part_end(Some(boundary));
-                (Cow::Borrowed(&b""[..]), !found)
+        let last = match part {
+            Some(part) => {
+                let (body, last) = body(&mut stream, &part_headers, boundary);
+                match part {
+                    Part::Status(kind) => status = Some((kind, body)),
+                    // An empty returned message does not hide one that follows.
+                    Part::Original => {
+                        original = Some(OriginalHeaders::from_part(&body))
+                            .filter(|o| *o != OriginalHeaders::default());
+                    }
+                }
+                last
             }
+            None => !stream.seek_part_end(Some(boundary)).1,
         };
-        match wants {
-            Some(Some(kind)) => status = Some((kind, body)),
-            // An empty returned message does not hide one that follows.
-            Some(None) => {
-                original = Some(OriginalHeaders::from_part(&body))
-                    .filter(|o| *o != OriginalHeaders::default());
-            }
-            None => {}
-        }
         let done = status.is_some() && original.is_some();
         if done || last || stream.is_multipart_end() || stream.offset() <= start {
             break;

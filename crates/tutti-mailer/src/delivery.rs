@@ -21,6 +21,8 @@ use tutti_core::runtime::Shutdown;
 use tutti_message::Envelope;
 use tutti_smtp::{Connection, Outcome, Outgoing, RelayConfig, Security};
 
+use crate::dkim::Dkim;
+use crate::domains::{DomainPacer, Slot};
 use crate::prepare::Prepared;
 use crate::spool::{Claimed, Fate, Spool};
 
@@ -49,6 +51,8 @@ pub struct Engine {
     /// The next time a message may go, for `MaxMessagesPerSecond`.
     next_slot: tokio::sync::Mutex<Instant>,
     retry_interval: Duration,
+    dkim: Dkim,
+    domains: DomainPacer,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -56,9 +60,10 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Engine {
-    pub fn new(spool: Spool, config: MailerConfig, outbox: PathBuf) -> Engine {
+    pub fn new(spool: Spool, config: MailerConfig, outbox: PathBuf, dkim: Dkim) -> Engine {
         let config_retry_interval = config.retry_interval;
         Engine {
+            domains: DomainPacer::new(config.max_per_domain, &config.domain_rates),
             spool,
             config,
             outbox,
@@ -68,6 +73,7 @@ impl Engine {
             waiting: Mutex::new(HashMap::new()),
             next_slot: tokio::sync::Mutex::new(Instant::now()),
             retry_interval: config_retry_interval,
+            dkim,
         }
     }
 
@@ -155,6 +161,47 @@ impl Engine {
             start
         };
         tokio::time::sleep_until(at.into()).await;
+    }
+
+    /// Applies the per-domain rates to a claimed batch: holds the recipients whose domain
+    /// has no slot soon, waits for the last slot of the others and returns them.
+    async fn by_domain_rate(
+        &self,
+        job: &str,
+        prepared: &Prepared,
+        claimed: Vec<Claimed>,
+    ) -> anyhow::Result<Vec<Claimed>> {
+        if !self.domains.is_limited() {
+            return Ok(claimed);
+        }
+        let now = Instant::now();
+        let now_ms = Utc::now().timestamp_millis();
+        let column = prepared.definition.address_column;
+        let mut go = Vec::with_capacity(claimed.len());
+        let mut held = Vec::new();
+        let mut last = now;
+        for c in claimed {
+            if c.booked {
+                go.push(c);
+                continue;
+            }
+            let address = c.fields.get(column).map_or("", String::as_str);
+            match self.domains.book(address, now) {
+                Slot::Send(at) => {
+                    last = last.max(at);
+                    go.push(c);
+                }
+                Slot::Hold(at) => {
+                    let ms = i64::try_from((at - now).as_millis()).unwrap_or(i64::MAX / 2);
+                    held.push((c.seq, now_ms.saturating_add(ms)));
+                }
+            }
+        }
+        if !held.is_empty() {
+            self.spool.hold(job, held).await?;
+        }
+        tokio::time::sleep_until(last.into()).await;
+        Ok(go)
     }
 
     fn relay_config(&self, worker: usize) -> Option<RelayConfig> {
@@ -266,6 +313,10 @@ impl Engine {
             if claimed.is_empty() {
                 continue;
             }
+            let claimed = self.by_domain_rate(&job, &prepared, claimed).await?;
+            if claimed.is_empty() {
+                continue;
+            }
             self.pace(claimed.len()).await;
             let fates = match relay {
                 None => self.to_outbox(&prepared, &claimed).await,
@@ -324,11 +375,26 @@ impl Engine {
                 date: &date,
                 message_id: &message_id,
             };
-            match job.composer.compose(&envelope, &urls, &mut out) {
-                Ok(_) => messages.push(Written {
+            let signed = job
+                .composer
+                .compose(&envelope, &urls, &mut out)
+                .and_then(
+                    |written| match self.dkim.sign(&written.from_address, &out) {
+                        None => Ok(out),
+                        Some(Ok(header)) => {
+                            let mut content = Vec::with_capacity(header.len() + out.len());
+                            content.extend_from_slice(header.as_bytes());
+                            content.extend_from_slice(&out);
+                            Ok(content)
+                        }
+                        Some(Err(reason)) => Err(reason),
+                    },
+                );
+            match signed {
+                Ok(content) => messages.push(Written {
                     seq: c.seq,
                     address,
-                    content: out,
+                    content,
                 }),
                 Err(reason) => failed.push(Fate {
                     seq: c.seq,

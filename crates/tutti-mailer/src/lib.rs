@@ -5,6 +5,8 @@
 mod api;
 mod bounces;
 mod delivery;
+mod dkim;
+mod domains;
 mod prepare;
 mod spool;
 
@@ -21,10 +23,13 @@ use tutti_core::runtime::{ComponentContext, Started, component_span, start_hub_c
 pub async fn start(ctx: ComponentContext, config: MailerConfig) -> anyhow::Result<Started> {
     let spool_dir = ctx.root.join("mailer/spool");
     let spool = spool::Spool::open(&spool_dir.join("spool.sqlite")).await?;
+    let dkim = dkim::Dkim::load(&config.dkim_keys, &ctx.root.join("mailer"))
+        .map_err(|e| anyhow::anyhow!("mailer.ini, DkimKeys: {e}"))?;
     let engine = Arc::new(delivery::Engine::new(
         spool.clone(),
         config.clone(),
         ctx.root.join("mailer/outbox"),
+        dkim,
     ));
     let bounce_task = match &config.bounce_listener {
         Some(addr) => Some(

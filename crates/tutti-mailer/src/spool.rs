@@ -3,9 +3,13 @@
 //! recipient's state is written in batches, one transaction per batch.
 //!
 //! Recipient states (column `state`): 0 queued → 1 in flight (written before its message
-//! goes out) → 2 sent, 3 deferred (tried again at `next_at_ms`), 4 failed; 5 bounced later. After a crash, recipients
-//! found in flight are queued again and counted as possible duplicates: the relay may
-//! have taken their message just before the crash.
+//! goes out) → 2 sent, 3 deferred (tried again at `next_at_ms`), 4 failed; 5 bounced later;
+//! 6 held for its destination domain's rate until the send slot booked at `next_at_ms`.
+//! After a crash, recipients found in flight are queued again and counted as possible
+//! duplicates: the relay may have taken their message just before the crash.
+//!
+//! Queued recipients always have `next_at_ms = 0`, so the index on (job, state,
+//! next_at_ms) hands out queued ones in `seq` order and due ones by time, without a sort.
 
 use std::path::Path;
 
@@ -55,6 +59,8 @@ pub struct Claimed {
     pub attempts: u32,
     /// When it was first tried (ms), for the retry limit.
     pub first_ms: i64,
+    /// It was held for its domain's rate and its send slot has come: it goes at once.
+    pub booked: bool,
 }
 
 /// What became of one recipient.
@@ -143,7 +149,7 @@ impl Spool {
                 "UPDATE jobs SET duplicates = duplicates + (SELECT count(*) FROM recipients r WHERE r.job = jobs.id AND r.state = 1)",
                 [],
             )?;
-            tx.execute("UPDATE recipients SET state = 0 WHERE state = 1", [])?;
+            tx.execute("UPDATE recipients SET state = 0, next_at_ms = 0 WHERE state = 1", [])?;
             tx.commit()
         })
         .await?;
@@ -338,25 +344,38 @@ impl Spool {
             .call(move |conn| -> anyhow::Result<Vec<Claimed>> {
                 let tx = conn.transaction()?;
                 let claimed = {
-                    let mut select = tx.prepare_cached(
-                        "SELECT seq, data, attempts, first_ms FROM recipients WHERE job = ?1 AND (state = 0 OR (state = 3 AND next_at_ms <= ?2)) ORDER BY state, seq LIMIT ?3",
+                    // Held recipients whose slot has come, then deferred ones that are due,
+                    // then queued ones in order.
+                    let mut due = tx.prepare_cached(
+                        "SELECT seq, data, attempts, first_ms, state FROM recipients WHERE job = ?1 AND state = ?2 AND next_at_ms <= ?3 ORDER BY next_at_ms LIMIT ?4",
                     )?;
-                    let rows = select
-                        .query_map(params![job, now_ms, i64::try_from(limit)?], |r| {
-                            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, u32>(2)?, r.get::<_, i64>(3)?))
-                        })?
-                        .collect::<rusqlite::Result<Vec<_>>>()?;
+                    let mut queued = tx.prepare_cached(
+                        "SELECT seq, data, attempts, first_ms, state FROM recipients WHERE job = ?1 AND state = 0 AND next_at_ms = 0 ORDER BY seq LIMIT ?2",
+                    )?;
+                    let row = |r: &rusqlite::Row<'_>| {
+                        Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, u32>(2)?, r.get::<_, i64>(3)?, r.get::<_, i64>(4)?))
+                    };
+                    let mut rows = Vec::with_capacity(limit);
+                    for state in [6, 3] {
+                        let left = i64::try_from(limit - rows.len())?;
+                        rows.extend(due.query_map(params![job, state, now_ms, left], row)?.collect::<rusqlite::Result<Vec<_>>>()?);
+                    }
+                    let left = i64::try_from(limit - rows.len())?;
+                    if left > 0 {
+                        rows.extend(queued.query_map(params![job, left], row)?.collect::<rusqlite::Result<Vec<_>>>()?);
+                    }
                     let mut mark = tx.prepare_cached(
                         "UPDATE recipients SET state = 1, attempts = attempts + 1, first_ms = CASE WHEN first_ms = 0 THEN ?3 ELSE first_ms END WHERE job = ?1 AND seq = ?2",
                     )?;
                     let mut claimed = Vec::with_capacity(rows.len());
-                    for (seq, data, attempts, first_ms) in rows {
+                    for (seq, data, attempts, first_ms, state) in rows {
                         mark.execute(params![job, seq, now_ms])?;
                         claimed.push(Claimed {
                             seq: u64::try_from(seq)?,
                             fields: serde_json::from_str(&data)?,
                             attempts: attempts + 1,
                             first_ms: if first_ms == 0 { now_ms } else { first_ms },
+                            booked: state == 6,
                         });
                     }
                     claimed
@@ -376,10 +395,31 @@ impl Spool {
                 let tx = conn.transaction()?;
                 {
                     let mut stmt = tx.prepare_cached(
-                        "UPDATE recipients SET state = CASE WHEN attempts > 1 THEN 3 ELSE 0 END, attempts = attempts - 1 WHERE job = ?1 AND seq = ?2 AND state = 1",
+                        "UPDATE recipients SET state = CASE WHEN attempts > 1 THEN 3 ELSE 0 END, next_at_ms = 0, attempts = attempts - 1 WHERE job = ?1 AND seq = ?2 AND state = 1",
                     )?;
                     for seq in seqs {
                         stmt.execute(params![job, i64::try_from(seq)?])?;
+                    }
+                }
+                tx.commit()?;
+                Ok(())
+            })
+            .await?
+    }
+
+    /// Holds claimed recipients until the send slots booked for them (ms): their domain's
+    /// rate is used up. Like [`Spool::unclaim`], the try does not count.
+    pub async fn hold(&self, job: &str, slots: Vec<(u64, i64)>) -> anyhow::Result<()> {
+        let job = job.to_string();
+        self.db
+            .call(move |conn| -> anyhow::Result<()> {
+                let tx = conn.transaction()?;
+                {
+                    let mut stmt = tx.prepare_cached(
+                        "UPDATE recipients SET state = 6, next_at_ms = ?3, attempts = attempts - 1, first_ms = CASE WHEN attempts = 1 THEN 0 ELSE first_ms END WHERE job = ?1 AND seq = ?2 AND state = 1",
+                    )?;
+                    for (seq, at_ms) in slots {
+                        stmt.execute(params![job, i64::try_from(seq)?, at_ms])?;
                     }
                 }
                 tx.commit()?;
@@ -415,12 +455,13 @@ impl Spool {
                         event.execute(params![job, seq, kind_text(f.kind), f.reply, now])?;
                     }
                 }
-                let open: i64 = tx.query_row(
-                    "SELECT count(*) FROM recipients WHERE job = ?1 AND state IN (0, 1, 3)",
+                // EXISTS stops at the first one (a count would read them all, every batch).
+                let open: bool = tx.query_row(
+                    "SELECT EXISTS (SELECT 1 FROM recipients WHERE job = ?1 AND state IN (0, 1, 3, 6))",
                     [&job],
                     |r| r.get(0),
                 )?;
-                if open == 0 {
+                if !open {
                     tx.execute("UPDATE jobs SET state = 'completed' WHERE id = ?1 AND state = 'sending'", [&job])?;
                 }
                 tx.commit()?;
@@ -464,7 +505,7 @@ impl Spool {
                 job: job.to_string(),
                 state: state_of(&state),
                 total: u64::try_from(total).unwrap_or(0),
-                queued: count(&[0, 1]),
+                queued: count(&[0, 1, 6]),
                 sent: count(&[2]),
                 deferred: count(&[3]),
                 failed: count(&[4]),

@@ -79,11 +79,13 @@ pub struct Envelope<'a, F: FieldValues + ?Sized> {
 }
 
 /// What writing one message found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Written {
     /// The recipient's data held characters the job's charset cannot, so this message
     /// went out in UTF-8.
     pub utf8_fallback: bool,
+    /// The sender address as merged for this recipient (its domain picks the DKIM key).
+    pub from_address: String,
 }
 
 struct CompiledLink {
@@ -633,6 +635,7 @@ impl Composer {
         self.write_body(&self.body, charset, html.as_deref(), text.as_deref(), out);
         Ok(Written {
             utf8_fallback: !all_fit,
+            from_address: from_address.trim().to_string(),
         })
     }
 

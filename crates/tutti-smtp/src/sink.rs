@@ -17,6 +17,8 @@ pub struct Received {
     pub from: String,
     pub to: Vec<String>,
     pub content: Vec<u8>,
+    /// When the sink accepted it.
+    pub at: std::time::Instant,
 }
 
 /// When a scripted reply is given.
@@ -70,7 +72,12 @@ impl Handler for SinkHandler {
         }
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         let content = if state.keep { content } else { Vec::new() };
-        state.received.push(Received { from, to, content });
+        state.received.push(Received {
+            from,
+            to,
+            content,
+            at: std::time::Instant::now(),
+        });
         Ok(())
     }
 }

@@ -559,3 +559,177 @@ async fn bounces_and_complaints_are_matched_to_their_recipients() {
     let p = api.progress("BNC").await;
     assert_eq!((p.sent, p.bounced), (9, 1));
 }
+
+/// Runs `openssl` with `args`, for the DKIM keys.
+fn openssl(args: &[&str]) -> Vec<u8> {
+    let out = std::process::Command::new("openssl")
+        .args(args)
+        .output()
+        .expect("openssl runs (scripts/install-test-deps installs it)");
+    assert!(out.status.success(), "openssl {args:?}: {out:?}");
+    out.stdout
+}
+
+/// A new private key of `algorithm` in `file` and the `p=` value of its DNS record.
+fn dkim_key(file: &Path, algorithm: &str) -> String {
+    let file = file.to_str().unwrap();
+    let mut args = vec!["genpkey", "-algorithm", algorithm, "-out", file];
+    if algorithm == "RSA" {
+        args.extend(["-pkeyopt", "rsa_keygen_bits:2048"]);
+    }
+    openssl(&args);
+    let der = openssl(&["pkey", "-in", file, "-pubout", "-outform", "DER"]);
+    use base64::Engine;
+    // RSA records carry the SubjectPublicKeyInfo; Ed25519 ones the bare 32-byte key.
+    let public = if algorithm == "RSA" {
+        &der[..]
+    } else {
+        &der[der.len() - 32..]
+    };
+    base64::engine::general_purpose::STANDARD.encode(public)
+}
+
+/// Verifies every DKIM signature of the message with dkimpy (the reference implementation, not the
+/// crate that signed it), answering its DNS query from `records`.
+fn dkimpy_verifies(message: &[u8], records: &[(String, String)]) -> bool {
+    const SCRIPT: &str = r#"
+import sys, json, dkim
+records = {k.lower(): v.encode() for k, v in json.loads(sys.argv[1]).items()}
+def dns(name, timeout=5):
+    return records.get(name.decode().rstrip(".").lower())
+d = dkim.DKIM(sys.stdin.buffer.read())
+n = sum(1 for name, _ in d.headers if name.lower() == b"dkim-signature")
+sys.exit(0 if n > 0 and all(d.verify(idx=i, dnsfunc=dns) for i in range(n)) else 1)
+"#;
+    let records: HashMap<&str, &str> = records
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let mut child = std::process::Command::new("/usr/bin/python3")
+        .args(["-c", SCRIPT, &serde_json::to_string(&records).unwrap()])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 with dkimpy (scripts/install-test-deps installs python3-dkim)");
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(message).unwrap();
+    child.wait().unwrap().success()
+}
+
+#[tokio::test]
+async fn messages_are_dkim_signed_with_the_key_of_their_sender_domain() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys");
+    std::fs::create_dir_all(&keys).unwrap();
+    let rsa = dkim_key(&keys.join("rsa.pem"), "RSA");
+    let ed = dkim_key(&keys.join("ed.pem"), "ED25519");
+    let both = dkim_key(&keys.join("both-ed.pem"), "ED25519");
+    let setting = format!(
+        "rsa.example:s1:{}, ed.example:s2:{}, both.example:r:{}, both.example:e:{}",
+        keys.join("rsa.pem").display(),
+        keys.join("ed.pem").display(),
+        keys.join("rsa.pem").display(),
+        keys.join("both-ed.pem").display()
+    );
+    let mailer = lone_mailer(dir.path(), None, &[("DkimKeys", &setting)]).await;
+    let api = api(&mailer, dir.path());
+    let records = vec![
+        (
+            "s1._domainkey.rsa.example".to_string(),
+            format!("v=DKIM1; k=rsa; p={rsa}"),
+        ),
+        (
+            "s2._domainkey.ed.example".to_string(),
+            format!("v=DKIM1; k=ed25519; p={ed}"),
+        ),
+        (
+            "r._domainkey.both.example".to_string(),
+            format!("v=DKIM1; k=rsa; p={rsa}"),
+        ),
+        (
+            "e._domainkey.both.example".to_string(),
+            format!("v=DKIM1; k=ed25519; p={both}"),
+        ),
+    ];
+    for (id, from) in [
+        ("RSA", "news@rsa.example"),
+        ("ED", "News@ED.example"),
+        ("BOTH", "news@both.example"),
+        ("NONE", "news@unsigned.example"),
+    ] {
+        let mut body = job(HTML);
+        body["message"]["from_address"] = json!(from);
+        assert_eq!(api.define(id, &body).await.0, 201);
+        api.upload(id, 0, &rows(2)).await;
+        api.submit(id, 2).await;
+        api.wait_done(id).await;
+        for i in 0..2 {
+            let eml =
+                std::fs::read(dir.path().join(format!("mailer/outbox/{id}/{i}.eml"))).unwrap();
+            let text = String::from_utf8_lossy(&eml);
+            if id == "NONE" {
+                assert!(!text.contains("DKIM-Signature"), "{text}");
+                continue;
+            }
+            assert!(text.starts_with("DKIM-Signature:"), "{text}");
+            let signatures = text.matches("DKIM-Signature:").count();
+            assert_eq!(signatures, if id == "BOTH" { 2 } else { 1 });
+            assert!(dkimpy_verifies(&eml, &records), "{id} {i}: {text}");
+            let tampered = text.replace("Dear Person", "Dear Persom");
+            assert_ne!(tampered, text);
+            assert!(
+                !dkimpy_verifies(tampered.as_bytes(), &records),
+                "a changed body must fail"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_slow_domain_is_held_to_its_rate_while_others_go_ahead() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = sink().await;
+    let mailer = lone_mailer(
+        dir.path(),
+        Some(sink.addr.port()),
+        &[("DomainRates", "slow.example:4")],
+    )
+    .await;
+    let api = api(&mailer, dir.path());
+    let people: Vec<[String; 2]> = (0..40)
+        .map(|i| {
+            let domain = if i % 4 == 0 {
+                "Slow.Example"
+            } else {
+                "fast.example"
+            };
+            [format!("p{i}@{domain}"), format!("Person {i}")]
+        })
+        .collect();
+    api.define("RATE", &job(HTML)).await;
+    api.upload("RATE", 0, &people).await;
+    api.submit("RATE", 40).await;
+    let done = api.wait_done("RATE").await;
+    assert_eq!(done.sent, 40, "{done:?}");
+    let received = sink.received();
+    let arrivals = |domain: &str| -> Vec<Instant> {
+        received
+            .iter()
+            .filter(|r| r.to[0].to_ascii_lowercase().ends_with(domain))
+            .map(|r| r.at)
+            .collect()
+    };
+    let (slow, fast) = (arrivals("@slow.example"), arrivals("@fast.example"));
+    assert_eq!((slow.len(), fast.len()), (10, 30));
+    let span = |t: &[Instant]| *t.iter().max().unwrap() - *t.iter().min().unwrap();
+    // 10 messages at 4 per second take at least 2.25 s from the first to the last; without
+    // the limit they go within milliseconds.
+    assert!(
+        span(&slow) >= Duration::from_millis(1500),
+        "slow.example got 10 messages within {:?}",
+        span(&slow)
+    );
+    assert!(
+        fast.iter().max() < slow.iter().max(),
+        "fast.example waited behind slow.example"
+    );
+}

@@ -173,8 +173,14 @@ pub struct MailerConfig {
     pub smtp_password: String,
     pub connections: u32,
     pub max_per_second: u32,
+    /// Messages per second to one destination domain (0: no limit).
+    pub max_per_domain: u32,
+    /// Per-domain limits that replace `max_per_domain` (domain lower-cased).
+    pub domain_rates: Vec<(String, u32)>,
     pub retry: Duration,
     pub retry_interval: Duration,
+    /// DKIM keys: (domain, selector, key file) — the file as written (relative to mailer/).
+    pub dkim_keys: Vec<(String, String, PathBuf)>,
     /// `host:port` of the bounce listener, when on.
     pub bounce_listener: Option<String>,
     pub return_path_domain: String,
@@ -273,8 +279,13 @@ impl Installation {
                 smtp_password: ini.get("SmtpPassword")?,
                 connections,
                 max_per_second: ini.get("MaxMessagesPerSecond")?,
+                max_per_domain: ini.get("MaxMessagesPerDomainPerSecond")?,
+                domain_rates: domain_rates(&ini.get::<String>("DomainRates")?)
+                    .map_err(|e| ini.error("DomainRates", e))?,
                 retry: Duration::from_secs(u64::from(retry_hours) * 3600),
                 retry_interval: Duration::from_secs(u64::from(retry_seconds)),
+                dkim_keys: dkim_keys(&ini.get::<String>("DkimKeys")?)
+                    .map_err(|e| ini.error("DkimKeys", e))?,
                 bounce_listener: Some(ini.get::<String>("BounceListener")?)
                     .filter(|b| !b.trim().is_empty()),
                 helo_name: if !helo.is_empty() {
@@ -314,5 +325,76 @@ impl Installation {
             Component::Trk => self.trk.as_ref().map(|c| &c.common),
             Component::Mailer => self.mailer.as_ref().map(|c| &c.common),
         }
+    }
+}
+
+/// `DkimKeys`: `domain:selector:key-file` entries separated by commas.
+fn dkim_keys(text: &str) -> Result<Vec<(String, String, PathBuf)>, String> {
+    let mut keys = Vec::new();
+    for entry in text.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let mut parts = entry.splitn(3, ':').map(str::trim);
+        match (parts.next(), parts.next(), parts.next()) {
+            (Some(d), Some(s), Some(f))
+                if d.contains('.') && !s.is_empty() && !f.is_empty() && !s.contains('.') =>
+            {
+                keys.push((d.to_ascii_lowercase(), s.to_string(), PathBuf::from(f)));
+            }
+            _ => return Err(format!("\"{entry}\" is not domain:selector:key-file")),
+        }
+    }
+    Ok(keys)
+}
+
+/// `DomainRates`: `domain:messages-per-second` entries separated by commas.
+fn domain_rates(text: &str) -> Result<Vec<(String, u32)>, String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .map(|entry| {
+            entry
+                .split_once(':')
+                .and_then(|(d, n)| {
+                    let d = d.trim();
+                    let n = n.trim().parse::<u32>().ok()?;
+                    d.contains('.').then(|| (d.to_ascii_lowercase(), n))
+                })
+                .ok_or_else(|| format!("\"{entry}\" is not domain:messages-per-second"))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod mailer_list_tests {
+    use super::*;
+
+    #[test]
+    fn dkim_keys_are_domain_selector_file() {
+        let keys = dkim_keys(" Shop.Example:s1:keys/a.pem , b.example:s2:/etc/b.pem").unwrap();
+        assert_eq!(
+            keys,
+            vec![
+                (
+                    "shop.example".into(),
+                    "s1".into(),
+                    PathBuf::from("keys/a.pem")
+                ),
+                ("b.example".into(), "s2".into(), PathBuf::from("/etc/b.pem")),
+            ]
+        );
+        assert_eq!(dkim_keys("").unwrap(), vec![]);
+        let error = dkim_keys("shop.example:keys.pem").unwrap_err();
+        assert!(error.contains("\"shop.example:keys.pem\" is not domain:selector:key-file"));
+        assert!(dkim_keys("shop.example::a.pem").is_err());
+    }
+
+    #[test]
+    fn domain_rates_are_domain_and_number() {
+        assert_eq!(
+            domain_rates("Gmail.com:50, yahoo.com : 0").unwrap(),
+            vec![("gmail.com".into(), 50), ("yahoo.com".into(), 0)]
+        );
+        let error = domain_rates("gmail.com:fast").unwrap_err();
+        assert!(error.contains("\"gmail.com:fast\" is not domain:messages-per-second"));
+        assert!(domain_rates("50").is_err());
     }
 }

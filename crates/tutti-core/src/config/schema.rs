@@ -249,6 +249,21 @@ pub static MAILER_INI: &FileSpec = &FileSpec {
             doc: "The most messages the Mailer hands to the relays per second, over all jobs.",
         },
         KeySpec {
+            name: "MaxMessagesPerDomainPerSecond",
+            default: "0",
+            expected: "a whole number; 0 for no limit",
+            doc: "The most messages per second to recipients of any one domain (the part of \
+                  the address after @), over all jobs. Recipients beyond it wait for their \
+                  domain's next free slot while others go ahead.",
+        },
+        KeySpec {
+            name: "DomainRates",
+            default: "",
+            expected: "domain:messages-per-second entries separated by commas, or empty",
+            doc: "Per-domain limits that replace MaxMessagesPerDomainPerSecond for the domains \
+                  named, e.g. gmail.com:50, yahoo.com:20 (0: no limit for that domain).",
+        },
+        KeySpec {
             name: "RetryHours",
             default: "24",
             expected: "a whole number of hours, 1 or more",
@@ -270,6 +285,16 @@ pub static MAILER_INI: &FileSpec = &FileSpec {
                   lets bounces be matched to their recipient. Its mail must reach the bounce \
                   listener. Empty: the sender address is the return path and bounces are not \
                   matched.",
+        },
+        KeySpec {
+            name: "DkimKeys",
+            default: "",
+            expected: "domain:selector:key-file entries separated by commas, or empty",
+            doc: "DKIM signing keys by sender domain: each message whose sender address is in \
+                  the domain is signed (relaxed/relaxed) with the key in key-file (PEM, RSA \
+                  PKCS#1 or PKCS#8, or Ed25519 PKCS#8; a relative path is under mailer/). \
+                  Publish the public key at selector._domainkey.domain (docs/operations.md, \
+                  DKIM, shows how to make a key and its record with openssl).",
         },
         KeySpec {
             name: "BounceListener",
