@@ -733,3 +733,98 @@ async fn a_slow_domain_is_held_to_its_rate_while_others_go_ahead() {
         "fast.example waited behind slow.example"
     );
 }
+
+#[tokio::test]
+async fn through_a_real_postfix_relay_into_a_mailbox() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = support::postfix::Postfix::start(
+        &dir.path().join("postfix"),
+        &[("r2@example.org", "550 5.1.1 no such user here")],
+    );
+    let keys = dir.path().join("keys");
+    std::fs::create_dir_all(&keys).unwrap();
+    let rsa = dkim_key(&keys.join("rsa.pem"), "RSA");
+    let mailer = lone_mailer(
+        &dir.path().join("tutti"),
+        None,
+        &[
+            ("SmtpRelays", &format!("{}:{}", relay.ip, relay.port)),
+            (
+                "DkimKeys",
+                &format!("shop.example:s1:{}", keys.join("rsa.pem").display()),
+            ),
+        ],
+    )
+    .await;
+    let api = api(&mailer, &dir.path().join("tutti"));
+    assert_eq!(api.define("PF", &job(HTML)).await.0, 201);
+    api.upload("PF", 0, &rows(5)).await;
+    api.submit("PF", 5).await;
+    let done = api.wait_done("PF").await;
+    assert_eq!(
+        (done.sent, done.failed),
+        (4, 1),
+        "{done:?}\n{}",
+        relay.log()
+    );
+    let failed: Vec<_> = api
+        .events()
+        .await
+        .into_iter()
+        .filter(|e| e.kind == DeliveryKind::Failed)
+        .collect();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].recipient, 2);
+    let reply = &failed[0].reply;
+    assert!(
+        reply.starts_with("550 5.1.1") && reply.contains("no such user here"),
+        "{reply}"
+    );
+
+    // Postfix delivers in the background: poll its mailbox.
+    let deadline = Instant::now() + DEADLINE;
+    let mut mails = relay.delivered();
+    while mails.len() < 4 {
+        assert!(
+            Instant::now() < deadline,
+            "mailbox has {} of 4\n{}",
+            mails.len(),
+            relay.log()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        mails = relay.delivered();
+    }
+    let records = [(
+        "s1._domainkey.shop.example".to_string(),
+        format!("v=DKIM1; k=rsa; p={rsa}"),
+    )];
+    let mut got = HashSet::new();
+    for raw in &mails {
+        let m = MessageParser::default().parse(raw).unwrap();
+        let to = m
+            .to()
+            .and_then(|t| t.first())
+            .and_then(|a| a.address())
+            .unwrap()
+            .to_string();
+        let i: usize = to
+            .trim_start_matches('r')
+            .trim_end_matches("@example.org")
+            .parse()
+            .unwrap();
+        assert_eq!(m.subject(), Some(format!("Hello Person {i}").as_str()));
+        let return_path = m.header_raw("Return-Path").unwrap().trim();
+        assert_eq!(return_path, format!("<bounce+PF-{i}@bounces.shop.example>"));
+        assert!(
+            m.body_html(0)
+                .unwrap()
+                .contains(&format!("Dear Person {i}"))
+        );
+        assert!(
+            dkimpy_verifies(raw, &records),
+            "the signature survives the relay"
+        );
+        got.insert(i);
+    }
+    assert_eq!(got, HashSet::from([0, 1, 3, 4]));
+}
