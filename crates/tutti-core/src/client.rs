@@ -117,6 +117,23 @@ impl PeerClient {
         decode(url, response).await
     }
 
+    /// Any call: `build` adds what `get` and `post` do not (another method, headers, a
+    /// streamed body) to a request that already carries the secret.
+    pub async fn call<T: DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        build: impl FnOnce(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
+    ) -> Result<T, PeerError> {
+        let url = self.url(path);
+        let request = self
+            .http
+            .request(method, &url)
+            .bearer_auth(self.secret.expose());
+        let response = build(request).send().await;
+        decode(url, response).await
+    }
+
     /// Unauthenticated health check.
     pub async fn health(&self) -> Result<Health, PeerError> {
         probe_health(&self.http, &self.base, self.component).await

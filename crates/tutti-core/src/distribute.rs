@@ -10,8 +10,13 @@
 //!    recipient N+i, so a retried upload replaces rather than adds.
 //! 3. `POST /mailer/api/jobs/{job}/submit` with a [`Submit`]: from then on the job is sent.
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use tutti_merge::{Fields, MergeError};
+use tutti_message::charset::Charset;
+use tutti_message::{Attachment, Composer, MessageSpec};
 
 use crate::api::TrackingType;
 
@@ -91,6 +96,91 @@ pub struct DistributeJob {
     /// Not before this time; at once when absent.
     #[serde(default)]
     pub not_before: Option<DateTime<Utc>>,
+}
+
+/// A problem of the definition as a whole (not at a place in a text).
+fn problem(source: &str, message: String) -> MergeError {
+    MergeError {
+        source: source.to_string(),
+        line: 1,
+        column: 1,
+        message,
+    }
+}
+
+impl DistributeJob {
+    /// Compiles the message for these recipient fields, as the Mailer will write it: the
+    /// User Interface's check and the Mailer's acceptance are this one function. Every
+    /// problem is reported with its place.
+    pub fn composer(&self, id: &str) -> Result<Composer, Vec<MergeError>> {
+        let mut problems = Vec::new();
+        let m = &self.message;
+        let charset = if m.charset.trim().is_empty() {
+            Some(Charset::UTF_8)
+        } else {
+            Charset::from_name(&m.charset)
+        };
+        if charset.is_none() {
+            problems.push(problem(
+                "charset",
+                format!(
+                    "\"{}\" is not a charset Tutti writes; choose one of {}",
+                    m.charset,
+                    tutti_message::charset::NAMES.join(", ")
+                ),
+            ));
+        }
+        if self.address_column >= self.fields.len() {
+            problems.push(problem(
+                "recipients",
+                format!(
+                    "the address column {} is not one of the {} columns",
+                    self.address_column,
+                    self.fields.len()
+                ),
+            ));
+        }
+        let mut attachments = Vec::new();
+        for a in &m.attachments {
+            match STANDARD.decode(a.data_base64.as_bytes()) {
+                Ok(data) => attachments.push(Attachment {
+                    filename: a.filename.clone(),
+                    content_type: a.content_type.clone(),
+                    data,
+                    content_id: a.content_id.clone(),
+                }),
+                Err(e) => problems.push(problem(
+                    &format!("attachment \"{}\"", a.filename),
+                    format!("its content is not base64: {e}"),
+                )),
+            }
+        }
+        let fields = Fields::new(&self.fields, Some(self.address_column));
+        let spec = MessageSpec {
+            job: id.to_string(),
+            subject: m.subject.clone(),
+            from_name: m.from_name.clone(),
+            from_address: m.from_address.clone(),
+            reply_to: m.reply_to.clone(),
+            html: m.html.clone(),
+            text: m.text.clone(),
+            charset: charset.unwrap_or(Charset::UTF_8),
+            attachments,
+            dropins: m.dropins.clone(),
+            dropins_enabled: m.dropins_enabled,
+            track_opens: self.tracking.opens,
+            track_clicks: self.tracking.clicks,
+            untracked: self.tracking.untracked.clone(),
+        };
+        match Composer::new(&spec, &fields) {
+            Ok(composer) if problems.is_empty() => Ok(composer),
+            Ok(_) => Err(problems),
+            Err(p) => {
+                problems.extend(p);
+                Err(problems)
+            }
+        }
+    }
 }
 
 /// The end of the upload: how many recipients the job has.

@@ -1,27 +1,46 @@
 //! The User Interface, where people build, send and follow email jobs.
 //!
 //! So far: logging in through the Hub (`/lui/api/session`), with the `lui/registry` cache
-//! that keeps logins working while the Hub is down, and the frame every component has
-//! (health, ping, announcing itself to the Hub).
+//! that keeps logins working while the Hub is down; the system database (SQLite or
+//! PostgreSQL) with jobs, their folders and grants (`/lui/api/jobs`), described at
+//! `/lui/api/openapi.json`; and the frame every component has (health, ping, announcing
+//! itself to the Hub).
 
+mod database;
+mod jobs;
+mod message;
+mod recipients;
 mod refresher;
 mod registry_cache;
+mod send;
 mod session_api;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 use std::sync::Arc;
 
-use axum::Router;
-use axum::routing::post;
+use axum::routing::get;
+use axum::{Json, Router};
 use tracing::Instrument;
 use tutti_core::Component;
 use tutti_core::client::PeerClient;
 use tutti_core::config::LuiConfig;
 use tutti_core::runtime::{ComponentContext, Started, component_span, start_hub_client};
+use utoipa::openapi::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub(crate) struct LuiState {
     pub ctx: ComponentContext,
     pub hub: PeerClient,
     pub cache: registry_cache::RegistryCache,
+    pub jobs: jobs::store::Jobs,
+    pub messages: message::store::Messages,
+    pub lists: recipients::store::Lists,
+    pub sending: send::store::Sending,
+    pub tracker: PeerClient,
+    pub secret: tutti_core::ClusterSecret,
+    pub job_id_prefix: String,
 }
 
 /// Starts the component: returns its routes and its background tasks.
@@ -34,17 +53,41 @@ pub async fn start(ctx: ComponentContext, config: LuiConfig) -> anyhow::Result<S
         Component::Hub,
         config.common.cluster_secret.clone(),
     );
+    let db = database::Database::open(&config.database, &ctx.root).await?;
+    let tracker = PeerClient::new(
+        ctx.http.clone(),
+        config.tracker_host.clone(),
+        Component::Trk,
+        config.common.cluster_secret.clone(),
+    );
     let state = Arc::new(LuiState {
         ctx: ctx.clone(),
         hub,
         cache,
+        jobs: jobs::store::Jobs::new(db.clone()),
+        messages: message::store::Messages::new(db.clone()),
+        lists: recipients::store::Lists::new(db.clone()),
+        sending: send::store::Sending::new(db),
+        tracker,
+        secret: config.common.cluster_secret.clone(),
+        job_id_prefix: config.job_id_prefix.clone(),
     });
+    let (api, doc) = OpenApiRouter::new()
+        .routes(routes!(
+            session_api::login,
+            session_api::whoami,
+            session_api::logout
+        ))
+        .merge(jobs::api::router())
+        .merge(message::api::router())
+        .merge(recipients::api::router())
+        .merge(send::api::router())
+        .split_for_parts();
+    let doc = describe(doc);
     let public = Router::new()
-        .route(
-            "/api/session",
-            post(session_api::login)
-                .get(session_api::whoami)
-                .delete(session_api::logout),
+        .nest(
+            "/api",
+            api.route("/openapi.json", get(move || async move { Json(doc) })),
         )
         .with_state(state.clone());
     let mut started = start_hub_client(
@@ -60,4 +103,17 @@ pub async fn start(ctx: ComponentContext, config: LuiConfig) -> anyhow::Result<S
         refresher::run(state).instrument(component_span(Component::Lui)),
     ));
     Ok(started)
+}
+
+fn describe(mut doc: OpenApi) -> OpenApi {
+    doc.info.title = "Tutti User Interface API".into();
+    doc.info.version = tutti_core::api::VERSION.into();
+    doc.info.description = Some(
+        "Log in with POST /session (a cookie session); send the returned csrf_token as \
+         X-CSRF-Token with every POST, PUT, PATCH and DELETE. Rights come from the account \
+         at the Hub and are checked on every call."
+            .into(),
+    );
+    doc.servers = Some(vec![utoipa::openapi::Server::new("/lui/api")]);
+    doc
 }

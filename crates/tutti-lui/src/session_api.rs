@@ -28,7 +28,7 @@ pub const COOKIES: CookieNames = CookieNames {
     path: "/lui",
 };
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct LoginBody {
     pub user_name: String,
     #[serde(default)]
@@ -37,7 +37,7 @@ pub struct LoginBody {
 }
 
 /// Who is logged in, as the User Interface's API answers it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SessionView {
     /// `admin`, or `user` / `user/group`.
     pub actor: String,
@@ -86,7 +86,11 @@ fn peer_error(e: PeerError) -> ApiError {
     }
 }
 
-/// `POST /lui/api/session`.
+/// Log in with user name, group and password (checked by the Hub, or by the cache while
+/// the Hub cannot be reached); `admin` with the administrator password.
+#[utoipa::path(post, path = "/session", tag = "session", request_body = LoginBody,
+    responses((status = 200, body = SessionView), (status = 401, description = "wrong login"),
+        (status = 503, description = "the Hub cannot be reached and the account never logged in here")))]
 pub async fn login(
     State(state): State<Arc<LuiState>>,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
@@ -247,7 +251,24 @@ impl FromRequestParts<Arc<LuiState>> for LuiSession {
     }
 }
 
+/// `user` or `user/group`, as logs and pages show an account.
+pub fn display_name(a: &AccountInfo) -> String {
+    match &a.group_name {
+        Some(g) => format!("{}/{g}", a.user_name),
+        None => a.user_name.clone(),
+    }
+}
+
 impl LuiState {
+    /// The account as the cache holds it now; gone means the session is over.
+    pub(crate) async fn cached_account(&self, id: i64) -> Result<AccountInfo, ApiError> {
+        self.cache
+            .account(id)
+            .await
+            .map_err(|e| ApiError::internal("lui/registry", e))?
+            .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "the account no longer exists"))
+    }
+
     async fn view(
         &self,
         who: SessionWho,
@@ -264,18 +285,8 @@ impl LuiState {
                 offline,
             },
             SessionWho::User { account_id } => {
-                let a = self
-                    .cache
-                    .account(account_id)
-                    .await
-                    .map_err(|e| ApiError::internal("lui/registry", e))?
-                    .ok_or_else(|| {
-                        ApiError::new(StatusCode::UNAUTHORIZED, "the account no longer exists")
-                    })?;
-                let actor = match &a.group_name {
-                    Some(g) => format!("{}/{g}", a.user_name),
-                    None => a.user_name.clone(),
-                };
+                let a = self.cached_account(account_id).await?;
+                let actor = display_name(&a);
                 SessionView {
                     actor,
                     user_name: a.user_name,
@@ -289,7 +300,9 @@ impl LuiState {
     }
 }
 
-/// `GET /lui/api/session`.
+/// Who is logged in.
+#[utoipa::path(get, path = "/session", tag = "session",
+    responses((status = 200, body = SessionView), (status = 401, description = "not logged in")))]
 pub async fn whoami(
     State(state): State<Arc<LuiState>>,
     session: LuiSession,
@@ -298,7 +311,8 @@ pub async fn whoami(
     Ok(Json(state.view(session.who, session.offline, csrf).await?))
 }
 
-/// `DELETE /lui/api/session`.
+/// Log out.
+#[utoipa::path(delete, path = "/session", tag = "session", responses((status = 204)))]
 pub async fn logout(
     State(state): State<Arc<LuiState>>,
     session: LuiSession,

@@ -1,15 +1,12 @@
 //! A job definition made ready to send: its message compiled and checked once, and the
 //! per-recipient tracking URLs.
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use sha2::{Digest, Sha256};
 use tutti_core::api::TrackingType;
 use tutti_core::distribute::DistributeJob;
 use tutti_core::token::{JobKey, Token, TokenKind};
-use tutti_merge::{Fields, MergeError};
-use tutti_message::charset::Charset;
-use tutti_message::{Attachment, Composer, MessageSpec, TrackingUrls};
+use tutti_merge::MergeError;
+use tutti_message::{Composer, TrackingUrls};
 
 /// A job ready to be written per recipient.
 pub struct Prepared {
@@ -39,70 +36,11 @@ impl Prepared {
         salt: Vec<u8>,
     ) -> Result<Prepared, Vec<MergeError>> {
         let mut problems = Vec::new();
-        let m = &definition.message;
-        let charset = if m.charset.trim().is_empty() {
-            Some(Charset::UTF_8)
-        } else {
-            Charset::from_name(&m.charset)
-        };
-        if charset.is_none() {
-            problems.push(problem(
-                "charset",
-                format!(
-                    "\"{}\" is not a charset Tutti writes; choose one of {}",
-                    m.charset,
-                    tutti_message::charset::NAMES.join(", ")
-                ),
-            ));
-        }
-        if definition.address_column >= definition.fields.len() {
-            problems.push(problem(
-                "recipients",
-                format!(
-                    "the address column {} is not one of the {} columns",
-                    definition.address_column,
-                    definition.fields.len()
-                ),
-            ));
-        }
+        let composer = definition.composer(id).map_err(|p| problems.extend(p)).ok();
         let key = JobKey::from_base64(&definition.tracking.key)
             .map_err(|e| problems.push(problem("tracking", format!("the job key: {e}"))))
             .ok();
-        let mut attachments = Vec::new();
-        for a in &m.attachments {
-            match STANDARD.decode(a.data_base64.as_bytes()) {
-                Ok(data) => attachments.push(Attachment {
-                    filename: a.filename.clone(),
-                    content_type: a.content_type.clone(),
-                    data,
-                    content_id: a.content_id.clone(),
-                }),
-                Err(e) => problems.push(problem(
-                    &format!("attachment \"{}\"", a.filename),
-                    format!("its content is not base64: {e}"),
-                )),
-            }
-        }
-        let fields = Fields::new(&definition.fields, Some(definition.address_column));
-        let spec = MessageSpec {
-            job: id.to_string(),
-            subject: m.subject.clone(),
-            from_name: m.from_name.clone(),
-            from_address: m.from_address.clone(),
-            reply_to: m.reply_to.clone(),
-            html: m.html.clone(),
-            text: m.text.clone(),
-            charset: charset.unwrap_or(Charset::UTF_8),
-            attachments,
-            dropins: m.dropins.clone(),
-            dropins_enabled: m.dropins_enabled,
-            track_opens: definition.tracking.opens,
-            track_clicks: definition.tracking.clicks,
-            untracked: definition.tracking.untracked.clone(),
-        };
-        let composer = Composer::new(&spec, &fields)
-            .map_err(|p| problems.extend(p))
-            .ok();
+        let m = &definition.message;
         match (composer, key) {
             (Some(composer), Some(key)) if problems.is_empty() => Ok(Prepared {
                 id: id.to_string(),

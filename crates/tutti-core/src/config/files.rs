@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::ini::{ConfigError, IniFile};
 use super::schema::{HUB_INI, LUI_INI, MAILER_INI, SERVER_INI, TRK_INI};
-use super::values::{LogLevel, RelayList, RelaySecurity};
+use super::values::{DatabaseType, LogLevel, RelayList, RelaySecurity};
 use crate::component::Component;
 use crate::hostport::HostPort;
 use crate::secret::ClusterSecret;
@@ -149,6 +149,18 @@ pub struct LuiConfig {
     pub registry_hub_host: HostPort,
     pub tracker_host: HostPort,
     pub announce_interval: Duration,
+    pub database: DatabaseConfig,
+    /// Put before every new job's id (`JobIdPrefix`), e.g. `NEWS-`.
+    pub job_id_prefix: String,
+}
+
+/// The User Interface's system database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseConfig {
+    /// SQLite, `lui/database/lui.sqlite`.
+    Internal,
+    /// PostgreSQL at this URL (`postgres://user:password@host:port/database`).
+    Postgresql(String),
 }
 
 /// `trk/tracker.ini`.
@@ -229,6 +241,32 @@ impl Installation {
                 registry_hub_host: ini.get("RegistryHubHost")?,
                 tracker_host: ini.get("TrackerHost")?,
                 announce_interval: announce_interval(&ini)?,
+                database: match ini.get::<DatabaseType>("DatabaseType")? {
+                    DatabaseType::Internal => DatabaseConfig::Internal,
+                    DatabaseType::Postgresql => {
+                        let url: String = ini.get("DatabaseUrl")?;
+                        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                            return Err(ini.error(
+                                "DatabaseUrl",
+                                "DatabaseType is postgresql: expected postgres://user:password@host:port/database",
+                            ));
+                        }
+                        DatabaseConfig::Postgresql(url)
+                    }
+                },
+                job_id_prefix: {
+                    let prefix: String = ini.get("JobIdPrefix")?;
+                    if prefix.len() > 20
+                        || !prefix
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                    {
+                        return Err(
+                            ini.error("JobIdPrefix", "expected up to 20 letters, digits, - or _")
+                        );
+                    }
+                    prefix
+                },
             })
         } else {
             None

@@ -12,8 +12,9 @@ pub mod schema;
 mod values;
 
 pub use files::{
-    CommonConfig, HubConfig, Installation, LuiConfig, MailerConfig, ServerConfig, TrkConfig,
+    CommonConfig, DatabaseConfig, HubConfig, Installation, LuiConfig, MailerConfig, ServerConfig,
+    TrkConfig,
 };
 pub use ini::{ConfigError, IniFile};
 pub use render::{render_ini, render_markdown};
-pub use values::{ConfigValue, LogLevel, RelayList, RelaySecurity};
+pub use values::{ConfigValue, DatabaseType, LogLevel, RelayList, RelaySecurity};

@@ -168,6 +168,29 @@ pub static LUI_INI: &FileSpec = &FileSpec {
                   link tables of sent jobs and to fetch tracking events. The name in tracking \
                   URLs is the Hub's Tracking URL setting, not this key.",
         },
+        KeySpec {
+            name: "DatabaseType",
+            default: "internal",
+            expected: "internal or postgresql",
+            doc: "Where the system database is (jobs, recipients, messages, reports): internal \
+                  is SQLite in lui/database; postgresql is an external PostgreSQL server at \
+                  DatabaseUrl. `tutti lui move-database` moves the data from one to the other.",
+        },
+        KeySpec {
+            name: "DatabaseUrl",
+            default: "",
+            expected: "postgres://user:password@host:port/database, or empty for internal",
+            doc: "The PostgreSQL database when DatabaseType is postgresql; the User Interface \
+                  creates its tables there at its first start. Add ?sslmode=require to insist \
+                  on TLS. Keep this file readable by the User Interface's user only.",
+        },
+        KeySpec {
+            name: "JobIdPrefix",
+            default: "",
+            expected: "up to 20 letters, digits, - or _",
+            doc: "Put before every new job's id (YYMMDD and a letter), e.g. NEWS- gives \
+                  NEWS-261129A.",
+        },
         HUB_ANNOUNCE_INTERVAL,
         CLUSTER_SECRET,
         LOG_LEVEL,

@@ -174,6 +174,25 @@ impl ConfigValue for RelaySecurity {
     }
 }
 
+/// Where the User Interface keeps its system database (`DatabaseType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatabaseType {
+    /// SQLite in `lui/database`.
+    Internal,
+    /// An external PostgreSQL server at `DatabaseUrl`.
+    Postgresql,
+}
+
+impl ConfigValue for DatabaseType {
+    fn parse_value(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "internal" => Ok(DatabaseType::Internal),
+            "postgresql" | "postgres" => Ok(DatabaseType::Postgresql),
+            _ => Err(format!("\"{s}\" is not internal or postgresql")),
+        }
+    }
+}
+
 /// `SmtpRelays`: host[:port] values separated by commas (port 25 when left out).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RelayList(pub Vec<HostPort>);

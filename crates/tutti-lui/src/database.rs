@@ -1,0 +1,152 @@
+//! The system database: SQLite in `lui/database` (internal, the default) or an external
+//! PostgreSQL (`DatabaseType`, `DatabaseUrl`), through one sqlx `Any` pool, so every query
+//! is written once. Queries use `$1`-style parameters, which both backends understand;
+//! the schema is created and upgraded by the migrations of the backend in use
+//! (`migrations/sqlite`, `migrations/postgres`), which differ only where the dialects do.
+//!
+//! Values crossing the `Any` driver are kept to what both map the same way: 64-bit
+//! integers (also for flags and times, in milliseconds), text and bytes.
+
+use std::path::Path;
+use std::time::Duration;
+
+use sqlx::AnyPool;
+use sqlx::any::AnyPoolOptions;
+use sqlx::migrate::Migrator;
+use tutti_core::config::DatabaseConfig;
+
+static SQLITE: Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES: Migrator = sqlx::migrate!("migrations/postgres");
+
+#[derive(Clone)]
+pub struct Database {
+    pub pool: AnyPool,
+}
+
+/// A URL with its password replaced, for messages.
+fn redacted(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        Ok(u) => u.to_string(),
+        Err(_) => "(a URL that does not parse)".into(),
+    }
+}
+
+impl Database {
+    /// Opens the configured database and brings its schema up to date.
+    pub async fn open(config: &DatabaseConfig, root: &Path) -> anyhow::Result<Database> {
+        match config {
+            DatabaseConfig::Internal => {
+                Database::open_sqlite(&root.join("lui/database/lui.sqlite")).await
+            }
+            DatabaseConfig::Postgresql(url) => Database::open_postgres(url).await,
+        }
+    }
+
+    pub async fn open_sqlite(file: &Path) -> anyhow::Result<Database> {
+        sqlx::any::install_default_drivers();
+        if let Some(dir) = file.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let url = format!("sqlite://{}?mode=rwc", file.display());
+        let pool = AnyPoolOptions::new()
+            .max_connections(4)
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    use sqlx::Executor;
+                    // An answered change survives kill -9 and power loss; readers do not
+                    // wait for the writer.
+                    for pragma in [
+                        "PRAGMA journal_mode = WAL",
+                        "PRAGMA synchronous = FULL",
+                        "PRAGMA foreign_keys = ON",
+                        "PRAGMA busy_timeout = 10000",
+                    ] {
+                        conn.execute(pragma).await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(&url)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", file.display()))?;
+        SQLITE
+            .run(&pool)
+            .await
+            .map_err(|e| anyhow::anyhow!("{}: migrating the schema: {e}", file.display()))?;
+        Ok(Database { pool })
+    }
+
+    pub async fn open_postgres(url: &str) -> anyhow::Result<Database> {
+        sqlx::any::install_default_drivers();
+        let pool = AnyPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot connect to the PostgreSQL database {} (DatabaseUrl in lui/lui.ini): {e}",
+                    redacted(url)
+                )
+            })?;
+        POSTGRES
+            .run(&pool)
+            .await
+            .map_err(|e| anyhow::anyhow!("{}: migrating the schema: {e}", redacted(url)))?;
+        Ok(Database { pool })
+    }
+}
+
+/// Milliseconds since 1970, as stored.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+#[cfg(test)]
+pub mod testing {
+    //! Test databases: every storage test runs on SQLite and on PostgreSQL.
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::testing::PgDatabase;
+
+    /// A database that exists for one test (dropped with it).
+    pub struct TestDb {
+        pub db: Database,
+        _dir: Option<tempfile::TempDir>,
+        _pg: Option<PgDatabase>,
+    }
+
+    pub async fn sqlite() -> TestDb {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::open_sqlite(&dir.path().join("lui.sqlite"))
+            .await
+            .unwrap();
+        TestDb {
+            db,
+            _dir: Some(dir),
+            _pg: None,
+        }
+    }
+
+    pub async fn postgres() -> Option<TestDb> {
+        let pg = PgDatabase::create().await?;
+        let db = Database::open_postgres(&pg.url).await.unwrap();
+        Some(TestDb {
+            db,
+            _dir: None,
+            _pg: Some(pg),
+        })
+    }
+
+    /// Both databases, to run one test body on each.
+    pub async fn both() -> Vec<TestDb> {
+        let mut all = vec![sqlite().await];
+        all.extend(postgres().await);
+        all
+    }
+}

@@ -1,0 +1,528 @@
+//! The recipients API: preview a file, upload it (streamed to disk, imported in the
+//! background with counts growing for the progress bar), the job's list and its accepted
+//! and rejected rows as CSV downloads, saved lists and choosing one for a job.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use tokio::io::AsyncWriteExt;
+use tutti_core::http_error::ApiError;
+use tutti_core::rights::Right;
+use tutti_recipients::{Column, Options, Record};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::import::import;
+use super::store::{ListInfo, NewList};
+use crate::LuiState;
+use crate::jobs::api::{actor, job_for};
+use crate::jobs::model::Actor;
+use crate::message::api::editable;
+use crate::session_api::LuiSession;
+
+type ApiResult<T> = Result<T, ApiError>;
+
+/// The largest upload.
+const MAX_UPLOAD: u64 = 2 << 30;
+/// Rows per page of a download.
+const PAGE: i64 = 5000;
+
+pub fn router() -> OpenApiRouter<Arc<LuiState>> {
+    OpenApiRouter::new()
+        .routes(routes!(preview))
+        .routes(routes!(upload, get_recipients))
+        .routes(routes!(download_accepted))
+        .routes(routes!(download_rejected))
+        .routes(routes!(use_list))
+        .routes(routes!(saved_lists))
+}
+
+fn db_error(e: sqlx::Error) -> ApiError {
+    ApiError::internal("the system database", e)
+}
+
+/// How to read the file; every choice left out is detected.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+pub struct ReadQuery {
+    /// `,` `;` `tab` `|` or any one character.
+    pub separator: Option<String>,
+    /// The quote character, or `none`.
+    pub quote: Option<String>,
+    /// Whether the first row names the columns (default true).
+    pub header: Option<bool>,
+    /// e.g. `UTF-8`, `ISO-8859-1`, `windows-1252`, `Shift_JIS`.
+    pub encoding: Option<String>,
+    /// The e-mail column: its 0-based number or its name.
+    pub email_column: Option<String>,
+    /// The name column: its 0-based number or its name.
+    pub name_column: Option<String>,
+    /// Also save the list under this name for other jobs of the group.
+    pub save_as: Option<String>,
+    /// The file's name, for the list's source.
+    pub file_name: Option<String>,
+}
+
+fn column(text: &str) -> Column {
+    match text.trim().parse::<usize>() {
+        Ok(n) => Column::Index(n),
+        Err(_) => Column::Name(text.trim().to_string()),
+    }
+}
+
+impl ReadQuery {
+    fn options(&self) -> ApiResult<Options> {
+        let single = |what: &str, text: &str| -> ApiResult<char> {
+            let mut chars = text.chars();
+            match (chars.next(), chars.next()) {
+                (Some(c), None) => Ok(c),
+                _ => Err(ApiError::bad_request(format!(
+                    "{what} must be one character (or tab / none), not \"{text}\""
+                ))),
+            }
+        };
+        let separator = match self.separator.as_deref() {
+            None | Some("") => None,
+            Some(s) if s.eq_ignore_ascii_case("tab") || s == "\\t" => Some('\t'),
+            Some(s) => Some(single("the separator", s)?),
+        };
+        let quote = match self.quote.as_deref() {
+            None | Some("") => Some('"'),
+            Some(q) if q.eq_ignore_ascii_case("none") => None,
+            Some(q) => Some(single("the quote character", q)?),
+        };
+        Ok(Options {
+            separator,
+            quote,
+            header: self.header.unwrap_or(true),
+            encoding: self.encoding.clone().filter(|e| !e.trim().is_empty()),
+            email_column: self
+                .email_column
+                .as_deref()
+                .filter(|c| !c.trim().is_empty())
+                .map(column),
+            name_column: self
+                .name_column
+                .as_deref()
+                .filter(|c| !c.trim().is_empty())
+                .map(column),
+            ..Options::default()
+        })
+    }
+}
+
+fn import_error(e: tutti_recipients::ImportError) -> ApiError {
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())
+}
+
+/// A previewed row.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PreviewRow {
+    pub line: u64,
+    pub fields: Vec<String>,
+    /// Why it would be rejected; `None` when it would be imported.
+    pub rejected: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Preview {
+    pub separator: String,
+    pub quote: Option<String>,
+    pub encoding: String,
+    pub header: bool,
+    pub columns: Vec<String>,
+    pub email_column: usize,
+    pub name_column: Option<usize>,
+    pub rows: Vec<PreviewRow>,
+}
+
+/// How a file would be read: send its start (64 KB is enough) and the choices made so far.
+#[utoipa::path(post, path = "/jobs/{id}/recipients/preview", tag = "recipients", params(ReadQuery),
+    request_body(content = Vec<u8>, content_type = "text/csv"),
+    responses((status = 200, body = Preview), (status = 400), (status = 404),
+        (status = 422, description = "the file cannot be read: the message says what and where")))]
+async fn preview(
+    State(state): State<Arc<LuiState>>,
+    session: LuiSession,
+    Path(id): Path<String>,
+    Query(q): Query<ReadQuery>,
+    body: Bytes,
+) -> ApiResult<Json<Preview>> {
+    let actor = actor(&state, &session).await?;
+    job_for(&state, &actor, &id).await?;
+    let sample = &body[..body.len().min(tutti_recipients::SAMPLE_BYTES)];
+    let s = tutti_recipients::sniff(sample, &q.options()?).map_err(import_error)?;
+    Ok(Json(Preview {
+        separator: s.separator.to_string(),
+        quote: s.quote.map(|c| c.to_string()),
+        encoding: s.encoding.to_string(),
+        header: s.header,
+        email_column: s.email_column,
+        name_column: s.name_column,
+        rows: s
+            .rows
+            .iter()
+            .map(|r| match r {
+                Record::Accepted { line, fields, .. } => PreviewRow {
+                    line: *line,
+                    fields: fields.clone(),
+                    rejected: None,
+                },
+                Record::Rejected { line, raw, reason } => PreviewRow {
+                    line: *line,
+                    fields: vec![raw.clone()],
+                    rejected: Some(reason.to_string()),
+                },
+            })
+            .collect(),
+        columns: s.columns,
+    }))
+}
+
+fn may_upload(actor: &Actor) -> ApiResult<()> {
+    if actor.has(Right::UploadRecipients) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "your account may not upload recipient files",
+        ))
+    }
+}
+
+/// Upload the whole file: it is stored, checked and imported in the background; the
+/// answer is the new list in state `importing` (follow it with GET). The list becomes the
+/// job's recipients at once; a file that cannot be read at all is refused here and
+/// changes nothing.
+#[utoipa::path(post, path = "/jobs/{id}/recipients", tag = "recipients", params(ReadQuery),
+    request_body(content = Vec<u8>, content_type = "text/csv"),
+    responses((status = 202, body = ListInfo), (status = 400), (status = 403), (status = 404),
+        (status = 409), (status = 413), (status = 422, description = "the file cannot be read")))]
+async fn upload(
+    State(state): State<Arc<LuiState>>,
+    session: LuiSession,
+    Path(id): Path<String>,
+    Query(q): Query<ReadQuery>,
+    body: Body,
+) -> ApiResult<(StatusCode, Json<ListInfo>)> {
+    let actor = actor(&state, &session).await?;
+    let (job, access) = job_for(&state, &actor, &id).await?;
+    editable(&job, access)?;
+    may_upload(&actor)?;
+    let options = q.options()?;
+    let save_as = q
+        .save_as
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(str::to_string);
+    if save_as.is_some() && !actor.has(Right::ManageRecipientLists) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "your account may not save recipient lists",
+        ));
+    }
+    // The upload goes to disk first: bounded by disk, not memory.
+    let dir = state.ctx.root.join("lui/luidata/uploads");
+    tokio::fs::create_dir_all(&dir)
+        .await
+        .map_err(|e| ApiError::internal("lui/luidata/uploads", e))?;
+    let mut random = [0u8; 12];
+    getrandom::fill(&mut random).map_err(|e| ApiError::internal("random", e))?;
+    let path = dir.join(format!(
+        "{id}-{}.upload",
+        random
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    ));
+    let mut file = tokio::fs::File::create(&path)
+        .await
+        .map_err(|e| ApiError::internal("lui/luidata/uploads", e))?;
+    let mut stream = body.into_data_stream();
+    let mut size = 0u64;
+    let mut sample = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk =
+            chunk.map_err(|e| ApiError::bad_request(format!("the upload broke off: {e}")))?;
+        size += chunk.len() as u64;
+        if size > MAX_UPLOAD {
+            drop(file);
+            let _ = tokio::fs::remove_file(&path).await;
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("the file is larger than {} GB", MAX_UPLOAD >> 30),
+            ));
+        }
+        if sample.len() < tutti_recipients::SAMPLE_BYTES {
+            sample.extend_from_slice(
+                &chunk[..chunk
+                    .len()
+                    .min(tutti_recipients::SAMPLE_BYTES - sample.len())],
+            );
+        }
+        file.write_all(&chunk)
+            .await
+            .map_err(|e| ApiError::internal("lui/luidata/uploads", e))?;
+    }
+    file.flush()
+        .await
+        .map_err(|e| ApiError::internal("lui/luidata/uploads", e))?;
+    drop(file);
+    // A file that cannot be read at all is refused now, with nothing changed.
+    let sniffed = match tutti_recipients::sniff(&sample, &options) {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = tokio::fs::remove_file(&path).await;
+            return Err(import_error(e));
+        }
+    };
+    let (owner_id, group) = match &actor {
+        Actor::User { id, group, .. } => (*id, group.clone()),
+        Actor::Admin => (job.owner_id, job.group_name.clone()),
+    };
+    let source = q
+        .file_name
+        .clone()
+        .filter(|n| !n.trim().is_empty())
+        .unwrap_or_else(|| "uploaded file".into());
+    let list = state
+        .lists
+        .create(&NewList {
+            name: save_as.as_deref(),
+            owner_id,
+            group_name: group.as_deref(),
+            columns: &sniffed.columns,
+            email_column: sniffed.email_column,
+            name_column: sniffed.name_column,
+            source: &source,
+        })
+        .await
+        .map_err(db_error)?;
+    state.lists.use_for_job(&id, list).await.map_err(db_error)?;
+    let lists = state.lists.clone();
+    let options = sniffed.options();
+    tokio::spawn(async move {
+        match import(&lists, list, path.clone(), options).await {
+            Ok(n) => tracing::info!(
+                "recipient list {list}: {} rows read, {} accepted, {} rejected, {} duplicates",
+                n.read,
+                n.accepted,
+                n.rejected,
+                n.duplicates
+            ),
+            Err(e) => tracing::error!("recipient list {list}: the import failed: {e}"),
+        }
+        let _ = tokio::fs::remove_file(&path).await;
+    });
+    let info = state
+        .lists
+        .get(list)
+        .await
+        .map_err(db_error)?
+        .ok_or_else(|| ApiError::internal("recipient lists", "the new list is gone"))?;
+    Ok((StatusCode::ACCEPTED, Json(info)))
+}
+
+/// The job's recipient list with its counts (they grow while it is imported).
+#[utoipa::path(get, path = "/jobs/{id}/recipients", tag = "recipients",
+    responses((status = 200, body = ListInfo), (status = 404, description = "no such job, or no recipients yet")))]
+async fn get_recipients(
+    State(state): State<Arc<LuiState>>,
+    session: LuiSession,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ListInfo>> {
+    let actor = actor(&state, &session).await?;
+    job_for(&state, &actor, &id).await?;
+    state
+        .lists
+        .of_job(&id)
+        .await
+        .map_err(db_error)?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("job {id} has no recipients yet")))
+}
+
+/// A CSV field, quoted when it must be.
+fn csv_field(text: &str, out: &mut String) {
+    if text.contains([',', '"', '\n', '\r']) {
+        out.push('"');
+        out.push_str(&text.replace('"', "\"\""));
+        out.push('"');
+    } else {
+        out.push_str(text);
+    }
+}
+
+fn csv_line(fields: impl IntoIterator<Item = impl AsRef<str>>) -> String {
+    let mut line = String::new();
+    for (i, f) in fields.into_iter().enumerate() {
+        if i > 0 {
+            line.push(',');
+        }
+        csv_field(f.as_ref(), &mut line);
+    }
+    line.push_str("\r\n");
+    line
+}
+
+/// A CSV body: `header`, then pages from `page(after)` (text and the key to go on after)
+/// until one is empty; a database error ends the download broken off.
+fn paged_csv<F, Fut>(header: String, start: i64, page: F) -> Body
+where
+    F: Fn(i64) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = sqlx::Result<(String, Option<i64>)>> + Send + 'static,
+{
+    let pages = futures_util::stream::unfold(Some(start), move |after| {
+        let next_page = after.map(&page);
+        async move {
+            match next_page?.await {
+                Ok((_, None)) => None,
+                Ok((text, next)) => Some((Ok::<_, std::io::Error>(text), next)),
+                Err(e) => Some((Err(std::io::Error::other(e.to_string())), None)),
+            }
+        }
+    });
+    Body::from_stream(futures_util::stream::once(async move { Ok(header) }).chain(pages))
+}
+
+fn csv_response(name: String, body: Body) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// The accepted rows as CSV (UTF-8, header row), streamed.
+#[utoipa::path(get, path = "/jobs/{id}/recipients/accepted.csv", tag = "recipients",
+    responses((status = 200, content_type = "text/csv"), (status = 404)))]
+async fn download_accepted(
+    State(state): State<Arc<LuiState>>,
+    session: LuiSession,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let actor = actor(&state, &session).await?;
+    job_for(&state, &actor, &id).await?;
+    let list = state
+        .lists
+        .of_job(&id)
+        .await
+        .map_err(db_error)?
+        .ok_or_else(|| ApiError::not_found(format!("job {id} has no recipients yet")))?;
+    let lists = state.lists.clone();
+    let body = paged_csv(csv_line(&list.columns), 0, move |after| {
+        let lists = lists.clone();
+        async move {
+            let rows = lists.rows(list.id, after, PAGE).await?;
+            let next = rows.last().map(|(seq, _)| *seq);
+            Ok((rows.iter().map(|(_, f)| csv_line(f)).collect(), next))
+        }
+    });
+    Ok(csv_response(format!("{id}-accepted.csv"), body))
+}
+
+/// The rejected rows as CSV: line, reason, the row as written.
+#[utoipa::path(get, path = "/jobs/{id}/recipients/rejected.csv", tag = "recipients",
+    responses((status = 200, content_type = "text/csv"), (status = 404)))]
+async fn download_rejected(
+    State(state): State<Arc<LuiState>>,
+    session: LuiSession,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let actor = actor(&state, &session).await?;
+    job_for(&state, &actor, &id).await?;
+    let list = state
+        .lists
+        .of_job(&id)
+        .await
+        .map_err(db_error)?
+        .ok_or_else(|| ApiError::not_found(format!("job {id} has no recipients yet")))?;
+    let lists = state.lists.clone();
+    let body = paged_csv(csv_line(["line", "reason", "row"]), 0, move |after| {
+        let lists = lists.clone();
+        async move {
+            let rows = lists.rejected(list.id, after, PAGE).await?;
+            let next = rows.last().map(|r| r.line);
+            let text = rows
+                .iter()
+                .map(|r| csv_line([r.line.to_string(), r.reason.clone(), r.raw.clone()]))
+                .collect();
+            Ok((text, next))
+        }
+    });
+    Ok(csv_response(format!("{id}-rejected.csv"), body))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct UseList {
+    pub list_id: i64,
+}
+
+/// Send the job to a saved list of the group.
+#[utoipa::path(put, path = "/jobs/{id}/recipients/list", tag = "recipients", request_body = UseList,
+    responses((status = 200, body = ListInfo), (status = 403), (status = 404), (status = 409)))]
+async fn use_list(
+    State(state): State<Arc<LuiState>>,
+    session: LuiSession,
+    Path(id): Path<String>,
+    Json(body): Json<UseList>,
+) -> ApiResult<Json<ListInfo>> {
+    let actor = actor(&state, &session).await?;
+    let (job, access) = job_for(&state, &actor, &id).await?;
+    editable(&job, access)?;
+    let Actor::User { id: me, group, .. } = &actor else {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "the admin login sends no jobs",
+        ));
+    };
+    let saved = state
+        .lists
+        .saved(*me, group.as_deref())
+        .await
+        .map_err(db_error)?;
+    let Some(list) = saved.into_iter().find(|l| l.id == body.list_id) else {
+        return Err(ApiError::not_found(format!(
+            "there is no saved list {} in your group",
+            body.list_id
+        )));
+    };
+    state
+        .lists
+        .use_for_job(&id, list.id)
+        .await
+        .map_err(db_error)?;
+    Ok(Json(list))
+}
+
+/// The saved recipient lists of the caller's group.
+#[utoipa::path(get, path = "/lists", tag = "recipients", responses((status = 200, body = Vec<ListInfo>)))]
+async fn saved_lists(
+    State(state): State<Arc<LuiState>>,
+    session: LuiSession,
+) -> ApiResult<Json<Vec<ListInfo>>> {
+    let actor = actor(&state, &session).await?;
+    let Actor::User { id, group, .. } = &actor else {
+        return Ok(Json(Vec::new()));
+    };
+    Ok(Json(
+        state
+            .lists
+            .saved(*id, group.as_deref())
+            .await
+            .map_err(db_error)?,
+    ))
+}

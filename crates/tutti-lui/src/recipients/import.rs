@@ -1,0 +1,193 @@
+//! Importing a recipient file into a list: the file is read as a stream on a blocking
+//! thread (tutti-recipients) and written in batches, one transaction each, so neither the
+//! file nor the list is ever held in memory. Duplicates are left out by the UNIQUE index on
+//! the normalized address; a row's number is its line in the file.
+
+use std::path::PathBuf;
+
+use sqlx::AnyConnection;
+use tokio::sync::mpsc;
+use tutti_recipients::{Options, RecipientReader, Record};
+
+use super::store::Lists;
+
+/// Rows written per transaction.
+const BATCH: usize = 1000;
+
+/// A batch on its way from the reader to the database.
+struct Batch {
+    records: Vec<Record>,
+    read: u64,
+}
+
+/// Counts after an import.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Imported {
+    pub read: i64,
+    pub accepted: i64,
+    pub rejected: i64,
+    pub duplicates: i64,
+}
+
+/// Writes one batch; returns (accepted, rejected, duplicates).
+async fn write_batch(
+    conn: &mut AnyConnection,
+    list: i64,
+    records: &[Record],
+) -> sqlx::Result<(i64, i64, i64)> {
+    let mut accepted = Vec::new();
+    let mut rejected = Vec::new();
+    for r in records {
+        match r {
+            Record::Accepted {
+                line, fields, key, ..
+            } => accepted.push((*line, key, fields)),
+            Record::Rejected { line, raw, reason } => {
+                rejected.push((*line, raw, reason.to_string()));
+            }
+        }
+    }
+    let mut inserted = 0;
+    // Multi-row inserts: one statement per 200 rows keeps well under every backend's
+    // parameter limit.
+    for chunk in accepted.chunks(200) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|i| format!("($1, ${}, ${}, ${})", 3 * i + 2, 3 * i + 3, 3 * i + 4))
+            .collect();
+        let sql = format!(
+            "INSERT INTO recipients (list_id, seq, addr_key, fields) VALUES {} ON CONFLICT DO NOTHING",
+            values.join(", ")
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(list);
+        for (line, key, fields) in chunk {
+            let fields =
+                serde_json::to_string(fields).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+            q = q
+                .bind(i64::try_from(*line).unwrap_or(i64::MAX))
+                .bind((*key).clone())
+                .bind(fields);
+        }
+        inserted += q.execute(&mut *conn).await?.rows_affected();
+    }
+    for (line, raw, reason) in &rejected {
+        sqlx::query(
+            "INSERT INTO recipient_rejects (list_id, line, reason, raw) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+        )
+        .bind(list)
+        .bind(i64::try_from(*line).unwrap_or(i64::MAX))
+        .bind(reason)
+        .bind((*raw).clone())
+        .execute(&mut *conn)
+        .await?;
+    }
+    let inserted = i64::try_from(inserted).unwrap_or(i64::MAX);
+    let total = i64::try_from(accepted.len()).unwrap_or(i64::MAX);
+    Ok((
+        inserted,
+        i64::try_from(rejected.len()).unwrap_or(i64::MAX),
+        total - inserted,
+    ))
+}
+
+/// Reads `file` into `list` with `options`; the list's counts grow batch by batch (for the
+/// progress bar) and its state ends `ready`, or `failed` with the reason as its source.
+pub async fn import(
+    lists: &Lists,
+    list: i64,
+    file: PathBuf,
+    options: Options,
+) -> anyhow::Result<Imported> {
+    let (tx, mut rx) = mpsc::channel::<Result<Batch, String>>(4);
+    let reader = tokio::task::spawn_blocking(move || {
+        let input = match std::fs::File::open(&file) {
+            Ok(f) => std::io::BufReader::with_capacity(1 << 16, f),
+            Err(e) => {
+                let _ = tx.blocking_send(Err(format!("cannot read the upload: {e}")));
+                return;
+            }
+        };
+        let reader = match RecipientReader::new(input, &options) {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = tx.blocking_send(Err(e.to_string()));
+                return;
+            }
+        };
+        let mut batch = Batch {
+            records: Vec::with_capacity(BATCH),
+            read: 0,
+        };
+        for record in reader {
+            match record {
+                Ok(r) => {
+                    batch.read += 1;
+                    batch.records.push(r);
+                }
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(e.to_string()));
+                    return;
+                }
+            }
+            if batch.records.len() == BATCH {
+                let full = std::mem::replace(
+                    &mut batch,
+                    Batch {
+                        records: Vec::with_capacity(BATCH),
+                        read: 0,
+                    },
+                );
+                if tx.blocking_send(Ok(full)).is_err() {
+                    return;
+                }
+            }
+        }
+        if !batch.records.is_empty() {
+            let _ = tx.blocking_send(Ok(batch));
+        }
+    });
+    let mut conn = lists.db.pool.acquire().await?;
+    let mut total = Imported::default();
+    let mut failure = None;
+    while let Some(batch) = rx.recv().await {
+        let batch = match batch {
+            Ok(b) => b,
+            Err(e) => {
+                failure = Some(e);
+                break;
+            }
+        };
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+        let (accepted, rejected, duplicates) = write_batch(&mut tx, list, &batch.records).await?;
+        total.read += i64::try_from(batch.read).unwrap_or(i64::MAX);
+        total.accepted += accepted;
+        total.rejected += rejected;
+        total.duplicates += duplicates;
+        sqlx::query(
+            "UPDATE recipient_lists SET read_rows = $2, accepted = $3, rejected = $4, duplicates = $5 WHERE id = $1",
+        )
+        .bind(list)
+        .bind(total.read)
+        .bind(total.accepted)
+        .bind(total.rejected)
+        .bind(total.duplicates)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+    }
+    reader.await?;
+    let (state, source_note) = match &failure {
+        Some(e) => ("failed", Some(e.clone())),
+        None if total.accepted == 0 => (
+            "failed",
+            Some("the file has no valid recipient: every row was rejected or a duplicate".into()),
+        ),
+        None => ("ready", None),
+    };
+    sqlx::query("UPDATE recipient_lists SET state = $2, failure = $3 WHERE id = $1")
+        .bind(list)
+        .bind(state)
+        .bind(source_note)
+        .execute(&mut *conn)
+        .await?;
+    Ok(total)
+}

@@ -1,0 +1,214 @@
+//! Recipient lists in the system database: a list per upload (private to its job, or saved
+//! under a name for reuse), its rows in file order, de-duplicated on the normalized address
+//! by a UNIQUE index, and the rejected rows with line and reason.
+
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+use utoipa::ToSchema;
+
+use crate::database::{Database, now_ms};
+use crate::message::store::void_approvals;
+
+/// A recipient list without its rows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ListInfo {
+    pub id: i64,
+    /// Set for a saved list; `None` for a job's own upload.
+    pub name: Option<String>,
+    pub owner_id: i64,
+    pub group_name: Option<String>,
+    /// The column names: the merge fields.
+    pub columns: Vec<String>,
+    pub email_column: usize,
+    pub name_column: Option<usize>,
+    /// Where the rows came from (a file name, a query, another job's reaction).
+    pub source: String,
+    /// Records read from the source.
+    pub read_rows: i64,
+    /// Rows kept (valid and not a duplicate).
+    pub accepted: i64,
+    /// Rows refused, each with line and reason.
+    pub rejected: i64,
+    /// Valid rows left out because their address came earlier in the list.
+    pub duplicates: i64,
+    /// `importing`, `ready` or `failed`.
+    pub state: String,
+    /// Why the import failed.
+    pub failure: Option<String>,
+    pub created_ms: i64,
+}
+
+/// A rejected row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Rejected {
+    pub line: i64,
+    pub reason: String,
+    pub raw: String,
+}
+
+/// What a new list is.
+pub struct NewList<'a> {
+    pub name: Option<&'a str>,
+    pub owner_id: i64,
+    pub group_name: Option<&'a str>,
+    pub columns: &'a [String],
+    pub email_column: usize,
+    pub name_column: Option<usize>,
+    pub source: &'a str,
+}
+
+#[derive(Clone)]
+pub struct Lists {
+    pub(crate) db: Database,
+}
+
+const COLUMNS: &str = "id, name, owner_id, group_name, columns, email_column, name_column, source, read_rows, accepted, rejected, duplicates, state, failure, created_ms";
+
+fn list(row: &AnyRow) -> sqlx::Result<ListInfo> {
+    let columns: String = row.try_get("columns")?;
+    let index = |v: i64| usize::try_from(v).unwrap_or(0);
+    Ok(ListInfo {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        owner_id: row.try_get("owner_id")?,
+        group_name: row.try_get("group_name")?,
+        columns: serde_json::from_str(&columns).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+        email_column: index(row.try_get("email_column")?),
+        name_column: row.try_get::<Option<i64>, _>("name_column")?.map(index),
+        source: row.try_get("source")?,
+        read_rows: row.try_get("read_rows")?,
+        accepted: row.try_get("accepted")?,
+        rejected: row.try_get("rejected")?,
+        duplicates: row.try_get("duplicates")?,
+        state: row.try_get("state")?,
+        failure: row.try_get("failure")?,
+        created_ms: row.try_get("created_ms")?,
+    })
+}
+
+impl Lists {
+    pub fn new(db: Database) -> Lists {
+        Lists { db }
+    }
+
+    /// Makes an empty list in state `importing`.
+    pub async fn create(&self, l: &NewList<'_>) -> sqlx::Result<i64> {
+        let columns =
+            serde_json::to_string(l.columns).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+        sqlx::query(
+            "INSERT INTO recipient_lists (name, owner_id, group_name, columns, email_column, name_column, source, state, created_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'importing', $8) RETURNING id",
+        )
+        .bind(l.name)
+        .bind(l.owner_id)
+        .bind(l.group_name)
+        .bind(columns)
+        .bind(i64::try_from(l.email_column).unwrap_or(0))
+        .bind(l.name_column.and_then(|n| i64::try_from(n).ok()))
+        .bind(l.source)
+        .bind(now_ms())
+        .fetch_one(&self.db.pool)
+        .await?
+        .try_get(0)
+    }
+
+    pub async fn get(&self, id: i64) -> sqlx::Result<Option<ListInfo>> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM recipient_lists WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(&self.db.pool)
+        .await?
+        .map(|r| list(&r))
+        .transpose()
+    }
+
+    /// The list a job sends to.
+    pub async fn of_job(&self, job: &str) -> sqlx::Result<Option<ListInfo>> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM recipient_lists WHERE id = (SELECT recipient_list_id FROM jobs WHERE id = $1)"
+        )))
+        .bind(job)
+        .fetch_optional(&self.db.pool)
+        .await?
+        .map(|r| list(&r))
+        .transpose()
+    }
+
+    /// The saved lists of a group (or of an account without a group).
+    pub async fn saved(&self, owner_id: i64, group: Option<&str>) -> sqlx::Result<Vec<ListInfo>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM recipient_lists WHERE name IS NOT NULL AND state = 'ready' \
+             AND ((group_name IS NOT NULL AND group_name = $1) OR (group_name IS NULL AND owner_id = $2)) ORDER BY name"
+        )))
+        .bind(group)
+        .bind(owner_id)
+        .fetch_all(&self.db.pool)
+        .await?;
+        rows.iter().map(list).collect()
+    }
+
+    /// Makes `list` the job's recipients; the job's test send and authorization are void.
+    pub async fn use_for_job(&self, job: &str, list: i64) -> sqlx::Result<()> {
+        let mut tx = self.db.pool.begin().await?;
+        sqlx::query("UPDATE jobs SET recipient_list_id = $2 WHERE id = $1")
+            .bind(job)
+            .bind(list)
+            .execute(&mut *tx)
+            .await?;
+        void_approvals(&mut tx, job).await?;
+        tx.commit().await
+    }
+
+    /// Rows after `after` (a row number), in order, at most `limit`.
+    pub async fn rows(
+        &self,
+        list: i64,
+        after: i64,
+        limit: i64,
+    ) -> sqlx::Result<Vec<(i64, Vec<String>)>> {
+        let rows = sqlx::query(
+            "SELECT seq, fields FROM recipients WHERE list_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+        )
+        .bind(list)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.db.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let fields: String = r.try_get(1)?;
+                Ok((
+                    r.try_get(0)?,
+                    serde_json::from_str(&fields).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+                ))
+            })
+            .collect()
+    }
+
+    pub async fn rejected(
+        &self,
+        list: i64,
+        after_line: i64,
+        limit: i64,
+    ) -> sqlx::Result<Vec<Rejected>> {
+        let rows = sqlx::query(
+            "SELECT line, reason, raw FROM recipient_rejects WHERE list_id = $1 AND line > $2 ORDER BY line LIMIT $3",
+        )
+        .bind(list)
+        .bind(after_line)
+        .bind(limit)
+        .fetch_all(&self.db.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Rejected {
+                    line: r.try_get(0)?,
+                    reason: r.try_get(1)?,
+                    raw: r.try_get(2)?,
+                })
+            })
+            .collect()
+    }
+}

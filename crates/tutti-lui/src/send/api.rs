@@ -1,0 +1,692 @@
+//! Tracking, test, authorization and sending (`/lui/api/jobs/{id}/…`): a job goes out only
+//! after a test send and an authorization that no later change has voided. Sending
+//! registers the job's links with the Tracker, hands the job and its recipients to the
+//! Mailer of the sender's mailer connection, and follows its progress.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use tutti_core::Component;
+use tutti_core::api::{AccountInfo, JobRegistration, LinkSpec};
+use tutti_core::client::{PeerClient, PeerError};
+use tutti_core::distribute::{
+    CLIENT_HEADER, DistributeJob, JobProgress, JobState as MailerState, PASSWORD_HEADER, Submit,
+};
+use tutti_core::hostport::HostPort;
+use tutti_core::http_error::ApiError;
+use tutti_core::settings::MailerConnection;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::definition::{Tracking, definition};
+use super::store::{Approvals, TrackingChoice};
+use crate::LuiState;
+use crate::jobs::api::{actor, job_for};
+use crate::jobs::model::{Actor, Job, JobState};
+use crate::message::api::{Problem, editable};
+use crate::session_api::LuiSession;
+
+type ApiResult<T> = Result<T, ApiError>;
+
+/// Recipient rows per upload call to the Mailer.
+const ROWS_PER_CALL: i64 = 5000;
+/// Test addresses per test send.
+const MAX_TEST_ADDRESSES: usize = 20;
+
+pub fn router() -> OpenApiRouter<Arc<LuiState>> {
+    OpenApiRouter::new()
+        .routes(routes!(get_tracking, set_tracking))
+        .routes(routes!(send_test))
+        .routes(routes!(authorize))
+        .routes(routes!(send_job))
+        .routes(routes!(release))
+        .routes(routes!(progress))
+        .routes(routes!(control))
+}
+
+fn db_error(e: sqlx::Error) -> ApiError {
+    ApiError::internal("the system database", e)
+}
+
+fn conflict(message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::CONFLICT, message)
+}
+
+fn forbidden(message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::FORBIDDEN, message)
+}
+
+/// A call to another component that failed, as the caller should see it.
+fn peer_error(what: &str, e: PeerError) -> ApiError {
+    match e {
+        PeerError::Status {
+            status, message, ..
+        } if status == StatusCode::UNPROCESSABLE_ENTITY || status == StatusCode::CONFLICT => {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("{what}: {message}"),
+            )
+        }
+        e => ApiError::new(StatusCode::BAD_GATEWAY, format!("{what}: {e}")),
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TrackingView {
+    #[serde(flatten)]
+    pub choice: TrackingChoice,
+    /// The message's links in order, each with whether its clicks are recorded.
+    pub links: Vec<LinkSpec>,
+    /// Why the links cannot be listed yet (the message does not compile).
+    pub problems: Vec<Problem>,
+}
+
+async fn tracking_view(state: &LuiState, job: &str) -> ApiResult<TrackingView> {
+    let choice = state.sending.tracking(job).await.map_err(db_error)?;
+    let (links, problems) = match definition(state, job, Tracking::for_check()).await? {
+        Ok(def) => match compile(job, &def) {
+            Ok(links) => (links, Vec::new()),
+            Err(problems) => (Vec::new(), problems),
+        },
+        Err(problems) => (Vec::new(), problems),
+    };
+    Ok(TrackingView {
+        choice,
+        links,
+        problems,
+    })
+}
+
+/// Compiles a definition as the Mailer will; the link table on success.
+fn compile(job: &str, def: &DistributeJob) -> Result<Vec<LinkSpec>, Vec<Problem>> {
+    match def.composer(job) {
+        Ok(composer) => Ok(composer
+            .links()
+            .iter()
+            .map(|l| LinkSpec {
+                url: l.target.clone().unwrap_or_else(|| l.written.clone()),
+                tracked: l.tracked,
+                merged: l.target.is_none(),
+            })
+            .collect()),
+        Err(problems) => Err(problems.into_iter().map(Problem::from).collect()),
+    }
+}
+
+/// How the job is tracked, and its links.
+#[utoipa::path(get, path = "/jobs/{id}/tracking", tag = "sending",
+    responses((status = 200, body = TrackingView), (status = 404)))]
+async fn get_tracking(
+    State(state): State<Arc<LuiState>>,
+    session: LuiSession,
+    Path(id): Path<String>,
+) -> ApiResult<Json<TrackingView>> {
+    let actor = actor(&state, &session).await?;
+    job_for(&state, &actor, &id).await?;
+    Ok(Json(tracking_view(&state, &id).await?))
+}
+
+/// Choose the tracking type, opens, and links not to track. Voids test and authorization.
+#[utoipa::path(put, path = "/jobs/{id}/tracking", tag = "sending", request_body = TrackingChoice,
+    responses((status = 200, body = TrackingView), (status = 403), (status = 404), (status = 409)))]
+async fn set_tracking(
+    State(state): State<Arc<LuiState>>,
+    session: LuiSession,
+    Path(id): Path<String>,
+    Json(choice): Json<TrackingChoice>,
+) -> ApiResult<Json<TrackingView>> {
+    let actor = actor(&state, &session).await?;
+    let (job, access) = job_for(&state, &actor, &id).await?;
+    editable(&job, access)?;
+    if choice.untracked.len() > 1000 {
+        return Err(ApiError::bad_request("at most 1000 untracked links"));
+    }
+    state
+        .sending
+        .set_tracking(&id, &choice)
+        .await
+        .map_err(db_error)?;
+    Ok(Json(tracking_view(&state, &id).await?))
+}
+
+/// The account's settings as the cache holds them.
+async fn account(state: &LuiState, actor: &Actor) -> ApiResult<AccountInfo> {
+    let Actor::User { id, .. } = actor else {
+        return Err(forbidden("the admin login sends no jobs"));
+    };
+    state.cached_account(*id).await
+}
+
+/// The sender's mailer connection and tracking URL (Hub settings, user → group → global).
+fn connection(account: &AccountInfo) -> ApiResult<(MailerConnection, String)> {
+    let mailer = account.settings.mailer.as_ref().map(|m| m.value.clone()).ok_or_else(|| {
+        conflict("no mailer connection is set for your account: an administrator sets one in the Hub (Settings)")
+    })?;
+    let tracking = account
+        .settings
+        .tracking
+        .as_ref()
+        .map(|t| t.value.base_url())
+        .ok_or_else(|| {
+            conflict("no Tracking URL is set for your account: an administrator sets one in the Hub (Settings)")
+        })?;
+    Ok((mailer, format!("{}/trk", tracking.trim_end_matches('/'))))
+}
+
+/// A client for the Mailer of `conn`.
+fn mailer_client(state: &LuiState, conn: &MailerConnection) -> ApiResult<PeerClient> {
+    let base: HostPort = conn.host.parse().map_err(|e| {
+        conflict(format!(
+            "the mailer connection's host \"{}\" is not host[:port]: {e}",
+            conn.host
+        ))
+    })?;
+    Ok(PeerClient::new(
+        state.ctx.http.clone(),
+        base,
+        Component::Mailer,
+        state.secret.clone(),
+    ))
+}
+
+/// Hands a job to the Mailer: its links to the Tracker first (so no link is ever sent
+/// that the Tracker does not know), then the definition, the rows and the submit.
+async fn hand_over(
+    state: &LuiState,
+    conn: &MailerConnection,
+    mailer_id: &str,
+    def: &DistributeJob,
+    rows: Rows<'_>,
+) -> ApiResult<u64> {
+    let links = compile(mailer_id, def).map_err(|problems| problems_error(mailer_id, &problems))?;
+    let registration = JobRegistration {
+        key: def.tracking.key.clone(),
+        tracking: def.tracking.kind,
+        opens: def.tracking.opens,
+        links,
+    };
+    state
+        .tracker
+        .call::<serde_json::Value>(
+            reqwest::Method::PUT,
+            &format!("/api/jobs/{mailer_id}"),
+            |r| r.json(&registration),
+        )
+        .await
+        .map_err(|e| peer_error("the Tracker refused the job's links", e))?;
+    let mailer = mailer_client(state, conn)?;
+    let with_client = |r: reqwest::RequestBuilder| {
+        r.header(CLIENT_HEADER, &conn.client_address)
+            .header(PASSWORD_HEADER, &conn.client_password)
+    };
+    mailer
+        .call::<serde_json::Value>(
+            reqwest::Method::PUT,
+            &format!("/api/jobs/{mailer_id}"),
+            |r| with_client(r).json(def),
+        )
+        .await
+        .map_err(|e| peer_error("the Mailer refused the job", e))?;
+    let mut sent = 0u64;
+    let upload = |body: String, first: u64| {
+        let mailer = mailer.clone();
+        let path = format!("/api/jobs/{mailer_id}/recipients?first={first}");
+        async move {
+            mailer
+                .call::<serde_json::Value>(reqwest::Method::POST, &path, |r| {
+                    with_client(r)
+                        .header(reqwest::header::CONTENT_TYPE, "application/x-ndjson")
+                        .body(body)
+                })
+                .await
+                .map_err(|e| peer_error("the Mailer refused the recipients", e))
+        }
+    };
+    match rows {
+        Rows::List(list) => {
+            let mut after = -1i64;
+            loop {
+                let page = state
+                    .lists
+                    .rows(list, after, ROWS_PER_CALL)
+                    .await
+                    .map_err(db_error)?;
+                let Some((last, _)) = page.last() else { break };
+                after = *last;
+                let n = page.len() as u64;
+                let body: String = page
+                    .iter()
+                    .map(|(_, fields)| serde_json::to_string(fields).unwrap_or_default() + "\n")
+                    .collect();
+                upload(body, sent).await?;
+                sent += n;
+            }
+        }
+        Rows::These(rows) => {
+            let body: String = rows
+                .iter()
+                .map(|fields| serde_json::to_string(fields).unwrap_or_default() + "\n")
+                .collect();
+            upload(body, 0).await?;
+            sent = rows.len() as u64;
+        }
+    }
+    mailer
+        .call::<serde_json::Value>(
+            reqwest::Method::POST,
+            &format!("/api/jobs/{mailer_id}/submit"),
+            |r| with_client(r).json(&Submit { recipients: sent }),
+        )
+        .await
+        .map_err(|e| peer_error("the Mailer refused to start the job", e))?;
+    Ok(sent)
+}
+
+/// The rows a hand-over sends.
+enum Rows<'a> {
+    /// A recipient list, in order.
+    List(i64),
+    /// Given rows (a test send).
+    These(&'a [Vec<String>]),
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct TestRequest {
+    /// Where the test message goes (at most 20 addresses).
+    pub addresses: Vec<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TestSent {
+    /// The test's own job id at the Mailer and the Tracker.
+    pub test_job: String,
+    pub addresses: Vec<String>,
+}
+
+fn check_test_address(a: &str) -> ApiResult<String> {
+    let a = a.trim();
+    let ok = a.len() <= 254
+        && a.rsplit_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+        })
+        && !a
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "<>,;\"".contains(c));
+    if ok {
+        Ok(a.to_string())
+    } else {
+        Err(ApiError::bad_request(format!(
+            "\"{a}\" is not an e-mail address"
+        )))
+    }
+}
+
+/// Send the message, merged with the first recipient's data, to test addresses. Required
+/// before authorization; any later change voids it.
+#[utoipa::path(post, path = "/jobs/{id}/test", tag = "sending", request_body = TestRequest,
+    responses((status = 200, body = TestSent), (status = 400), (status = 403), (status = 404),
+        (status = 409, description = "not open, or no mailer connection or Tracking URL"),
+        (status = 422, description = "the job does not compile"), (status = 502, description = "the Mailer or the Tracker failed")))]
+async fn send_test(
+    State(state): State<Arc<LuiState>>,
+    session: LuiSession,
+    Path(id): Path<String>,
+    Json(body): Json<TestRequest>,
+) -> ApiResult<Json<TestSent>> {
+    let actor = actor(&state, &session).await?;
+    let (job, access) = job_for(&state, &actor, &id).await?;
+    editable(&job, access)?;
+    if body.addresses.is_empty() || body.addresses.len() > MAX_TEST_ADDRESSES {
+        return Err(ApiError::bad_request(format!(
+            "give 1 to {MAX_TEST_ADDRESSES} test addresses"
+        )));
+    }
+    let addresses = body
+        .addresses
+        .iter()
+        .map(|a| check_test_address(a))
+        .collect::<ApiResult<Vec<_>>>()?;
+    let account = account(&state, &actor).await?;
+    let (conn, base_url) = connection(&account)?;
+    let key = state
+        .sending
+        .tracking_key(&id)
+        .await
+        .map_err(|e| ApiError::internal("tracking key", e))?;
+    let def = ready_definition(&state, &id, Tracking { base_url, key }).await?;
+    let list = state.lists.of_job(&id).await.map_err(db_error)?;
+    let first = match &list {
+        Some(l) => state.lists.rows(l.id, -1, 1).await.map_err(db_error)?,
+        None => Vec::new(),
+    };
+    let Some((_, sample)) = first.into_iter().next() else {
+        return Err(conflict(
+            "the job has no recipients to merge a test message with",
+        ));
+    };
+    let rows: Vec<Vec<String>> = addresses
+        .iter()
+        .map(|a| {
+            let mut row = sample.clone();
+            if let Some(cell) = row.get_mut(def.address_column) {
+                cell.clone_from(a);
+            }
+            row
+        })
+        .collect();
+    let n = state.sending.next_test(&id).await.map_err(db_error)?;
+    let test_job = format!("{id}-T{n}");
+    hand_over(&state, &conn, &test_job, &def, Rows::These(&rows)).await?;
+    state.sending.tested(&id).await.map_err(db_error)?;
+    tracing::info!(
+        "test {test_job} of job {id} sent to {}",
+        addresses.join(", ")
+    );
+    Ok(Json(TestSent {
+        test_job,
+        addresses,
+    }))
+}
+
+/// The definition, or a 422 listing its problems.
+async fn ready_definition(
+    state: &LuiState,
+    id: &str,
+    tracking: Tracking,
+) -> ApiResult<DistributeJob> {
+    match definition(state, id, tracking).await? {
+        Ok(def) => {
+            compile(id, &def).map_err(|problems| problems_error(id, &problems))?;
+            Ok(def)
+        }
+        Err(problems) => Err(problems_error(id, &problems)),
+    }
+}
+
+fn problems_error(id: &str, problems: &[Problem]) -> ApiError {
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        format!(
+            "job {id} is not ready: {}",
+            problems
+                .iter()
+                .map(|p| format!(
+                    "{}, line {}, column {}: {}",
+                    p.source, p.line, p.column, p.message
+                ))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+    )
+}
+
+/// Authorize the tested job for sending (needs send access).
+#[utoipa::path(post, path = "/jobs/{id}/authorize", tag = "sending",
+    responses((status = 200, body = Approvals), (status = 403), (status = 404),
+        (status = 409, description = "not tested since the last change, or not open")))]
+async fn authorize(
+    State(state): State<Arc<LuiState>>,
+    session: LuiSession,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Approvals>> {
+    let actor = actor(&state, &session).await?;
+    let (job, access) = job_for(&state, &actor, &id).await?;
+    let Actor::User { name, .. } = &actor else {
+        return Err(forbidden("the admin login sends no jobs"));
+    };
+    if !access.send {
+        return Err(forbidden(format!("you may not authorize job {id}")));
+    }
+    if job.state != JobState::Open {
+        return Err(conflict(format!("job {id} is {}", job.state.key())));
+    }
+    if state
+        .sending
+        .approvals(&id)
+        .await
+        .map_err(db_error)?
+        .tested_ms
+        == 0
+    {
+        return Err(conflict(format!(
+            "job {id} must be tested first: send a test message (nothing since the last change)"
+        )));
+    }
+    state.sending.authorize(&id, name).await.map_err(db_error)?;
+    Ok(Json(state.sending.approvals(&id).await.map_err(db_error)?))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct SendRequest {
+    /// Not before this time; now when left out.
+    pub at: Option<DateTime<Utc>>,
+    /// Hold the job until it is released.
+    #[serde(default)]
+    pub hold: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SendView {
+    pub job: Job,
+    pub approvals: Approvals,
+    /// Recipients handed to the Mailer (0 while held).
+    pub recipients: u64,
+}
+
+async fn checked_for_sending(state: &LuiState, actor: &Actor, id: &str) -> ApiResult<Job> {
+    let (job, access) = job_for(state, actor, id).await?;
+    if !access.send {
+        return Err(forbidden(format!("you may not send job {id}")));
+    }
+    if job.state != JobState::Open {
+        return Err(conflict(format!("job {id} is {}", job.state.key())));
+    }
+    if state
+        .sending
+        .approvals(id)
+        .await
+        .map_err(db_error)?
+        .authorized_ms
+        == 0
+    {
+        return Err(conflict(format!(
+            "job {id} must be tested and authorized first (nothing since the last change)"
+        )));
+    }
+    Ok(job)
+}
+
+async fn go(
+    state: &LuiState,
+    actor: &Actor,
+    id: &str,
+    at: Option<DateTime<Utc>>,
+) -> ApiResult<SendView> {
+    let account = account(state, actor).await?;
+    let (conn, base_url) = connection(&account)?;
+    let key = state
+        .sending
+        .tracking_key(id)
+        .await
+        .map_err(|e| ApiError::internal("tracking key", e))?;
+    let mut def = ready_definition(state, id, Tracking { base_url, key }).await?;
+    def.not_before = at;
+    let list = state
+        .lists
+        .of_job(id)
+        .await
+        .map_err(db_error)?
+        .ok_or_else(|| conflict(format!("job {id} has no recipients")))?;
+    let recipients = hand_over(state, &conn, id, &def, Rows::List(list.id)).await?;
+    let at_ms = at.map_or_else(crate::database::now_ms, |t| t.timestamp_millis());
+    state
+        .sending
+        .handed_over(id, &conn, at_ms)
+        .await
+        .map_err(db_error)?;
+    tracing::info!(
+        "job {id} handed to the Mailer at {} with {recipients} recipients",
+        conn.host
+    );
+    let (job, _) = job_for(state, actor, id).await?;
+    Ok(SendView {
+        job,
+        approvals: state.sending.approvals(id).await.map_err(db_error)?,
+        recipients,
+    })
+}
+
+/// Send the authorized job now, at a time, or hold it until released.
+#[utoipa::path(post, path = "/jobs/{id}/send", tag = "sending", request_body = SendRequest,
+    responses((status = 200, body = SendView), (status = 403), (status = 404),
+        (status = 409, description = "not authorized since the last change, or not open"),
+        (status = 422), (status = 502)))]
+async fn send_job(
+    State(state): State<Arc<LuiState>>,
+    session: LuiSession,
+    Path(id): Path<String>,
+    Json(body): Json<SendRequest>,
+) -> ApiResult<Json<SendView>> {
+    let actor = actor(&state, &session).await?;
+    let job = checked_for_sending(&state, &actor, &id).await?;
+    if body.hold {
+        state.sending.hold(&id).await.map_err(db_error)?;
+        return Ok(Json(SendView {
+            job,
+            approvals: state.sending.approvals(&id).await.map_err(db_error)?,
+            recipients: 0,
+        }));
+    }
+    Ok(Json(go(&state, &actor, &id, body.at).await?))
+}
+
+/// Send a held job now.
+#[utoipa::path(post, path = "/jobs/{id}/release", tag = "sending",
+    responses((status = 200, body = SendView), (status = 403), (status = 404), (status = 409)))]
+async fn release(
+    State(state): State<Arc<LuiState>>,
+    session: LuiSession,
+    Path(id): Path<String>,
+) -> ApiResult<Json<SendView>> {
+    let actor = actor(&state, &session).await?;
+    checked_for_sending(&state, &actor, &id).await?;
+    if state
+        .sending
+        .approvals(&id)
+        .await
+        .map_err(db_error)?
+        .send_at_ms
+        != Some(-1)
+    {
+        return Err(conflict(format!("job {id} is not held")));
+    }
+    Ok(Json(go(&state, &actor, &id, None).await?))
+}
+
+/// The job's progress at its Mailer, for the progress bar; a finished job is marked
+/// completed (or failed when cancelled).
+#[utoipa::path(get, path = "/jobs/{id}/progress", tag = "sending",
+    responses((status = 200, body = JobProgress), (status = 404), (status = 409, description = "not sent yet"), (status = 502)))]
+async fn progress(
+    State(state): State<Arc<LuiState>>,
+    session: LuiSession,
+    Path(id): Path<String>,
+) -> ApiResult<Json<JobProgress>> {
+    let actor = actor(&state, &session).await?;
+    let (job, _) = job_for(&state, &actor, &id).await?;
+    let conn = state
+        .sending
+        .mailer_of(&id)
+        .await
+        .map_err(db_error)?
+        .ok_or_else(|| conflict(format!("job {id} has not been sent")))?;
+    let p: JobProgress = mailer_call(
+        &state,
+        &conn,
+        reqwest::Method::GET,
+        &format!("/api/jobs/{id}"),
+    )
+    .await?;
+    if job.state == JobState::Ongoing {
+        match p.state {
+            MailerState::Completed => state.sending.finish(&id, true).await.map_err(db_error)?,
+            MailerState::Cancelled => state.sending.finish(&id, false).await.map_err(db_error)?,
+            _ => {}
+        }
+    }
+    Ok(Json(p))
+}
+
+async fn mailer_call<T: serde::de::DeserializeOwned>(
+    state: &LuiState,
+    conn: &MailerConnection,
+    method: reqwest::Method,
+    path: &str,
+) -> ApiResult<T> {
+    mailer_client(state, conn)?
+        .call(method, path, |r| {
+            r.header(CLIENT_HEADER, &conn.client_address)
+                .header(PASSWORD_HEADER, &conn.client_password)
+        })
+        .await
+        .map_err(|e| peer_error("the Mailer", e))
+}
+
+/// Pause, resume or cancel a job being sent (needs send access).
+#[utoipa::path(post, path = "/jobs/{id}/{action}", tag = "sending",
+    params(("action" = String, Path, description = "pause, resume or cancel")),
+    responses((status = 200, body = JobProgress), (status = 400), (status = 403), (status = 404), (status = 409)))]
+async fn control(
+    State(state): State<Arc<LuiState>>,
+    session: LuiSession,
+    Path((id, action)): Path<(String, String)>,
+) -> ApiResult<Json<JobProgress>> {
+    if !["pause", "resume", "cancel"].contains(&action.as_str()) {
+        return Err(ApiError::not_found(format!(
+            "no action {action} (pause, resume or cancel)"
+        )));
+    }
+    let actor = actor(&state, &session).await?;
+    let (job, access) = job_for(&state, &actor, &id).await?;
+    if !access.send {
+        return Err(forbidden(format!("you may not {action} job {id}")));
+    }
+    if job.state != JobState::Ongoing {
+        return Err(conflict(format!(
+            "job {id} is {}, not being sent",
+            job.state.key()
+        )));
+    }
+    let conn = state
+        .sending
+        .mailer_of(&id)
+        .await
+        .map_err(db_error)?
+        .ok_or_else(|| conflict(format!("job {id} has not been sent")))?;
+    let _: serde_json::Value = mailer_call(
+        &state,
+        &conn,
+        reqwest::Method::POST,
+        &format!("/api/jobs/{id}/{action}"),
+    )
+    .await?;
+    let p: JobProgress = mailer_call(
+        &state,
+        &conn,
+        reqwest::Method::GET,
+        &format!("/api/jobs/{id}"),
+    )
+    .await?;
+    if p.state == MailerState::Cancelled {
+        state.sending.finish(&id, false).await.map_err(db_error)?;
+    }
+    Ok(Json(p))
+}

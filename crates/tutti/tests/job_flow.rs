@@ -1,0 +1,360 @@
+//! A whole email job through the User Interface's API over a real process (all four
+//! components) and an SMTP sink, on the internal database and on PostgreSQL: login,
+//! upload, message, tracking, test, authorization, send, final states; and the bad
+//! uploads and messages that must change nothing.
+
+#![allow(clippy::unwrap_used)] // a test helper that fails is a failed test
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use mail_parser::MessageParser;
+use reqwest::Method;
+use serde_json::{Value, json};
+use support::*;
+use tutti_lui::testing::PgDatabase;
+use tutti_smtp::server::ServerConfig;
+use tutti_smtp::sink::Sink;
+
+async fn upload(api: &HubApi, job: &str, query: &str, body: &[u8]) -> (u16, Value) {
+    let r = api
+        .http
+        .post(format!("{}/jobs/{job}/recipients{query}", api.base))
+        .header("x-csrf-token", &api.csrf)
+        .body(body.to_vec())
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap_or_default())
+}
+
+async fn text(api: &HubApi, path: &str) -> (u16, String) {
+    let r = api
+        .http
+        .get(format!("{}{path}", api.base))
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+/// Polls until the job's list is imported.
+async fn imported(api: &HubApi, job: &str) -> Value {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let (status, list) = api.get(&format!("/jobs/{job}/recipients")).await;
+        assert_eq!(status, 200, "{list}");
+        if list["state"] != "importing" {
+            return list;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the import did not finish: {list}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+const CSV: &str = "Email;Name;Tier\n\
+ann@example.org;Ann;gold\n\
+not-an-address;Bad;gold\n\
+bob@example.org;Bob;silver\n\
+ANN@EXAMPLE.ORG;Ann again;gold\n\
+cy@example.org;Cy;gold\n";
+
+const HTML: &str = "<p>Dear &NAME;,</p>\n.BB &TIER; = \"gold\"\n<p>Gold offer</p>\n.EB\n<a href=\"https://shop.example/sale\">Sale</a>";
+
+async fn the_whole_job(database: &[(&str, &str)]) {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    let sink = Sink::start(
+        "127.0.0.1:0".parse().unwrap(),
+        ServerConfig::new("sink.test"),
+        true,
+    )
+    .await
+    .unwrap();
+    let port = free_port("127.0.0.2");
+    let here = format!("127.0.0.2:{port}");
+    init(
+        &root,
+        &[
+            "--bind-address",
+            "127.0.0.2",
+            "--port",
+            &port.to_string(),
+            "--hub-host",
+            &here,
+            "--tracker-host",
+            &here,
+        ],
+    );
+    let mailer_ini = root.join("mailer/mailer.ini");
+    set_key(
+        &mailer_ini,
+        "SmtpRelays",
+        &format!("127.0.0.1:{}", sink.addr.port()),
+    );
+    set_key(&mailer_ini, "DistributeClients", "lui@shop.example");
+    set_key(&mailer_ini, "DistributePassword", "distribute-pw");
+    for (k, v) in database {
+        set_key(&root.join("lui/lui.ini"), k, v);
+    }
+    let server = Server::start(&root).await;
+
+    // The administrator points accounts at this Mailer and Tracker and makes Anna.
+    let admin = HubApi::first_use(&server.base(), "new-admin-pw").await;
+    let settings = json!({
+        "mailer": {"host": here, "client_address": "lui@shop.example", "client_password": "distribute-pw"},
+        "tracking": {"scheme": "http", "host": "127.0.0.2", "port": port},
+    });
+    assert_eq!(admin.put("/settings/global", settings).await.0, 200);
+    assert_eq!(admin.post("/groups", json!({"name": "Sales"})).await.0, 201);
+    let (status, _) = admin
+        .post(
+            "/accounts",
+            json!({"user_name": "anna", "group_name": "Sales", "password": "anna-password"}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let mut anna = HubApi::at(&server.base(), "/lui");
+    let (status, _) = anna
+        .login(json!({"user_name": "anna", "group_name": "Sales", "password": "anna-password"}))
+        .await;
+    assert_eq!(status, 200);
+    let (_, job) = anna.post("/jobs", json!({"title": "Spring sale"})).await;
+    let id = job["id"].as_str().unwrap().to_string();
+
+    // Bad uploads: a clear error and no list.
+    let (status, body) = upload(&anna, &id, "", b"").await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("empty"), "{body}");
+    let (status, body) = upload(&anna, &id, "?email_column=Nope", CSV.as_bytes()).await;
+    assert_eq!(status, 422, "{body}");
+    let (status, body) = upload(&anna, &id, "?separator=ab", CSV.as_bytes()).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(anna.get(&format!("/jobs/{id}/recipients")).await.0, 404);
+    let (status, body) = upload(&anna, &id, "", b"Email\nnobody\nnoone@\n").await;
+    assert_eq!(status, 202, "{body}");
+    let list = imported(&anna, &id).await;
+    assert_eq!(list["state"], "failed", "no valid row: {list}");
+    assert!(
+        list["failure"]
+            .as_str()
+            .unwrap()
+            .contains("no valid recipient")
+    );
+
+    // Preview, then the real upload: one invalid row, one duplicate (any letter case in the
+    // domain... and the local part as written: ANN@EXAMPLE.ORG is another mailbox).
+    let r = anna
+        .http
+        .post(format!("{}/jobs/{id}/recipients/preview", anna.base))
+        .header("x-csrf-token", &anna.csrf)
+        .body(CSV)
+        .send()
+        .await
+        .unwrap();
+    let preview: Value = r.json().await.unwrap();
+    assert_eq!(preview["separator"], ";");
+    assert_eq!(preview["columns"], json!(["Email", "Name", "Tier"]));
+    assert_eq!(preview["rows"][1]["line"], 3);
+    assert!(preview["rows"][1]["rejected"].is_string());
+    let dup_csv = format!("{CSV}bob@Example.ORG;Bob twice;silver\n");
+    let (status, _) = upload(&anna, &id, "?file_name=spring.csv", dup_csv.as_bytes()).await;
+    assert_eq!(status, 202);
+    let list = imported(&anna, &id).await;
+    assert_eq!(list["state"], "ready", "{list}");
+    assert_eq!(
+        (
+            list["read_rows"].as_i64(),
+            list["accepted"].as_i64(),
+            list["rejected"].as_i64(),
+            list["duplicates"].as_i64()
+        ),
+        (Some(6), Some(4), Some(1), Some(1)),
+        "{list}"
+    );
+    assert_eq!(list["source"], "spring.csv");
+    let (_, rejected) = text(&anna, &format!("/jobs/{id}/recipients/rejected.csv")).await;
+    assert!(rejected.starts_with("line,reason,row\r\n3,"), "{rejected}");
+    let (_, accepted) = text(&anna, &format!("/jobs/{id}/recipients/accepted.csv")).await;
+    assert_eq!(accepted.lines().count(), 5, "{accepted}");
+
+    // A message with a mistake: saved, and the check says where.
+    let (status, view) = anna
+        .put(&format!("/jobs/{id}/message"), json!({"subject": "Hi &NAME;", "from_address": "news@shop.example", "html": "<p>&NOSUCH;</p>"}))
+        .await;
+    assert_eq!(status, 200, "{view}");
+    let problem = &view["problems"][0];
+    assert_eq!(
+        (problem["line"].as_i64(), problem["column"].as_i64()),
+        (Some(1), Some(4)),
+        "{view}"
+    );
+    assert!(
+        problem["message"].as_str().unwrap().contains("NOSUCH"),
+        "{view}"
+    );
+    assert_eq!(
+        anna.post(
+            &format!("/jobs/{id}/test"),
+            json!({"addresses": ["me@shop.example"]})
+        )
+        .await
+        .0,
+        422
+    );
+
+    let message = json!({"subject": "Hello &NAME;", "from_name": "Shop", "from_address": "news@shop.example", "html": HTML, "text": "Hi &NAME;\n"});
+    let (_, view) = anna
+        .put(&format!("/jobs/{id}/message"), message.clone())
+        .await;
+    assert_eq!(view["problems"], json!([]), "{view}");
+    let (_, tracking) = anna.get(&format!("/jobs/{id}/tracking")).await;
+    assert_eq!(
+        tracking["links"][0]["url"], "https://shop.example/sale",
+        "{tracking}"
+    );
+    assert_eq!(tracking["kind"], "personal");
+
+    // No authorization before a test; no sending before an authorization.
+    assert_eq!(
+        anna.post(&format!("/jobs/{id}/authorize"), json!({}))
+            .await
+            .0,
+        409
+    );
+    assert_eq!(
+        anna.post(&format!("/jobs/{id}/send"), json!({})).await.0,
+        409
+    );
+    let (status, test) = anna
+        .post(
+            &format!("/jobs/{id}/test"),
+            json!({"addresses": ["me@shop.example", "boss@shop.example"]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{test}");
+    let deadline = Instant::now() + DEADLINE;
+    while sink.received().len() < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the test messages did not arrive"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let tests = sink.received();
+    let first = MessageParser::default().parse(&tests[0].content).unwrap();
+    assert_eq!(
+        first.subject(),
+        Some("Hello Ann"),
+        "merged with the first recipient"
+    );
+    assert_eq!(
+        anna.post(&format!("/jobs/{id}/authorize"), json!({}))
+            .await
+            .0,
+        200
+    );
+
+    // A change voids test and authorization.
+    anna.put(&format!("/jobs/{id}/message"), message.clone())
+        .await;
+    assert_eq!(
+        anna.post(&format!("/jobs/{id}/send"), json!({})).await.0,
+        409
+    );
+    assert_eq!(
+        anna.post(
+            &format!("/jobs/{id}/test"),
+            json!({"addresses": ["me@shop.example"]})
+        )
+        .await
+        .0,
+        200
+    );
+    assert_eq!(
+        anna.post(&format!("/jobs/{id}/authorize"), json!({}))
+            .await
+            .0,
+        200
+    );
+    let (status, sent) = anna.post(&format!("/jobs/{id}/send"), json!({})).await;
+    assert_eq!(status, 200, "{sent}");
+    assert_eq!(sent["recipients"], 4);
+    assert_eq!(sent["job"]["state"], "ongoing");
+    let (status, _) = anna.put(&format!("/jobs/{id}/message"), message).await;
+    assert_eq!(status, 409, "an ongoing job cannot change");
+
+    // Progress until every recipient has its fate; the job completes.
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let (status, p) = anna.get(&format!("/jobs/{id}/progress")).await;
+        assert_eq!(status, 200, "{p}");
+        if p["state"] == "completed" {
+            assert_eq!(p["sent"], 4, "{p}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the job did not complete: {p}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (_, job) = anna.get(&format!("/jobs/{id}")).await;
+    assert_eq!(job["state"], "completed");
+    let received = sink.received();
+    let mut real: Vec<(String, String, bool)> = received[3..]
+        .iter()
+        .map(|r| {
+            let m = MessageParser::default().parse(&r.content).unwrap();
+            let html = m.body_html(0).unwrap().to_string();
+            (
+                r.to[0].clone(),
+                m.subject().unwrap().to_string(),
+                html.contains("Gold offer"),
+            )
+        })
+        .collect();
+    real.sort();
+    assert_eq!(
+        real,
+        vec![
+            ("ANN@EXAMPLE.ORG".into(), "Hello Ann again".into(), true),
+            ("ann@example.org".into(), "Hello Ann".into(), true),
+            ("bob@example.org".into(), "Hello Bob".into(), false),
+            ("cy@example.org".into(), "Hello Cy".into(), true),
+        ]
+    );
+    // The tracked link points at this Tracker, which knows the job: it redirects.
+    let m = MessageParser::default()
+        .parse(&received[3].content)
+        .unwrap();
+    let html = m.body_html(0).unwrap().to_string();
+    let start = html.find("http://127.0.0.2").unwrap();
+    let link: String = html[start..].chars().take_while(|c| *c != '"').collect();
+    let link = link.replace("&amp;", "&");
+    let r = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(&link)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 302, "{link}");
+    assert_eq!(r.headers()["location"], "https://shop.example/sale");
+    let _ = anna.send(Method::GET, "/session", None).await;
+}
+
+#[tokio::test]
+async fn a_job_from_upload_to_sent_on_the_internal_database() {
+    the_whole_job(&[]).await;
+}
+
+#[tokio::test]
+async fn a_job_from_upload_to_sent_on_postgresql() {
+    let Some(pg) = PgDatabase::create().await else {
+        return;
+    };
+    the_whole_job(&[("DatabaseType", "postgresql"), ("DatabaseUrl", &pg.url)]).await;
+}

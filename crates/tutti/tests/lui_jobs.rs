@@ -1,0 +1,291 @@
+//! Jobs in the User Interface over a real process, on the internal SQLite database and on
+//! PostgreSQL: ids, folders, who sees and changes what, grants within the group, copies,
+//! the admin login's archive and change of owner, bad input, and a restart.
+
+#![allow(clippy::unwrap_used)] // a test helper that fails is a failed test
+
+mod support;
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use support::*;
+use tutti_lui::testing::PgDatabase;
+
+/// Hub and User Interface in one process on 127.0.0.2, with the given database settings.
+async fn hub_and_lui(dir: &std::path::Path, database: &[(&str, &str)]) -> Server {
+    let port = free_port("127.0.0.2");
+    init(
+        dir,
+        &[
+            "--components",
+            "hub,lui",
+            "--bind-address",
+            "127.0.0.2",
+            "--port",
+            &port.to_string(),
+            "--hub-host",
+            &format!("127.0.0.2:{port}"),
+            "--tracker-host",
+            "127.0.0.4:80",
+        ],
+    );
+    for (k, v) in database {
+        set_key(&dir.join("lui/lui.ini"), k, v);
+    }
+    Server::start(dir).await
+}
+
+async fn user(server: &Server, name: &str, group: &str) -> HubApi {
+    let mut api = HubApi::at(&server.base(), "/lui");
+    let (status, body) = api
+        .login(
+            json!({"user_name": name, "group_name": group, "password": format!("{name}-password")}),
+        )
+        .await;
+    assert_eq!(status, 200, "{name}: {body}");
+    api
+}
+
+async fn patch(api: &HubApi, path: &str, body: Value) -> (u16, Value) {
+    api.send(Method::PATCH, path, Some(body)).await
+}
+
+async fn delete(api: &HubApi, path: &str) -> (u16, Value) {
+    api.send(Method::DELETE, path, None).await
+}
+
+fn ids(page: &Value) -> Vec<String> {
+    page["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+async fn the_job_lifecycle(database: &[(&str, &str)]) {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    let mut server = hub_and_lui(&root, database).await;
+    let admin = HubApi::first_use(&server.base(), "new-admin-pw").await;
+    for group in ["Sales", "Marketing"] {
+        assert_eq!(admin.post("/groups", json!({"name": group})).await.0, 201);
+    }
+    let mut account_ids = std::collections::HashMap::new();
+    for (name, group, rights) in [
+        ("anna", "Sales", None),
+        ("ben", "Sales", None),
+        ("carl", "Marketing", None),
+        ("dora", "Sales", Some(json!(["view_reports"]))),
+    ] {
+        let mut body =
+            json!({"user_name": name, "group_name": group, "password": format!("{name}-password")});
+        if let Some(r) = rights {
+            body["rights"] = r;
+        }
+        let (status, account) = admin.post("/accounts", body).await;
+        assert_eq!(status, 201, "{account}");
+        account_ids.insert(name, account["id"].as_i64().unwrap());
+    }
+    let anna = user(&server, "anna", "Sales").await;
+    let ben = user(&server, "ben", "Sales").await;
+    let dora = user(&server, "dora", "Sales").await;
+
+    // Anna creates two jobs: ids are today's date and A, B.
+    let (status, spring) = anna
+        .post("/jobs", json!({"title": "Spring sale", "folder": "News"}))
+        .await;
+    assert_eq!(status, 201, "{spring}");
+    let spring_id = spring["id"].as_str().unwrap().to_string();
+    let today = spring_id.trim_end_matches('A');
+    assert!(
+        today.len() == 6 && today.chars().all(|c| c.is_ascii_digit()),
+        "{spring_id}"
+    );
+    assert_eq!(spring["state"], "open");
+    assert_eq!(spring["owner_name"], "anna/Sales");
+    assert_eq!(spring["access"]["owner"], true);
+    let (_, summer) = anna.post("/jobs", json!({"title": "Summer"})).await;
+    let summer_id = summer["id"].as_str().unwrap().to_string();
+    assert_eq!(summer_id, format!("{today}B"));
+    let (_, page) = anna.get("/jobs").await;
+    assert_eq!(ids(&page), [summer_id.as_str(), spring_id.as_str()]);
+    let (_, page) = anna.get("/jobs?folder=News").await;
+    assert_eq!(ids(&page), [spring_id.as_str()]);
+    let (_, page) = anna.get("/jobs?q=SPRING").await;
+    assert_eq!(ids(&page), [spring_id.as_str()]);
+    let (_, folders) = anna.get("/folders").await;
+    assert_eq!(
+        folders,
+        json!([{"folder": "", "jobs": 1}, {"folder": "News", "jobs": 1}])
+    );
+
+    // Ben sees none of it, and cannot touch it: to him it does not exist.
+    let (_, page) = ben.get("/jobs").await;
+    assert_eq!(page["total"], 0);
+    assert_eq!(ben.get(&format!("/jobs/{spring_id}")).await.0, 404);
+    let changed = patch(&ben, &format!("/jobs/{spring_id}"), json!({"title": "x"})).await;
+    assert_eq!(changed.0, 404);
+    assert_eq!(delete(&ben, &format!("/jobs/{spring_id}")).await.0, 404);
+
+    // Anna lets Ben edit (not send) it; Carl is in another group and cannot be given it.
+    let (status, grants) = anna
+        .put(
+            &format!("/jobs/{spring_id}/grants"),
+            json!([{"account_id": account_ids["ben"], "edit": true, "send": false}]),
+        )
+        .await;
+    assert_eq!(status, 200, "{grants}");
+    assert_eq!(grants[0]["user_name"], "ben");
+    let (status, refused) = anna
+        .put(
+            &format!("/jobs/{spring_id}/grants"),
+            json!([{"account_id": account_ids["carl"], "edit": true, "send": true}]),
+        )
+        .await;
+    assert_eq!(status, 422);
+    assert!(
+        refused["error"]
+            .as_str()
+            .unwrap()
+            .contains("not in the group Sales")
+    );
+    let (_, job) = ben.get(&format!("/jobs/{spring_id}")).await;
+    assert_eq!(
+        (
+            job["access"]["edit"].as_bool(),
+            job["access"]["send"].as_bool()
+        ),
+        (Some(true), Some(false))
+    );
+    let (status, job) = patch(
+        &ben,
+        &format!("/jobs/{spring_id}"),
+        json!({"title": "Spring sale 2"}),
+    )
+    .await;
+    assert_eq!(
+        (status, job["title"].as_str()),
+        (200, Some("Spring sale 2"))
+    );
+    assert_eq!(delete(&ben, &format!("/jobs/{spring_id}")).await.0, 403);
+    let (status, _) = ben
+        .put(&format!("/jobs/{spring_id}/grants"), json!([]))
+        .await;
+    assert_eq!(status, 403, "only the owner grants");
+
+    // Ben copies it into a job of his own.
+    let (status, copy) = ben
+        .post(&format!("/jobs/{spring_id}/copy"), json!({}))
+        .await;
+    assert_eq!(status, 201, "{copy}");
+    assert_eq!(copy["title"], "Copy of Spring sale 2");
+    assert_eq!(copy["owner_name"], "ben/Sales");
+    assert_eq!(copy["copied_from"], spring_id.as_str());
+    assert_eq!(copy["id"], format!("{today}C"));
+
+    // Dora may not create jobs.
+    let (status, body) = dora.post("/jobs", json!({"title": "Mine"})).await;
+    assert_eq!(status, 403, "{body}");
+
+    // Bad input changes nothing and says what is wrong.
+    let (status, body) = anna.post("/jobs", json!({"title": "  "})).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("the title must not be empty"))
+    );
+    let (status, _) = anna.post("/jobs", json!({"title": "a\u{7}b"})).await;
+    assert_eq!(status, 400);
+    let (status, _) = anna.post("/jobs", json!({"title": "x".repeat(201)})).await;
+    assert_eq!(status, 400);
+    let (status, _) = anna.post("/jobs", json!({"folder": "no title"})).await;
+    assert_eq!(status, 422);
+    let (_, page) = anna.get("/jobs").await;
+    assert_eq!(page["total"], 2);
+
+    // The admin login sees every job, archives one and gives another away.
+    let mut lui_admin = HubApi::at(&server.base(), "/lui");
+    assert_eq!(
+        lui_admin
+            .login(json!({"user_name": "admin", "password": "new-admin-pw"}))
+            .await
+            .0,
+        200
+    );
+    let (_, all) = lui_admin.get("/jobs").await;
+    assert_eq!(all["total"], 3);
+    assert_eq!(lui_admin.post("/jobs", json!({"title": "t"})).await.0, 403);
+    let (status, _) = anna
+        .post(
+            &format!("/jobs/{summer_id}/archive"),
+            json!({"archived": true}),
+        )
+        .await;
+    assert_eq!(status, 403, "only the admin login archives");
+    let (status, job) = lui_admin
+        .post(
+            &format!("/jobs/{summer_id}/archive"),
+            json!({"archived": true}),
+        )
+        .await;
+    assert_eq!((status, job["archived"].as_bool()), (200, Some(true)));
+    let (_, page) = anna.get("/jobs").await;
+    assert_eq!(ids(&page), [spring_id.as_str()]);
+    let (_, page) = anna.get("/jobs?archived=true").await;
+    assert_eq!(ids(&page), [summer_id.as_str()]);
+    let (status, job) = lui_admin
+        .put(
+            &format!("/jobs/{spring_id}/owner"),
+            json!({"account_id": account_ids["ben"]}),
+        )
+        .await;
+    assert_eq!(
+        (status, job["owner_name"].as_str()),
+        (200, Some("ben/Sales"))
+    );
+    let (_, job) = ben.get(&format!("/jobs/{spring_id}")).await;
+    assert_eq!(job["access"]["owner"], true);
+    assert_eq!(anna.get(&format!("/jobs/{spring_id}")).await.0, 404);
+    let (status, _) = lui_admin
+        .put(
+            &format!("/jobs/{spring_id}/owner"),
+            json!({"account_id": 999_999}),
+        )
+        .await;
+    assert_eq!(status, 422);
+
+    // The owner deletes an open job.
+    let copy_id = copy["id"].as_str().unwrap();
+    assert_eq!(delete(&ben, &format!("/jobs/{copy_id}")).await.0, 204);
+    assert_eq!(ben.get(&format!("/jobs/{copy_id}")).await.0, 404);
+
+    // The API is described.
+    let (status, doc) = anna.get("/openapi.json").await;
+    assert_eq!(status, 200);
+    for path in ["/jobs", "/jobs/{id}", "/jobs/{id}/grants", "/session"] {
+        assert!(doc["paths"].get(path).is_some(), "{path} missing");
+    }
+
+    // Everything survives a restart, and ids go on where they were.
+    assert!(server.stop().success());
+    let server = Server::start(&root).await;
+    let anna = user(&server, "anna", "Sales").await;
+    let (_, job) = anna.post("/jobs", json!({"title": "After restart"})).await;
+    assert_eq!(job["id"], format!("{today}D"));
+    let ben = user(&server, "ben", "Sales").await;
+    let (_, page) = ben.get("/jobs").await;
+    assert_eq!(ids(&page), [spring_id.as_str()]);
+}
+
+#[tokio::test]
+async fn jobs_on_the_internal_database() {
+    the_job_lifecycle(&[]).await;
+}
+
+#[tokio::test]
+async fn jobs_on_postgresql() {
+    let Some(pg) = PgDatabase::create().await else {
+        return;
+    };
+    the_job_lifecycle(&[("DatabaseType", "postgresql"), ("DatabaseUrl", &pg.url)]).await;
+}
