@@ -9,6 +9,7 @@
 mod database;
 mod jobs;
 mod message;
+mod pages;
 mod recipients;
 mod refresher;
 mod registry_cache;
@@ -89,6 +90,7 @@ pub async fn start(ctx: ComponentContext, config: LuiConfig) -> anyhow::Result<S
             "/api",
             api.route("/openapi.json", get(move || async move { Json(doc) })),
         )
+        .merge(pages::router())
         .with_state(state.clone());
     let mut started = start_hub_client(
         &ctx,

@@ -64,10 +64,9 @@ pub enum ImportError {
         /// 1-based column of the second use.
         second: usize,
     },
-    /// A header name cannot be a merge field name.
+    /// A header name cannot be a column name.
     #[error(
-        "line {line}: column {column} is named {name:?}, which cannot be a merge field name: \
-         {problem}; use letters, digits, '_' and '-', not starting with a digit"
+        "line {line}: column {column} is named {name:?}, which cannot be a column name: {problem}"
     )]
     InvalidHeaderName {
         /// Line of the header row.

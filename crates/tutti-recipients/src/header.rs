@@ -7,18 +7,18 @@ use crate::error::ImportError;
 
 /// Whether `name` can be a merge field name; if not, what is wrong.
 ///
-/// A merge field name has letters (ASCII), digits, `_` and `-`, and does not start with a
-/// digit.
+/// A merge field name (the merge language's rule, DESIGN.md §3) has letters (ASCII),
+/// digits and `_`, and starts with a letter.
 pub fn check_field_name(name: &str) -> Result<(), String> {
     let Some(first) = name.chars().next() else {
         return Err("it is empty".to_string());
     };
-    if first.is_ascii_digit() {
-        return Err("it starts with a digit".to_string());
+    if !first.is_ascii_alphabetic() {
+        return Err(format!("it starts with {first:?}, not a letter"));
     }
     match name
         .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '-'))
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '_'))
     {
         Some(' ') => Err("it holds a space".to_string()),
         Some(c) => Err(format!("it holds the character {c:?}")),
@@ -26,8 +26,10 @@ pub fn check_field_name(name: &str) -> Result<(), String> {
     }
 }
 
-/// Checks the header row's names (already trimmed): each non-empty, a valid merge field
-/// name, and unique ignoring case.
+/// Checks the header row's names (already trimmed): each non-empty, without control
+/// characters, and unique ignoring case. A name that is not a merge field name
+/// ([`check_field_name`]) is kept: its column is imported and shown, but cannot be merged
+/// as `&NAME;` (common headers like `E-Mail` or `First Name` must not refuse a file).
 pub(crate) fn check_names(line: u64, names: &[String]) -> Result<(), ImportError> {
     let mut seen: HashMap<String, usize> = HashMap::new();
     for (i, name) in names.iter().enumerate() {
@@ -35,12 +37,14 @@ pub(crate) fn check_names(line: u64, names: &[String]) -> Result<(), ImportError
         if name.is_empty() {
             return Err(ImportError::EmptyHeaderName { line, column });
         }
-        check_field_name(name).map_err(|problem| ImportError::InvalidHeaderName {
-            line,
-            column,
-            name: name.clone(),
-            problem,
-        })?;
+        if name.chars().any(char::is_control) {
+            return Err(ImportError::InvalidHeaderName {
+                line,
+                column,
+                name: name.clone(),
+                problem: "it holds a control character".into(),
+            });
+        }
         if let Some(first) = seen.insert(name.to_ascii_lowercase(), column) {
             return Err(ImportError::DuplicateHeaderName {
                 line,
@@ -116,11 +120,18 @@ mod tests {
     #[test]
     fn field_names_follow_the_merge_rules() {
         assert!(check_field_name("first_name").is_ok());
-        assert!(check_field_name("Zip-Code2").is_ok());
-        assert!(check_field_name("_x").is_ok());
+        assert!(check_field_name("Zip_Code2").is_ok());
+        assert_eq!(
+            check_field_name("Zip-Code").unwrap_err(),
+            "it holds the character '-'"
+        );
+        assert_eq!(
+            check_field_name("_x").unwrap_err(),
+            "it starts with '_', not a letter"
+        );
         assert_eq!(
             check_field_name("2nd").unwrap_err(),
-            "it starts with a digit"
+            "it starts with '2', not a letter"
         );
         assert_eq!(
             check_field_name("first name").unwrap_err(),
@@ -144,12 +155,14 @@ mod tests {
             err.to_string(),
             "line 3: columns 2 and 3 are both named \"NAME\" (names are compared ignoring case)"
         );
-        let err = check_names(1, &names(&["email", "first name"])).unwrap_err();
+        let err = check_names(1, &names(&["email", "first\u{7}name"])).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "line 1: column 2 is named \"first name\", which cannot be a merge field name: it \
-             holds a space; use letters, digits, '_' and '-', not starting with a digit"
+            "line 1: column 2 is named \"first\\u{7}name\", which cannot be a column name: it \
+             holds a control character"
         );
+        // Names that cannot be merge fields are still columns.
+        assert!(check_names(1, &names(&["E-Mail", "First Name", "1st"])).is_ok());
         assert!(check_names(1, &names(&["email", "name", "zip"])).is_ok());
     }
 

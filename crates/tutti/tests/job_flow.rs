@@ -75,54 +75,8 @@ async fn the_whole_job(database: &[(&str, &str)]) {
     )
     .await
     .unwrap();
-    let port = free_port("127.0.0.2");
-    let here = format!("127.0.0.2:{port}");
-    init(
-        &root,
-        &[
-            "--bind-address",
-            "127.0.0.2",
-            "--port",
-            &port.to_string(),
-            "--hub-host",
-            &here,
-            "--tracker-host",
-            &here,
-        ],
-    );
-    let mailer_ini = root.join("mailer/mailer.ini");
-    set_key(
-        &mailer_ini,
-        "SmtpRelays",
-        &format!("127.0.0.1:{}", sink.addr.port()),
-    );
-    set_key(&mailer_ini, "DistributeClients", "lui@shop.example");
-    set_key(&mailer_ini, "DistributePassword", "distribute-pw");
-    for (k, v) in database {
-        set_key(&root.join("lui/lui.ini"), k, v);
-    }
-    let server = Server::start(&root).await;
-
-    // The administrator points accounts at this Mailer and Tracker and makes Anna.
-    let admin = HubApi::first_use(&server.base(), "new-admin-pw").await;
-    let settings = json!({
-        "mailer": {"host": here, "client_address": "lui@shop.example", "client_password": "distribute-pw"},
-        "tracking": {"scheme": "http", "host": "127.0.0.2", "port": port},
-    });
-    assert_eq!(admin.put("/settings/global", settings).await.0, 200);
-    assert_eq!(admin.post("/groups", json!({"name": "Sales"})).await.0, 201);
-    let (status, _) = admin
-        .post(
-            "/accounts",
-            json!({"user_name": "anna", "group_name": "Sales", "password": "anna-password"}),
-        )
-        .await;
-    assert_eq!(status, 201);
-    let mut anna = HubApi::at(&server.base(), "/lui");
-    let (status, _) = anna
-        .login(json!({"user_name": "anna", "group_name": "Sales", "password": "anna-password"}))
-        .await;
-    assert_eq!(status, 200);
+    let server = start_sending_installation(&root, sink.addr.port(), database).await;
+    let anna = sender(&server, "anna").await;
     let (_, job) = anna.post("/jobs", json!({"title": "Spring sale"})).await;
     let id = job["id"].as_str().unwrap().to_string();
 

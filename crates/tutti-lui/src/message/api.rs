@@ -89,7 +89,7 @@ pub(crate) fn editable(job: &Job, access: Access) -> ApiResult<()> {
     Ok(())
 }
 
-async fn view(state: &LuiState, job: &str) -> ApiResult<MessageView> {
+pub(crate) async fn view(state: &LuiState, job: &str) -> ApiResult<MessageView> {
     let message = state
         .messages
         .get(job)

@@ -86,7 +86,7 @@ pub struct TrackingView {
     pub problems: Vec<Problem>,
 }
 
-async fn tracking_view(state: &LuiState, job: &str) -> ApiResult<TrackingView> {
+pub(crate) async fn tracking_view(state: &LuiState, job: &str) -> ApiResult<TrackingView> {
     let choice = state.sending.tracking(job).await.map_err(db_error)?;
     let (links, problems) = match definition(state, job, Tracking::for_check()).await? {
         Ok(def) => match compile(job, &def) {

@@ -394,6 +394,79 @@ pub async fn start_hub(dir: &Path) -> Server {
     Server::start(dir).await
 }
 
+/// All four components in one process on 127.0.0.2, the Mailer relaying to `relay_port`
+/// on 127.0.0.1, with `lui.ini` keys `database`; the Hub's global settings point accounts
+/// at this Mailer and Tracker, and the administrator password is `new-admin-pw`.
+pub async fn start_sending_installation(
+    root: &Path,
+    relay_port: u16,
+    database: &[(&str, &str)],
+) -> Server {
+    let port = free_port("127.0.0.2");
+    let here = format!("127.0.0.2:{port}");
+    init(
+        root,
+        &[
+            "--bind-address",
+            "127.0.0.2",
+            "--port",
+            &port.to_string(),
+            "--hub-host",
+            &here,
+            "--tracker-host",
+            &here,
+        ],
+    );
+    let mailer_ini = root.join("mailer/mailer.ini");
+    set_key(
+        &mailer_ini,
+        "SmtpRelays",
+        &format!("127.0.0.1:{relay_port}"),
+    );
+    set_key(&mailer_ini, "DistributeClients", "lui@shop.example");
+    set_key(&mailer_ini, "DistributePassword", "distribute-pw");
+    for (k, v) in database {
+        set_key(&root.join("lui/lui.ini"), k, v);
+    }
+    let server = Server::start(root).await;
+    let admin = HubApi::first_use(&server.base(), "new-admin-pw").await;
+    let settings = serde_json::json!({
+        "mailer": {"host": here, "client_address": "lui@shop.example", "client_password": "distribute-pw"},
+        "tracking": {"scheme": "http", "host": "127.0.0.2", "port": port},
+    });
+    assert_eq!(admin.put("/settings/global", settings).await.0, 200);
+    assert_eq!(
+        admin
+            .post("/groups", serde_json::json!({"name": "Sales"}))
+            .await
+            .0,
+        201
+    );
+    server
+}
+
+/// A user `name` in group Sales (password `{name}-password`), made at the Hub and logged in
+/// to the User Interface's API.
+pub async fn sender(server: &Server, name: &str) -> HubApi {
+    let mut admin = HubApi::new(&server.base());
+    admin
+        .login(serde_json::json!({"password": "new-admin-pw"}))
+        .await;
+    let (status, body) = admin
+        .post(
+            "/accounts",
+            serde_json::json!({"user_name": name, "group_name": "Sales", "password": format!("{name}-password")}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let mut api = HubApi::at(&server.base(), "/lui");
+    let (status, body) = api
+        .login(serde_json::json!({"user_name": name, "group_name": "Sales", "password": format!("{name}-password")}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    api
+}
+
 /// A headless Chromium driven through chromedriver (WebDriver), for browser tests.
 pub struct Browser {
     pub client: fantoccini::Client,

@@ -1,0 +1,297 @@
+//! The User Interface's pages, rendered on the server (askama). They show; every change
+//! is made by the page's forms through the JSON API (static/tutti.js), so a person in a
+//! browser and a script follow the same rules.
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum_extra::extract::cookie::CookieJar;
+use serde::Deserialize;
+use tutti_core::http_error::ApiError;
+use tutti_core::rights::Right;
+
+use crate::LuiState;
+use crate::jobs::api::{actor, job_for};
+use crate::jobs::model::{Access, Actor, Job, JobState};
+use crate::jobs::store::ListFilter;
+use crate::message::api::{Problem, view as message_view};
+use crate::message::store::{AttachmentInfo, MessageDraft};
+use crate::recipients::store::ListInfo;
+use crate::send::api::tracking_view;
+use crate::send::store::{Approvals, TrackingChoice, kind_key};
+use crate::session_api::{COOKIES, LuiSession};
+use tutti_core::api::LinkSpec;
+
+pub fn router() -> Router<Arc<LuiState>> {
+    Router::new()
+        .route("/", get(jobs_page))
+        .route("/login", get(login_page))
+        .route("/jobs/{id}", get(job_page))
+        .route("/static/tutti.js", get(script))
+        .route("/static/tutti.css", get(style))
+}
+
+async fn script() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        include_str!("../static/tutti.js"),
+    )
+        .into_response()
+}
+
+async fn style() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+        include_str!("../static/tutti.css"),
+    )
+        .into_response()
+}
+
+/// What every page shows around its content.
+pub struct Frame {
+    pub csrf: String,
+    /// Who is logged in ("" on the login page).
+    pub actor: String,
+    pub offline: bool,
+}
+
+impl Frame {
+    fn of(session: &LuiSession, actor: &Actor) -> Frame {
+        Frame {
+            csrf: COOKIES.current_csrf(&session.jar).unwrap_or_default(),
+            actor: match actor {
+                Actor::Admin => "admin".into(),
+                Actor::User { name, .. } => name.clone(),
+            },
+            offline: session.offline,
+        }
+    }
+}
+
+fn render(t: impl Template) -> Response {
+    match t.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => ApiError::internal("a page failed to render", e).into_response(),
+    }
+}
+
+/// A page's answer to a refused session: to the login page; other errors as they are.
+fn refused(e: ApiError) -> Response {
+    if e.status == StatusCode::UNAUTHORIZED {
+        Redirect::to("/lui/login").into_response()
+    } else {
+        e.into_response()
+    }
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    frame: Frame,
+}
+
+async fn login_page(jar: CookieJar) -> Response {
+    render(LoginPage {
+        frame: Frame {
+            csrf: COOKIES.current_csrf(&jar).unwrap_or_default(),
+            actor: String::new(),
+            offline: false,
+        },
+    })
+}
+
+/// A job as the list shows it.
+struct JobRow {
+    id: String,
+    title: String,
+    state: JobState,
+    owner_name: String,
+    folder: String,
+    created: String,
+}
+
+#[derive(Template)]
+#[template(path = "jobs.html")]
+struct JobsPage {
+    frame: Frame,
+    jobs: Vec<JobRow>,
+    total: i64,
+    folders: Vec<(String, i64)>,
+    folder: Option<String>,
+    archived: bool,
+    q: String,
+    can_create: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct JobsQuery {
+    folder: Option<String>,
+    #[serde(default)]
+    archived: bool,
+    #[serde(default)]
+    q: String,
+}
+
+fn local_time(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| {
+            t.with_timezone(&chrono::Local)
+                .format("%Y-%m-%d %H:%M")
+                .to_string()
+        })
+        .unwrap_or_default()
+}
+
+async fn jobs_page(
+    State(state): State<Arc<LuiState>>,
+    session: Result<LuiSession, ApiError>,
+    Query(q): Query<JobsQuery>,
+) -> Response {
+    let session = match session {
+        Ok(s) => s,
+        Err(e) => return refused(e),
+    };
+    let actor = match actor(&state, &session).await {
+        Ok(a) => a,
+        Err(e) => return refused(e),
+    };
+    let visible_to = match &actor {
+        Actor::Admin => None,
+        Actor::User { id, .. } => Some(*id),
+    };
+    let filter = ListFilter {
+        visible_to,
+        folder: q.folder.clone(),
+        archived: q.archived,
+        search: Some(q.q.clone()).filter(|s| !s.trim().is_empty()),
+        offset: 0,
+        limit: 200,
+    };
+    let listed = state.jobs.list(&filter).await;
+    let folders = state.jobs.folders(visible_to).await;
+    let (Ok((jobs, total)), Ok(folders)) = (listed, folders) else {
+        return ApiError::internal("the system database", "listing jobs failed").into_response();
+    };
+    render(JobsPage {
+        frame: Frame::of(&session, &actor),
+        jobs: jobs
+            .into_iter()
+            .map(|j| JobRow {
+                created: local_time(j.created_ms),
+                id: j.id,
+                title: j.title,
+                state: j.state,
+                owner_name: j.owner_name,
+                folder: j.folder,
+            })
+            .collect(),
+        total,
+        folders,
+        folder: q.folder,
+        archived: q.archived,
+        q: q.q,
+        can_create: actor.has(Right::CreateJobs),
+    })
+}
+
+#[derive(Template)]
+#[template(path = "job.html")]
+struct JobPage {
+    frame: Frame,
+    job: Job,
+    access: Access,
+    editable: bool,
+    list: Option<ListInfo>,
+    recipients_ready: bool,
+    saved: Vec<ListInfo>,
+    can_save_lists: bool,
+    message: MessageDraft,
+    attachments: Vec<AttachmentInfo>,
+    problems: Vec<Problem>,
+    charsets: Vec<String>,
+    default_from: String,
+    default_reply_to: String,
+    tracking: TrackingChoice,
+    tracking_kind: &'static str,
+    links: Vec<LinkSpec>,
+    approvals: Approvals,
+}
+
+async fn job_page(
+    State(state): State<Arc<LuiState>>,
+    session: Result<LuiSession, ApiError>,
+    Path(id): Path<String>,
+) -> Response {
+    let session = match session {
+        Ok(s) => s,
+        Err(e) => return refused(e),
+    };
+    match job_page_for(&state, &session, &id).await {
+        Ok(page) => render(page),
+        Err(e) => refused(e),
+    }
+}
+
+async fn job_page_for(
+    state: &LuiState,
+    session: &LuiSession,
+    id: &str,
+) -> Result<JobPage, ApiError> {
+    let db = |e: sqlx::Error| ApiError::internal("the system database", e);
+    let actor = actor(state, session).await?;
+    let (job, access) = job_for(state, &actor, id).await?;
+    let list = state.lists.of_job(id).await.map_err(db)?;
+    let (saved, settings) = match &actor {
+        Actor::User { id: me, group, .. } => (
+            state.lists.saved(*me, group.as_deref()).await.map_err(db)?,
+            Some(state.cached_account(*me).await?.settings),
+        ),
+        Actor::Admin => (Vec::new(), None),
+    };
+    let message = message_view(state, id).await?;
+    let tracking = tracking_view(state, id).await?;
+    let mut charsets: Vec<String> = settings
+        .as_ref()
+        .and_then(|s| s.charsets.as_ref())
+        .map(|c| c.value.clone())
+        .unwrap_or_else(|| {
+            tutti_core::settings::KNOWN_CHARSETS
+                .iter()
+                .map(|n| n.to_string())
+                .collect()
+        });
+    if !charsets
+        .iter()
+        .any(|c| c.eq_ignore_ascii_case(&message.message.charset))
+    {
+        charsets.insert(0, message.message.charset.clone());
+    }
+    let default_of = |pick: fn(&tutti_core::settings::EffectiveSettings) -> Option<String>| {
+        settings.as_ref().and_then(pick).unwrap_or_default()
+    };
+    Ok(JobPage {
+        frame: Frame::of(session, &actor),
+        editable: access.edit && job.state == JobState::Open,
+        recipients_ready: list.as_ref().is_some_and(|l| l.state == "ready"),
+        list,
+        saved,
+        can_save_lists: actor.has(Right::ManageRecipientLists),
+        problems: message.problems,
+        message: message.message,
+        attachments: message.attachments,
+        charsets,
+        default_from: default_of(|s| s.sender_from.as_ref().map(|v| v.value.clone())),
+        default_reply_to: default_of(|s| s.sender_reply_to.as_ref().map(|v| v.value.clone())),
+        tracking_kind: kind_key(tracking.choice.kind),
+        tracking: tracking.choice,
+        links: tracking.links,
+        approvals: state.sending.approvals(id).await.map_err(db)?,
+        access,
+        job,
+    })
+}

@@ -1,0 +1,135 @@
+// Tutti's User Interface: every change goes through the JSON API (/lui/api), so pages and
+// scripts share one set of rules. Forms carry data-api="METHOD /path"; their fields become
+// the JSON body (or, with data-file, the chosen file is the body and the fields the query).
+"use strict";
+
+const csrf = () => document.querySelector("meta[name=csrf]")?.content || "";
+
+async function api(method, path, body, contentType) {
+  const headers = { "x-csrf-token": csrf() };
+  let payload;
+  if (contentType) {
+    headers["content-type"] = contentType;
+    payload = body;
+  } else if (body !== undefined && method !== "GET" && method !== "DELETE") {
+    headers["content-type"] = "application/json";
+    payload = JSON.stringify(body);
+  }
+  const r = await fetch(path, { method, headers, body: payload, credentials: "same-origin" });
+  let data = null;
+  try { data = await r.json(); } catch (_) { /* an empty answer */ }
+  if (r.status === 401 && !path.endsWith("/session")) { location.href = "/lui/login"; }
+  if (!r.ok) {
+    const problems = data?.problems?.map((p) => `${p.source}, line ${p.line}, column ${p.column}: ${p.message}`) || [];
+    throw new Error([(data && data.error) || `${r.status} ${r.statusText}`, ...problems].join("\n"));
+  }
+  return data;
+}
+
+// The form's fields as JSON: checkboxes with data-bool are true/false, data-number numbers,
+// data-list one value per line, data-time an ISO time; data-untracked boxes collect the
+// unticked ones into "untracked"; empty optional fields are left out.
+function formJson(form) {
+  const out = {};
+  const untracked = [];
+  let hasUntracked = false;
+  for (const el of form.elements) {
+    if (!el.name || el.disabled || el.type === "file") continue;
+    if ("untracked" in el.dataset) { hasUntracked = true; if (!el.checked) untracked.push(el.value); continue; }
+    if ("bool" in el.dataset) { out[el.name] = el.checked; continue; }
+    const v = el.value;
+    if ("list" in el.dataset) { out[el.name] = v.split(/[\n,;]/).map((s) => s.trim()).filter(Boolean); continue; }
+    if ("number" in el.dataset) { out[el.name] = Number(v); continue; }
+    if ("time" in el.dataset) { if (v) out[el.name] = new Date(v).toISOString(); continue; }
+    out[el.name] = v;
+  }
+  if (hasUntracked) out.untracked = untracked;
+  return out;
+}
+
+function showError(form, message) {
+  const box = form.querySelector(".error");
+  if (box) { box.textContent = message; box.hidden = false; } else { alert(message); }
+}
+
+document.addEventListener("submit", async (event) => {
+  const form = event.target;
+  const spec = form.dataset.api;
+  if (!spec) return;
+  event.preventDefault();
+  const [method, template] = spec.split(" ");
+  const busy = form.querySelector(".busy");
+  const buttons = form.querySelectorAll("button");
+  buttons.forEach((b) => (b.disabled = true));
+  if (busy) busy.hidden = false;
+  try {
+    let data;
+    if ("file" in form.dataset) {
+      const file = form.querySelector("input[type=file]").files[0];
+      if (!file) throw new Error("Choose a file first.");
+      const query = new URLSearchParams();
+      for (const [k, v] of Object.entries(formJson(form))) if (v !== "" && v !== undefined) query.set(k, String(v));
+      query.set("file_name", file.name);
+      const path = template.replace("{name}", encodeURIComponent(file.name));
+      data = await api(method, `${path}?${query}`, file, file.type || "application/octet-stream");
+    } else {
+      data = await api(method, template, formJson(form));
+    }
+    const next = form.dataset.next;
+    if (next) location.href = next.replace("{id}", data?.id || "");
+    else location.reload();
+  } catch (err) {
+    showError(form, err.message);
+    buttons.forEach((b) => (b.disabled = false));
+    if (busy) busy.hidden = true;
+  }
+});
+
+// "Make text from HTML": the HTML's text, paragraphs kept, links written out.
+document.addEventListener("click", (event) => {
+  if (!event.target.matches("[data-text-from-html]")) return;
+  const html = document.getElementById("html").value;
+  const doc = new DOMParser().parseFromString(html, "text/html");
+  doc.querySelectorAll("a[href]").forEach((a) => a.append(` "${a.getAttribute("href")}"`));
+  doc.querySelectorAll("br").forEach((br) => br.replaceWith("\n"));
+  doc.querySelectorAll("p, div, h1, h2, h3, li, tr, table").forEach((b) => b.append("\n\n"));
+  const text = (doc.body.textContent || "").replace(/[ \t]+\n/g, "\n").replace(/\n{3,}/g, "\n\n").trim();
+  document.getElementById("text").value = text + "\n";
+});
+
+// A list being imported: follow its counts, then show the page again.
+for (const el of document.querySelectorAll("[data-import]")) {
+  const tick = async () => {
+    try {
+      const list = await api("GET", el.dataset.import);
+      document.getElementById("accepted-count").textContent = list.accepted;
+      if (list.state !== "importing") { location.reload(); return; }
+    } catch (_) { /* try again */ }
+    setTimeout(tick, 700);
+  };
+  setTimeout(tick, 300);
+}
+
+// The progress bar of a job being sent.
+for (const el of document.querySelectorAll("[data-progress]")) {
+  const bar = el.querySelector("[role=progressbar]");
+  const text = el.querySelector("#progress-text");
+  const tick = async () => {
+    try {
+      const p = await api("GET", el.dataset.progress);
+      const done = p.sent + p.failed + p.bounced;
+      const percent = p.total > 0 ? Math.floor((100 * done) / p.total) : 0;
+      bar.setAttribute("aria-valuenow", String(percent));
+      bar.firstElementChild.style.width = `${percent}%`;
+      text.textContent = `${percent} % · ${p.sent} sent, ${p.deferred} deferred, ${p.failed} failed, ${p.bounced} bounced of ${p.total}` +
+        (p.rate > 0 ? ` · ${p.rate.toFixed(1)} messages/s` : "") + (p.waiting ? ` · ${p.waiting}` : "") + ` · ${p.state}`;
+      if (p.state === "completed" || p.state === "cancelled") {
+        const state = document.getElementById("job-state");
+        if (state && state.textContent === "ongoing") { location.reload(); return; }
+        return;
+      }
+    } catch (err) { text.textContent = err.message; }
+    setTimeout(tick, 1000);
+  };
+  tick();
+}

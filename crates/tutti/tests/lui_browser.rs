@@ -1,0 +1,135 @@
+//! A job in a real browser (headless Chromium through WebDriver): log in, create a job,
+//! upload a recipient file, write the message, test, authorize, send, and watch the
+//! progress bar reach 100 %.
+
+#![allow(clippy::unwrap_used)] // a test helper that fails is a failed test
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use fantoccini::Locator;
+use support::*;
+use tutti_smtp::server::ServerConfig;
+use tutti_smtp::sink::Sink;
+
+#[tokio::test]
+async fn a_job_from_login_to_a_full_progress_bar_in_a_browser() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = Sink::start(
+        "127.0.0.1:0".parse().unwrap(),
+        ServerConfig::new("sink.test"),
+        true,
+    )
+    .await
+    .unwrap();
+    let server = start_sending_installation(&dir.path().join("root"), sink.addr.port(), &[]).await;
+    sender(&server, "maria").await;
+    let csv = dir.path().join("customers.csv");
+    std::fs::write(
+        &csv,
+        "email,NAME\nann@example.org,Ann\nbob@example.org,Bob\nnot-an-address,X\ncy@example.org,Cy\n",
+    )
+    .unwrap();
+
+    let browser = Browser::start().await;
+    let b = &browser;
+    // Any page leads to the login first.
+    b.client.goto(&server.url("/lui")).await.unwrap();
+    b.wait_for_text("Log in").await;
+    b.fill("user_name", "maria").await;
+    b.fill("group_name", "Sales").await;
+    b.fill("password", "wrong-password").await;
+    b.click("#login").await;
+    b.wait_for_text("wrong").await;
+    b.fill("password", "maria-password").await;
+    b.click("#login").await;
+    b.wait_for_text("New job").await;
+
+    b.fill("title", "Browser sale").await;
+    b.fill("folder", "Spring").await;
+    b.click("#create").await;
+    b.wait_for_text("1. Recipients").await;
+
+    // Upload: the file input takes the file's path.
+    b.client
+        .find(Locator::Id("file"))
+        .await
+        .unwrap()
+        .send_keys(csv.to_str().unwrap())
+        .await
+        .unwrap();
+    b.click("#upload").await;
+    b.wait_for_text(">3</strong> accepted").await;
+    b.wait_for_text("1 rejected").await;
+
+    // The message, with a mistake first: the check names line and column.
+    b.fill("subject", "Hello &NAME;").await;
+    b.fill("from_address", "news@shop.example").await;
+    b.fill("html", "<p>Dear &NAME; &OOPS;</p>").await;
+    b.click("#save-message").await;
+    b.wait_for_text("line 1, column 16").await;
+    b.fill(
+        "html",
+        "<p>Dear &NAME;</p><p><a href=\"https://shop.example/sale\">Sale</a></p>",
+    )
+    .await;
+    b.click("[data-text-from-html]").await;
+    let text = b
+        .client
+        .find(Locator::Id("text"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert!(
+        text.contains("Sale \"https://shop.example/sale\""),
+        "{text}"
+    );
+    b.click("#save-message").await;
+    b.wait_for_text("The message checks out.").await;
+    b.wait_for_text("https://shop.example/sale").await;
+
+    // Test, authorize, send.
+    b.fill("addresses", "maria@shop.example").await;
+    b.click("#send-test").await;
+    b.wait_for_text("Tested").await;
+    b.click("#authorize").await;
+    b.wait_for_text("Authorized</span> by maria/Sales").await;
+    b.click("#send-job").await;
+
+    // The progress bar fills up.
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let value = b.client.find(Locator::Id("progress")).await.ok();
+        let value = match value {
+            Some(bar) => bar.attr("aria-valuenow").await.unwrap_or_default(),
+            None => None,
+        };
+        if value.as_deref() == Some("100") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the progress bar stopped at {value:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    b.wait_for_text("3 sent").await;
+    b.wait_for_text(">completed<").await;
+    b.screenshot("lui-job-sent").await;
+    // One test message and three real ones.
+    assert_eq!(sink.received().len(), 4);
+
+    // The job list shows it in its folder.
+    b.client
+        .goto(&server.url("/lui?folder=Spring"))
+        .await
+        .unwrap();
+    b.wait_for_text("Browser sale").await;
+    b.click("#logout").await;
+    b.wait_for_text("Your administrator gives you").await;
+    browser.close().await;
+}
