@@ -48,6 +48,7 @@ pub struct Engine {
     recent: Mutex<VecDeque<(Instant, u64)>>,
     /// Why sending waits, by job.
     waiting: Mutex<HashMap<String, String>>,
+
     /// The next time a message may go, for `MaxMessagesPerSecond`.
     next_slot: tokio::sync::Mutex<Instant>,
     retry_interval: Duration,
@@ -71,6 +72,7 @@ impl Engine {
             wake: Notify::new(),
             recent: Mutex::new(VecDeque::new()),
             waiting: Mutex::new(HashMap::new()),
+
             next_slot: tokio::sync::Mutex::new(Instant::now()),
             retry_interval: config_retry_interval,
             dkim,
@@ -347,6 +349,21 @@ impl Engine {
         Ok(false)
     }
 
+    /// [`Engine::compose`] without holding up the runtime's other tasks: merging and
+    /// (above all) RSA signing a batch takes milliseconds of CPU.
+    fn compose_off_runtime(
+        &self,
+        job: &Prepared,
+        claimed: &[Claimed],
+    ) -> (Vec<Written>, Vec<Fate>) {
+        match tokio::runtime::Handle::current().runtime_flavor() {
+            tokio::runtime::RuntimeFlavor::MultiThread => {
+                tokio::task::block_in_place(|| self.compose(job, claimed))
+            }
+            _ => self.compose(job, claimed),
+        }
+    }
+
     /// Writes each recipient's message; a recipient whose own data makes it unsendable
     /// fails here with the reason.
     fn compose(&self, job: &Prepared, claimed: &[Claimed]) -> (Vec<Written>, Vec<Fate>) {
@@ -419,7 +436,7 @@ impl Engine {
     }
 
     async fn to_outbox(&self, job: &Prepared, claimed: &[Claimed]) -> Vec<Fate> {
-        let (messages, mut fates) = self.compose(job, claimed);
+        let (messages, mut fates) = self.compose_off_runtime(job, claimed);
         let dir = self.outbox.join(&job.id);
         let written = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u64>> {
             std::fs::create_dir_all(&dir)?;
@@ -470,7 +487,7 @@ impl Engine {
         relay: &RelayConfig,
         conn: &mut Option<Connection>,
     ) -> Result<Vec<Fate>, (String, Vec<Fate>)> {
-        let (messages, mut fates) = self.compose(job, claimed);
+        let (messages, mut fates) = self.compose_off_runtime(job, claimed);
         if messages.is_empty() {
             return Ok(fates);
         }

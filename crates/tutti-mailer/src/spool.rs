@@ -11,7 +11,10 @@
 //! Queued recipients always have `next_at_ms = 0`, so the index on (job, state,
 //! next_at_ms) hands out queued ones in `seq` order and due ones by time, without a sort.
 
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
 use rusqlite::{OptionalExtension, params};
@@ -76,6 +79,11 @@ pub struct Fate {
 #[derive(Clone)]
 pub struct Spool {
     db: Db,
+    /// The counts last read per job, and when: counting a large job's recipients takes
+    /// milliseconds on the one connection, and every open progress bar asks each second,
+    /// so counts are read at most once a second while a job is sent. A change of state
+    /// (submit, pause, bounce…) drops them at once.
+    counted: Arc<Mutex<HashMap<String, (Instant, JobProgress)>>>,
 }
 
 fn kind_text(kind: DeliveryKind) -> &'static str {
@@ -153,7 +161,10 @@ impl Spool {
             tx.commit()
         })
         .await?;
-        Ok(Spool { db })
+        Ok(Spool {
+            db,
+            counted: Arc::default(),
+        })
     }
 
     /// Stores a definition. The same definition again changes nothing (`Ok(false)`); a
@@ -268,6 +279,12 @@ impl Spool {
     /// Ends the upload: the job has exactly `count` recipients (0 … count-1) and is sent
     /// from now on. Submitting again is a no-op.
     pub async fn submit(&self, job: &str, count: u64) -> anyhow::Result<Result<(), String>> {
+        let done = self.submit_now(job, count).await;
+        self.forget(job);
+        done
+    }
+
+    async fn submit_now(&self, job: &str, count: u64) -> anyhow::Result<Result<(), String>> {
         let job = job.to_string();
         self.db
             .call(move |conn| -> anyhow::Result<Result<(), String>> {
@@ -305,6 +322,17 @@ impl Spool {
     }
 
     pub async fn set_state(
+        &self,
+        job: &str,
+        from: &[JobState],
+        to: JobState,
+    ) -> anyhow::Result<bool> {
+        let done = self.set_state_now(job, from, to).await;
+        self.forget(job);
+        done
+    }
+
+    async fn set_state_now(
         &self,
         job: &str,
         from: &[JobState],
@@ -350,7 +378,9 @@ impl Spool {
                         "SELECT seq, data, attempts, first_ms, state FROM recipients WHERE job = ?1 AND state = ?2 AND next_at_ms <= ?3 ORDER BY next_at_ms LIMIT ?4",
                     )?;
                     let mut queued = tx.prepare_cached(
-                        "SELECT seq, data, attempts, first_ms, state FROM recipients WHERE job = ?1 AND state = 0 AND next_at_ms = 0 ORDER BY seq LIMIT ?2",
+                        // Without INDEXED BY the planner walks the primary key past every
+                        // recipient already sent: each claim would cost the job's size.
+                        "SELECT seq, data, attempts, first_ms, state FROM recipients INDEXED BY recipients_by_state WHERE job = ?1 AND state = 0 AND next_at_ms = 0 ORDER BY seq LIMIT ?2",
                     )?;
                     let row = |r: &rusqlite::Row<'_>| {
                         Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, u32>(2)?, r.get::<_, i64>(3)?, r.get::<_, i64>(4)?))
@@ -472,6 +502,32 @@ impl Spool {
 
     /// The counts of a job's recipients by state.
     pub async fn progress(&self, job: &str) -> anyhow::Result<Option<JobProgress>> {
+        let cached = self
+            .counts()
+            .get(job)
+            .filter(|(at, _)| at.elapsed() < Duration::from_secs(1))
+            .map(|(_, p)| p.clone());
+        if let Some(p) = cached {
+            return Ok(Some(p));
+        }
+        let counted = self.count(job).await?;
+        if let Some(p) = &counted {
+            self.counts()
+                .insert(job.to_string(), (Instant::now(), p.clone()));
+        }
+        Ok(counted)
+    }
+
+    fn counts(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, JobProgress)>> {
+        self.counted.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Drops the cached counts of a job whose state changed.
+    fn forget(&self, job: &str) {
+        self.counts().remove(job);
+    }
+
+    async fn count(&self, job: &str) -> anyhow::Result<Option<JobProgress>> {
         let id = job.to_string();
         let row = self
             .db
@@ -520,6 +576,18 @@ impl Spool {
     /// Records a bounce or complaint for a recipient (a bounce also changes its state);
     /// `Ok(false)` when the job has no such recipient.
     pub async fn record_report(
+        &self,
+        job: &str,
+        seq: u64,
+        kind: DeliveryKind,
+        reply: String,
+    ) -> anyhow::Result<bool> {
+        let done = self.record_report_now(job, seq, kind, reply).await;
+        self.forget(job);
+        done
+    }
+
+    async fn record_report_now(
         &self,
         job: &str,
         seq: u64,
