@@ -9,6 +9,7 @@
 mod database;
 mod jobs;
 mod message;
+mod move_db;
 mod pages;
 mod recipients;
 mod refresher;
@@ -30,6 +31,8 @@ use tutti_core::runtime::{ComponentContext, Started, component_span, start_hub_c
 use utoipa::openapi::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
+
+pub use move_db::{Moved, move_database};
 
 pub(crate) struct LuiState {
     pub ctx: ComponentContext,

@@ -28,6 +28,26 @@ pub enum Command {
     /// Administration Hub tasks that work while it is stopped.
     #[command(subcommand)]
     Hub(HubCommand),
+    /// User Interface tasks that work while it is stopped.
+    #[command(subcommand)]
+    Lui(LuiCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LuiCommand {
+    /// Move all of the system database to PostgreSQL (a URL) or back to the internal one
+    /// (`internal`), then point lui/lui.ini at it. Stop the User Interface first; the target
+    /// must be empty; the source is left as it was.
+    MoveDatabase(MoveDatabaseArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MoveDatabaseArgs {
+    #[command(flatten)]
+    pub root: RootArg,
+    /// `internal`, or postgres://user:password@host:port/database
+    #[arg(long, value_name = "URL")]
+    pub to: String,
 }
 
 #[derive(Debug, Subcommand)]

@@ -5,6 +5,7 @@ mod cli;
 mod hub_cmd;
 mod init_cmd;
 mod listen;
+mod lui_cmd;
 mod serve;
 
 use std::process::ExitCode;
@@ -27,6 +28,7 @@ fn main() -> ExitCode {
         cli::Command::Hub(cli::HubCommand::ResetAdminPassword(args)) => {
             hub_cmd::reset_admin_password(&args)
         }
+        cli::Command::Lui(cli::LuiCommand::MoveDatabase(args)) => lui_cmd::move_database(&args),
     }
 }
 

@@ -289,3 +289,142 @@ async fn jobs_on_postgresql() {
     };
     the_job_lifecycle(&[("DatabaseType", "postgresql"), ("DatabaseUrl", &pg.url)]).await;
 }
+
+async fn upload_csv(api: &HubApi, job: &str, csv: &str) -> Value {
+    let r = api
+        .http
+        .post(format!("{}/jobs/{job}/recipients", api.base))
+        .header("x-csrf-token", &api.csrf)
+        .body(csv.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 202);
+    let deadline = std::time::Instant::now() + DEADLINE;
+    loop {
+        let (_, list) = api.get(&format!("/jobs/{job}/recipients")).await;
+        if list["state"] != "importing" {
+            return list;
+        }
+        assert!(std::time::Instant::now() < deadline, "{list}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_system_database_moves_to_postgresql_and_back_with_everything() {
+    let Some(pg) = PgDatabase::create().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    let mut server = hub_and_lui(&root, &[]).await;
+    let admin = HubApi::first_use(&server.base(), "new-admin-pw").await;
+    assert_eq!(admin.post("/groups", json!({"name": "Sales"})).await.0, 201);
+    admin
+        .post(
+            "/accounts",
+            json!({"user_name": "anna", "group_name": "Sales", "password": "anna-password"}),
+        )
+        .await;
+    let anna = user(&server, "anna", "Sales").await;
+    let (_, a) = anna.post("/jobs", json!({"title": "First"})).await;
+    let (_, b) = anna.post("/jobs", json!({"title": "Second"})).await;
+    let (a, b) = (
+        a["id"].as_str().unwrap().to_string(),
+        b["id"].as_str().unwrap().to_string(),
+    );
+    let list = upload_csv(
+        &anna,
+        &a,
+        "email,NAME\nx@example.org,X\ny@example.org,Y\nbad,Z\n",
+    )
+    .await;
+    assert_eq!(list["accepted"], 2);
+    let message =
+        json!({"subject": "Hi &NAME;", "from_address": "n@shop.example", "html": "<p>&NAME;</p>"});
+    assert_eq!(
+        anna.put(&format!("/jobs/{a}/message"), message.clone())
+            .await
+            .0,
+        200
+    );
+
+    // Not while the User Interface runs.
+    let refused = run_move(&root, &pg.url);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("stop it"),
+        "{refused:?}"
+    );
+    assert!(server.stop().success());
+
+    let moved = run_move(&root, &pg.url);
+    assert!(moved.status.success(), "{moved:?}");
+    let out = String::from_utf8_lossy(&moved.stdout);
+    assert!(
+        out.contains("jobs: 2 rows") && out.contains("recipients: 2 rows"),
+        "{out}"
+    );
+    let ini = std::fs::read_to_string(root.join("lui/lui.ini")).unwrap();
+    assert!(ini.contains("DatabaseType=postgresql"), "{ini}");
+
+    let check = |server: &Server| {
+        let base = server.base();
+        let (a, b, message) = (a.clone(), b.clone(), message.clone());
+        async move {
+            let mut anna = HubApi::at(&base, "/lui");
+            anna.login(
+                json!({"user_name": "anna", "group_name": "Sales", "password": "anna-password"}),
+            )
+            .await;
+            let (_, page) = anna.get("/jobs").await;
+            let mut listed = ids(&page);
+            listed.sort();
+            assert!(listed.contains(&a) && listed.contains(&b), "{page}");
+            let (_, list) = anna.get(&format!("/jobs/{a}/recipients")).await;
+            assert_eq!(
+                (list["accepted"].as_i64(), list["rejected"].as_i64()),
+                (Some(2), Some(1))
+            );
+            let (_, view) = anna.get(&format!("/jobs/{a}/message")).await;
+            assert_eq!(view["message"]["subject"], message["subject"]);
+            anna
+        }
+    };
+    let mut server = Server::start(&root).await;
+    let anna = check(&server).await;
+    // Ids and list numbers go on after the copied ones.
+    let (_, c) = anna.post("/jobs", json!({"title": "Third"})).await;
+    assert!(c["id"].as_str().unwrap().ends_with('C'), "{c}");
+    let second = upload_csv(&anna, c["id"].as_str().unwrap(), "email\nz@example.org\n").await;
+    assert!(
+        second["id"].as_i64() > list["id"].as_i64(),
+        "{second} after {list}"
+    );
+    assert!(server.stop().success());
+
+    // Back to the internal database: not into the old file, which still holds the data.
+    let back = run_move(&root, "internal");
+    assert!(!back.status.success());
+    assert!(String::from_utf8_lossy(&back.stderr).contains("already holds data"));
+    std::fs::remove_dir_all(root.join("lui/database")).unwrap();
+    let back = run_move(&root, "internal");
+    assert!(back.status.success(), "{back:?}");
+    let server = Server::start(&root).await;
+    check(&server).await;
+}
+
+fn run_move(root: &std::path::Path, to: &str) -> std::process::Output {
+    tutti()
+        .args([
+            "lui",
+            "move-database",
+            "--root",
+            root.to_str().unwrap(),
+            "--to",
+            to,
+        ])
+        .output()
+        .unwrap()
+}
