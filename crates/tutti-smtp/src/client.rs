@@ -216,6 +216,17 @@ impl Connection {
             ehlo = conn.ehlo(&config.ehlo_name).await?;
         }
         if let Some((user, password)) = &config.auth {
+            // A password crosses the network only inside TLS; on this host it never leaves.
+            let loopback = config.host == "localhost"
+                || config
+                    .host
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback());
+            if config.security == Security::None && !loopback {
+                return Err(conn.broken(
+                    "a user name is configured but the connection is not encrypted: use STARTTLS or TLS (SmtpSecurity)",
+                ));
+            }
             if ehlo.capabilities & EXT_AUTH == 0 {
                 return Err(conn.broken("a user name is configured but the relay offers no AUTH"));
             }

@@ -1,6 +1,7 @@
 //! A small SMTP server: the Mailer's bounce listener and the test sink are built on it.
-//! It speaks ESMTP with PIPELINING (optional), STARTTLS (when given a certificate), SIZE,
-//! and hands each message to a [`Handler`], whose answer is the reply to DATA.
+//! It speaks ESMTP with PIPELINING (optional), STARTTLS or implicit TLS (when given a
+//! certificate), AUTH PLAIN over TLS (when given credentials), SIZE, and hands each
+//! message to a [`Handler`], whose answer is the reply to DATA.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -34,6 +35,11 @@ pub struct ServerConfig {
     pub max_recipients: usize,
     /// When set, STARTTLS is offered with this certificate.
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// TLS from the first byte (port 465 style) instead of STARTTLS; needs `tls`.
+    pub implicit_tls: bool,
+    /// When set, MAIL needs AUTH PLAIN with this user name and password first (offered
+    /// over TLS only).
+    pub auth: Option<(String, String)>,
     /// How long the server waits for the client's next line.
     pub idle_timeout: Duration,
 }
@@ -46,6 +52,8 @@ impl ServerConfig {
             max_message_size: 50 * 1024 * 1024,
             max_recipients: 1000,
             tls: None,
+            implicit_tls: false,
+            auth: None,
             idle_timeout: Duration::from_secs(300),
         }
     }
@@ -105,10 +113,20 @@ async fn session<H: Handler>(
     config: ServerConfig,
     handler: Arc<H>,
 ) -> std::io::Result<()> {
+    let greeting = reply(220, &format!("{} ESMTP Tutti", config.hostname));
+    if let (true, Some(tls_config)) = (config.implicit_tls, &config.tls) {
+        let tls = tokio_rustls::TlsAcceptor::from(tls_config.clone())
+            .accept(stream)
+            .await?;
+        let mut io = BufReader::new(tls);
+        io.get_mut().write_all(&greeting).await?;
+        io.get_mut().flush().await?;
+        return converse(&mut io, &config, &*handler, true)
+            .await
+            .map(|_| ());
+    }
     let mut io = BufReader::new(stream);
-    io.get_mut()
-        .write_all(&reply(220, &format!("{} ESMTP Tutti", config.hostname)))
-        .await?;
+    io.get_mut().write_all(&greeting).await?;
     match converse(&mut io, &config, &*handler, false).await? {
         Next::Close => Ok(()),
         Next::StartTls(acceptor) => {
@@ -139,6 +157,7 @@ where
     let mut from: Option<String> = None;
     let mut to: Vec<String> = Vec::new();
     let mut out = Vec::new();
+    let mut authenticated = config.auth.is_none();
     loop {
         // Replies to pipelined commands go out together, when no more input is waiting.
         if !out.is_empty() && io.buffer().is_empty() {
@@ -181,6 +200,9 @@ where
                 if config.tls.is_some() && !tls {
                     caps.push("STARTTLS".into());
                 }
+                if config.auth.is_some() && tls {
+                    caps.push("AUTH PLAIN".into());
+                }
                 for (i, cap) in caps.iter().enumerate() {
                     let sep = if i + 1 == caps.len() { ' ' } else { '-' };
                     out.extend(format!("250{sep}{cap}\r\n").into_bytes());
@@ -200,6 +222,28 @@ where
                 }
                 None => out.extend(reply(502, "5.5.1 STARTTLS is not offered")),
             },
+            "AUTH" => {
+                let answer = match (&config.auth, tls, authenticated) {
+                    (None, _, _) | (_, false, _) => reply(502, "5.5.1 AUTH is not offered here"),
+                    (_, _, true) => reply(503, "5.5.1 Already authenticated"),
+                    (Some(credentials), true, false) => {
+                        let words: Vec<&str> = text.split_whitespace().collect();
+                        match words.as_slice() {
+                            [_, mechanism, token] if mechanism.eq_ignore_ascii_case("PLAIN") => {
+                                if plain_matches(token, credentials) {
+                                    authenticated = true;
+                                    reply(235, "2.7.0 Authentication successful")
+                                } else {
+                                    reply(535, "5.7.8 Authentication credentials invalid")
+                                }
+                            }
+                            _ => reply(504, "5.5.4 Only AUTH PLAIN with its initial response"),
+                        }
+                    }
+                };
+                out.extend(answer);
+            }
+            "MAIL" if !authenticated => out.extend(reply(530, "5.7.0 Authentication required")),
             "MAIL" => match upper
                 .strip_prefix("MAIL FROM:")
                 .and_then(|_| path_arg(&text[10..]))
@@ -268,6 +312,20 @@ where
             _ => out.extend(reply(500, "5.5.2 Command not recognized")),
         }
     }
+}
+
+/// Whether an AUTH PLAIN response (base64 of `authzid NUL user NUL password`) names these
+/// credentials.
+fn plain_matches(token: &str, (user, password): &(String, String)) -> bool {
+    use base64::Engine;
+    let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(token.trim()) else {
+        return false;
+    };
+    let mut parts = decoded.split(|&b| b == 0);
+    let (_authzid, given_user, given_password) = (parts.next(), parts.next(), parts.next());
+    parts.next().is_none()
+        && given_user == Some(user.as_bytes())
+        && given_password == Some(password.as_bytes())
 }
 
 /// Reads message content up to the lone `.` line, undoing dot-stuffing. `None` when it

@@ -220,3 +220,78 @@ async fn starttls_is_used_when_required() {
     let e = Connection::open(&relay).await.err().unwrap();
     assert!(e.to_string().contains("STARTTLS is required"), "{e}");
 }
+
+/// A self-signed certificate for `localhost`: the server's config and a client config
+/// that trusts it.
+fn localhost_tls() -> (Arc<rustls::ServerConfig>, Arc<rustls::ClientConfig>) {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let der = cert.cert.der().clone();
+    let key = rustls::pki_types::PrivateKeyDer::try_from(cert.signing_key.serialize_der()).unwrap();
+    let server = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(vec![der.clone()], key)
+        .unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(der).unwrap();
+    let client = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    (Arc::new(server), Arc::new(client))
+}
+
+#[tokio::test]
+async fn implicit_tls_and_auth_plain_get_a_message_through_and_a_wrong_password_does_not() {
+    let (server_tls, client_tls) = localhost_tls();
+    let mut config = ServerConfig::new("sink.test");
+    config.tls = Some(server_tls);
+    config.implicit_tls = true;
+    config.auth = Some(("mailer".into(), "s3cret pw".into()));
+    let sink = Sink::start("127.0.0.1:0".parse().unwrap(), config, true)
+        .await
+        .unwrap();
+    let relay_with = |password: &str| {
+        let mut relay = RelayConfig::new("localhost", sink.addr.port());
+        relay.security = Security::Implicit;
+        relay.tls = Some(client_tls.clone());
+        relay.auth = Some(("mailer".into(), password.into()));
+        relay
+    };
+    let mut conn = Connection::open(&relay_with("s3cret pw")).await.unwrap();
+    let content = message(3);
+    let to = ["auth@y.example"];
+    let (results, error) = conn
+        .send_all(&[Outgoing {
+            from: "b@x.example",
+            to: &to,
+            content: &content,
+        }])
+        .await;
+    assert!(error.is_none(), "{error:?}");
+    assert!(matches!(results[0][..], [Outcome::Accepted(_)]));
+    assert_eq!(sink.received()[0].content, content);
+
+    let e = Connection::open(&relay_with("wrong")).await.err().unwrap();
+    assert!(e.to_string().contains("535"), "{e}");
+
+    // Without credentials the server refuses MAIL: nothing is accepted.
+    let mut anonymous = RelayConfig::new("localhost", sink.addr.port());
+    anonymous.security = Security::Implicit;
+    anonymous.tls = Some(client_tls.clone());
+    let mut conn = Connection::open(&anonymous).await.unwrap();
+    let (results, _) = conn
+        .send_all(&[Outgoing {
+            from: "b@x.example",
+            to: &to,
+            content: &content,
+        }])
+        .await;
+    assert!(
+        !matches!(
+            results.first().map(|r| &r[..]),
+            Some([Outcome::Accepted(_)])
+        ),
+        "{results:?}"
+    );
+    assert_eq!(sink.received().len(), 1);
+}

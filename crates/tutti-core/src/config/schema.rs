@@ -250,7 +250,8 @@ pub static MAILER_INI: &FileSpec = &FileSpec {
             name: "SmtpUser",
             default: "",
             expected: "a user name, or empty for none",
-            doc: "User name for SMTP AUTH PLAIN at the relays (use with starttls or tls).",
+            doc: "User name for SMTP AUTH PLAIN at the relays; refused without starttls or tls \
+                  unless the relay is on this host (the password would cross the network in clear).",
         },
         KeySpec {
             name: "SmtpPassword",
