@@ -19,7 +19,7 @@ use crate::LuiState;
 use crate::jobs::api::{actor, job_for};
 use crate::jobs::model::{Access, Actor, Job, JobState};
 use crate::jobs::store::ListFilter;
-use crate::message::api::{Problem, view as message_view};
+use crate::message::api::{PreviewView, Problem, preview_for, view as message_view};
 use crate::message::store::{AttachmentInfo, MessageDraft};
 use crate::recipients::store::ListInfo;
 use crate::send::api::tracking_view;
@@ -32,6 +32,7 @@ pub fn router() -> Router<Arc<LuiState>> {
         .route("/", get(jobs_page))
         .route("/login", get(login_page))
         .route("/jobs/{id}", get(job_page))
+        .route("/jobs/{id}/preview", get(preview_page))
         .route("/static/tutti.js", get(script))
         .route("/static/tutti.css", get(style))
 }
@@ -294,4 +295,44 @@ async fn job_page_for(
         access,
         job,
     })
+}
+
+#[derive(Template)]
+#[template(path = "preview.html")]
+struct PreviewPage {
+    frame: Frame,
+    job: Job,
+    p: PreviewView,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct PreviewQuery {
+    #[serde(default)]
+    recipient: i64,
+}
+
+async fn preview_page(
+    State(state): State<Arc<LuiState>>,
+    session: Result<LuiSession, ApiError>,
+    Path(id): Path<String>,
+    Query(q): Query<PreviewQuery>,
+) -> Response {
+    let session = match session {
+        Ok(s) => s,
+        Err(e) => return refused(e),
+    };
+    let page = async {
+        let actor = actor(&state, &session).await?;
+        let (job, _) = job_for(&state, &actor, &id).await?;
+        let p = preview_for(&state, &id, q.recipient).await?;
+        Ok::<_, ApiError>(PreviewPage {
+            frame: Frame::of(&session, &actor),
+            job,
+            p,
+        })
+    };
+    match page.await {
+        Ok(page) => render(page),
+        Err(e) => refused(e),
+    }
 }

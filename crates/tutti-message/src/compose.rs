@@ -561,16 +561,27 @@ fn valid_address(address: &str) -> bool {
             .all(|b| b.is_ascii_graphic() && !b"<>()[]\\,;:\"".contains(&b))
 }
 
+/// One recipient's message before MIME encoding: what a preview shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    pub subject: String,
+    pub from_name: String,
+    pub from_address: String,
+    pub reply_to: Option<String>,
+    /// With tracked links and the open pixel in place.
+    pub html: Option<String>,
+    pub text: Option<String>,
+}
+
 impl Composer {
-    /// Writes the whole message (headers and body, CRLF line ends) for one recipient.
-    /// Fails only when the recipient's own data makes an address header invalid.
-    pub fn compose<F: FieldValues + ?Sized, T: TrackingUrls>(
+    /// Merges every text for one recipient. Fails only when the recipient's own data makes
+    /// an address invalid.
+    pub fn render<F: FieldValues + ?Sized, T: TrackingUrls>(
         &self,
-        envelope: &Envelope<'_, F>,
+        values: &F,
         tracking: &T,
-        out: &mut Vec<u8>,
-    ) -> Result<Written, String> {
-        let fields = NoSlots(envelope.fields);
+    ) -> Result<Rendered, String> {
+        let fields = NoSlots(values);
         let from_address = self.from_address.render(&fields);
         if !valid_address(from_address.trim()) {
             return Err(format!(
@@ -587,14 +598,36 @@ impl Composer {
         }
         let part = |html: bool| PartRecipient {
             composer: self,
-            fields: envelope.fields,
+            fields: values,
             tracking,
             html,
         };
-        let html = self.html.as_ref().map(|t| t.render(&part(true)));
-        let text = self.text.as_ref().map(|t| t.render(&part(false)));
-        let subject = self.subject.render(&fields);
-        let from_name = self.from_name.render(&fields);
+        Ok(Rendered {
+            html: self.html.as_ref().map(|t| t.render(&part(true))),
+            text: self.text.as_ref().map(|t| t.render(&part(false))),
+            subject: self.subject.render(&fields),
+            from_name: self.from_name.render(&fields),
+            from_address,
+            reply_to,
+        })
+    }
+
+    /// Writes the whole message (headers and body, CRLF line ends) for one recipient.
+    /// Fails only when the recipient's own data makes an address header invalid.
+    pub fn compose<F: FieldValues + ?Sized, T: TrackingUrls>(
+        &self,
+        envelope: &Envelope<'_, F>,
+        tracking: &T,
+        out: &mut Vec<u8>,
+    ) -> Result<Written, String> {
+        let Rendered {
+            subject,
+            from_name,
+            from_address,
+            reply_to,
+            html,
+            text,
+        } = self.render(envelope.fields, tracking)?;
         let fits = |s: &str| self.charset.encode(s).is_ok();
         let all_fit = html.as_deref().is_none_or(fits)
             && text.as_deref().is_none_or(fits)

@@ -9,4 +9,6 @@ pub mod charset;
 pub mod compose;
 pub mod encode;
 pub mod links;
-pub use compose::{Attachment, Composer, Envelope, Link, MessageSpec, TrackingUrls, Written};
+pub use compose::{
+    Attachment, Composer, Envelope, Link, MessageSpec, Rendered, TrackingUrls, Written,
+};

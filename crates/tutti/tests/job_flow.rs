@@ -166,6 +166,22 @@ async fn the_whole_job(database: &[(&str, &str)]) {
         .put(&format!("/jobs/{id}/message"), message.clone())
         .await;
     assert_eq!(view["problems"], json!([]), "{view}");
+    // A preview as any recipient: Bob (the second) is silver, so no gold offer.
+    let (status, p) = anna.get(&format!("/jobs/{id}/preview?recipient=1")).await;
+    assert_eq!(status, 200, "{p}");
+    assert_eq!(
+        (p["subject"].as_str(), p["recipients"].as_i64()),
+        (Some("Hello Bob"), Some(4))
+    );
+    let html = p["html"].as_str().unwrap();
+    assert!(
+        html.contains("https://shop.example/sale") && !html.contains("Gold offer"),
+        "{html}"
+    );
+    assert_eq!(
+        anna.get(&format!("/jobs/{id}/preview?recipient=9")).await.0,
+        404
+    );
     let (_, tracking) = anna.get(&format!("/jobs/{id}/tracking")).await;
     assert_eq!(
         tracking["links"][0]["url"], "https://shop.example/sale",

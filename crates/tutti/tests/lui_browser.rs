@@ -91,6 +91,10 @@ async fn a_job_from_login_to_a_full_progress_bar_in_a_browser() {
     b.click("#save-message").await;
     b.wait_for_text("The message checks out.").await;
     b.wait_for_text("https://shop.example/sale").await;
+    b.click("#preview").await;
+    b.wait_for_text("Hello Ann").await;
+    b.client.back().await.unwrap();
+    b.wait_for_text("The message checks out.").await;
 
     // Test, authorize, send.
     b.fill("addresses", "maria@shop.example").await;

@@ -32,6 +32,7 @@ const MAX_TEXT: usize = 2 << 20;
 pub fn router() -> OpenApiRouter<Arc<LuiState>> {
     OpenApiRouter::new()
         .routes(routes!(get_message, save_message))
+        .routes(routes!(preview))
         .routes(routes!(put_attachment, delete_attachment))
 }
 
@@ -292,4 +293,131 @@ async fn delete_attachment(
         return Err(ApiError::not_found(format!("job {id} has no file {name}")));
     }
     Ok(Json(view(&state, &id).await?))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct PreviewQuery {
+    /// Which recipient, by position in the list (0: the first).
+    #[serde(default)]
+    pub recipient: i64,
+}
+
+/// The message as one recipient will get it (links show their targets).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PreviewView {
+    pub recipient: i64,
+    /// Recipients in the list, to choose from.
+    pub recipients: i64,
+    /// The recipient's row, by column.
+    pub fields: Vec<String>,
+    pub subject: String,
+    pub from_name: String,
+    pub from_address: String,
+    pub reply_to: Option<String>,
+    pub html: Option<String>,
+    pub text: Option<String>,
+}
+
+/// Tracking URLs for a preview: each link leads to its own (merged) target.
+struct PreviewUrls<'a> {
+    links: &'a [tutti_message::Link],
+}
+
+impl tutti_message::TrackingUrls for PreviewUrls<'_> {
+    fn unsubscribe(&self, out: &mut String) {
+        out.push_str("#unsubscribe");
+    }
+    fn open(&self, out: &mut String) {
+        out.push_str("data:image/gif;base64,R0lGODlhAQABAAAAACw=");
+    }
+    fn click(&self, link: usize, merged: Option<&str>, out: &mut String) {
+        match merged {
+            Some(target) => out.push_str(target),
+            None => out.push_str(
+                self.links
+                    .get(link)
+                    .and_then(|l| l.target.as_deref())
+                    .unwrap_or("#"),
+            ),
+        }
+    }
+}
+
+/// The message merged for one recipient of the list: a 422 lists what stops it.
+pub(crate) async fn preview_for(state: &LuiState, job: &str, index: i64) -> ApiResult<PreviewView> {
+    let def = match definition(state, job, Tracking::for_check()).await? {
+        Ok(def) => def,
+        Err(problems) => return Err(problems_answer(&problems)),
+    };
+    let composer = def
+        .composer(job)
+        .map_err(|p| problems_answer(&p.into_iter().map(Problem::from).collect::<Vec<_>>()))?;
+    let list = state
+        .lists
+        .of_job(job)
+        .await
+        .map_err(db_error)?
+        .ok_or_else(|| ApiError::not_found(format!("job {job} has no recipients")))?;
+    let Some((_, fields)) = state
+        .lists
+        .row_at(list.id, index.max(0))
+        .await
+        .map_err(db_error)?
+    else {
+        return Err(ApiError::not_found(format!(
+            "the list has {} recipients: there is no recipient {}",
+            list.accepted,
+            index + 1
+        )));
+    };
+    let rendered = composer
+        .render(
+            &fields[..],
+            &PreviewUrls {
+                links: composer.links(),
+            },
+        )
+        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e))?;
+    Ok(PreviewView {
+        recipient: index.max(0),
+        recipients: list.accepted,
+        fields,
+        subject: rendered.subject,
+        from_name: rendered.from_name,
+        from_address: rendered.from_address,
+        reply_to: rendered.reply_to,
+        html: rendered.html,
+        text: rendered.text,
+    })
+}
+
+fn problems_answer(problems: &[Problem]) -> ApiError {
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        format!(
+            "the message cannot be previewed yet: {}",
+            problems
+                .iter()
+                .map(|p| format!(
+                    "{}, line {}, column {}: {}",
+                    p.source, p.line, p.column, p.message
+                ))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+    )
+}
+
+/// The message as a chosen recipient will get it.
+#[utoipa::path(get, path = "/jobs/{id}/preview", tag = "message", params(PreviewQuery),
+    responses((status = 200, body = PreviewView), (status = 404), (status = 422, description = "the message does not check out yet")))]
+async fn preview(
+    State(state): State<Arc<LuiState>>,
+    session: LuiSession,
+    Path(id): Path<String>,
+    Query(q): Query<PreviewQuery>,
+) -> ApiResult<Json<PreviewView>> {
+    let actor = actor(&state, &session).await?;
+    job_for(&state, &actor, &id).await?;
+    Ok(Json(preview_for(&state, &id, q.recipient).await?))
 }

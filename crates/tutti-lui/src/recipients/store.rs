@@ -187,6 +187,25 @@ impl Lists {
             .collect()
     }
 
+    /// The `index`-th row (from 0) in order.
+    pub async fn row_at(&self, list: i64, index: i64) -> sqlx::Result<Option<(i64, Vec<String>)>> {
+        let row = sqlx::query(
+            "SELECT seq, fields FROM recipients WHERE list_id = $1 ORDER BY seq LIMIT 1 OFFSET $2",
+        )
+        .bind(list)
+        .bind(index)
+        .fetch_optional(&self.db.pool)
+        .await?;
+        row.map(|r| {
+            let fields: String = r.try_get(1)?;
+            Ok((
+                r.try_get(0)?,
+                serde_json::from_str(&fields).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+            ))
+        })
+        .transpose()
+    }
+
     pub async fn rejected(
         &self,
         list: i64,
