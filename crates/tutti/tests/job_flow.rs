@@ -272,6 +272,21 @@ async fn the_whole_job(database: &[(&str, &str)]) {
     }
     let (_, job) = anna.get(&format!("/jobs/{id}")).await;
     assert_eq!(job["state"], "completed");
+    // A copy is a new open job with the same message, tracking and recipients, untested.
+    let (status, copy) = anna.post(&format!("/jobs/{id}/copy"), json!({})).await;
+    assert_eq!(status, 201, "{copy}");
+    let copy_id = copy["id"].as_str().unwrap();
+    let (_, view) = anna.get(&format!("/jobs/{copy_id}/message")).await;
+    assert_eq!(view["message"]["subject"], "Hello &NAME;");
+    assert_eq!(view["problems"], json!([]));
+    let (_, list) = anna.get(&format!("/jobs/{copy_id}/recipients")).await;
+    assert_eq!(list["accepted"], 4);
+    assert_eq!(
+        anna.post(&format!("/jobs/{copy_id}/authorize"), json!({}))
+            .await
+            .0,
+        409
+    );
     let received = sink.received();
     let mut real: Vec<(String, String, bool)> = received[3..]
         .iter()

@@ -116,6 +116,33 @@ impl Jobs {
         .bind(now)
         .execute(&mut *tx)
         .await?;
+        if let Some(source) = copied_from {
+            // A copy has the source's message, files, tracking and recipients (lists do
+            // not change once imported, so both jobs may send to the same one); never its
+            // test, authorization or sending.
+            sqlx::query(
+                "INSERT INTO job_messages (job_id, subject, from_name, from_address, reply_to, html, text, charset, updated_ms) \
+                 SELECT $1, subject, from_name, from_address, reply_to, html, text, charset, $3 FROM job_messages WHERE job_id = $2",
+            )
+            .bind(&id)
+            .bind(source)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            for sql in [
+                "INSERT INTO job_attachments (job_id, name, content_type, content_id, data) \
+                 SELECT $1, name, content_type, content_id, data FROM job_attachments WHERE job_id = $2",
+                "UPDATE jobs SET (tracking_kind, track_opens, track_clicks, untracked, recipient_list_id) = \
+                 (SELECT tracking_kind, track_opens, track_clicks, untracked, recipient_list_id FROM jobs WHERE id = $2) \
+                 WHERE id = $1",
+            ] {
+                sqlx::query(sql)
+                    .bind(&id)
+                    .bind(source)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
         tx.commit().await?;
         Ok(Job {
             id,
