@@ -97,6 +97,14 @@ pub struct AccountInfo {
     pub password_stamp: String,
 }
 
+/// A member of a group, as `GET /hub/api/registry/groups/{name}/members` lists them
+/// (enabled accounts only): whom a job's owner can let work on it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct GroupMember {
+    pub id: i64,
+    pub user_name: String,
+}
+
 /// `GET /hub/api/registry/version`: grows with every change to accounts, groups or
 /// settings, so components know when to read again.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]

@@ -28,6 +28,7 @@ pub fn router() -> OpenApiRouter<Arc<HubState>> {
         .routes(routes!(version))
         .routes(routes!(component_settings))
         .routes(routes!(mailer_connections))
+        .routes(routes!(group_members))
 }
 
 impl HubState {
@@ -182,4 +183,34 @@ async fn mailer_connections(
         }
     }
     Ok(Json(uses))
+}
+
+/// The enabled accounts of a group (any letter case in its name), by user name.
+#[utoipa::path(get, path = "/registry/groups/{name}/members", tag = "registry (components)",
+    responses((status = 200, body = [tutti_core::api::GroupMember]), (status = 404, description = "no such group")))]
+async fn group_members(
+    State(state): State<Arc<HubState>>,
+    Path(name): Path<String>,
+) -> Result<Json<Vec<tutti_core::api::GroupMember>>, ApiError> {
+    let store_error = |e| ApiError::internal("account registry", e);
+    let groups = state.store.groups().await.map_err(store_error)?;
+    let wanted = name.to_lowercase();
+    let Some(group) = groups.iter().find(|g| g.name.to_lowercase() == wanted) else {
+        return Err(ApiError::not_found(format!("there is no group {name}")));
+    };
+    let (accounts, _) = state
+        .store
+        .accounts(String::new(), Some(group.id), 0, 100_000)
+        .await
+        .map_err(store_error)?;
+    Ok(Json(
+        accounts
+            .into_iter()
+            .filter(|a| !a.disabled)
+            .map(|a| tutti_core::api::GroupMember {
+                id: a.id,
+                user_name: a.user_name,
+            })
+            .collect(),
+    ))
 }

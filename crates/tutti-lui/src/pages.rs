@@ -221,6 +221,19 @@ struct JobPage {
     tracking_kind: &'static str,
     links: Vec<LinkSpec>,
     approvals: Approvals,
+    can_create: bool,
+    /// The job's group besides its owner, with what each may do (owner and admin only).
+    members: Vec<MemberRow>,
+    members_error: Option<String>,
+}
+
+/// A member of the job's group and their grant.
+struct MemberRow {
+    id: i64,
+    user_name: String,
+    see: bool,
+    edit: bool,
+    send: bool,
 }
 
 async fn job_page(
@@ -253,6 +266,31 @@ async fn job_page_for(
             Some(state.cached_account(*me).await?.settings),
         ),
         Actor::Admin => (Vec::new(), None),
+    };
+    let (members, members_error) = if access.owner || access.administer {
+        match crate::jobs::api::members(state, &job).await {
+            Ok(all) => {
+                let grants = state.jobs.grants(id).await.map_err(db)?;
+                let rows = all
+                    .into_iter()
+                    .filter(|m| m.id != job.owner_id)
+                    .map(|m| {
+                        let grant = grants.iter().find(|g| g.account_id == m.id);
+                        MemberRow {
+                            see: grant.is_some(),
+                            edit: grant.is_some_and(|g| g.edit),
+                            send: grant.is_some_and(|g| g.send),
+                            id: m.id,
+                            user_name: m.user_name,
+                        }
+                    })
+                    .collect();
+                (rows, None)
+            }
+            Err(e) => (Vec::new(), Some(e.message)),
+        }
+    } else {
+        (Vec::new(), None)
     };
     let message = message_view(state, id).await?;
     let tracking = tracking_view(state, id).await?;
@@ -292,6 +330,9 @@ async fn job_page_for(
         tracking: tracking.choice,
         links: tracking.links,
         approvals: state.sending.approvals(id).await.map_err(db)?,
+        can_create: actor.has(Right::CreateJobs),
+        members,
+        members_error,
         access,
         job,
     })

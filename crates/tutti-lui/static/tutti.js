@@ -58,6 +58,7 @@ document.addEventListener("submit", async (event) => {
   if (!spec) return;
   event.preventDefault();
   const [method, template] = spec.split(" ");
+  if (form.dataset.confirm && !confirm(form.dataset.confirm)) return;
   const busy = form.querySelector(".busy");
   const buttons = form.querySelectorAll("button");
   buttons.forEach((b) => (b.disabled = true));
@@ -72,6 +73,15 @@ document.addEventListener("submit", async (event) => {
       query.set("file_name", file.name);
       const path = template.replace("{name}", encodeURIComponent(file.name));
       data = await api(method, `${path}?${query}`, file, file.type || "application/octet-stream");
+    } else if ("grants" in form.dataset) {
+      // One grant per member row that may at least see the job.
+      const grants = [...form.querySelectorAll("[data-grant-account]")].map((row) => {
+        const box = (what) => row.querySelector(`[data-grant=${what}]`).checked;
+        return { account_id: Number(row.dataset.grantAccount), see: box("see"), edit: box("edit"), send: box("send") };
+      }).filter((g) => g.see || g.edit || g.send).map(({ account_id, edit, send }) => ({ account_id, edit, send }));
+      data = await api(method, template, grants);
+    } else if (form.dataset.json) {
+      data = await api(method, template, JSON.parse(form.dataset.json));
     } else {
       data = await api(method, template, formJson(form));
     }

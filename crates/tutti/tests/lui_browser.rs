@@ -25,6 +25,7 @@ async fn a_job_from_login_to_a_full_progress_bar_in_a_browser() {
     .unwrap();
     let server = start_sending_installation(&dir.path().join("root"), sink.addr.port(), &[]).await;
     sender(&server, "maria").await;
+    let ben = sender(&server, "ben").await;
     let csv = dir.path().join("customers.csv");
     std::fs::write(
         &csv,
@@ -126,6 +127,32 @@ async fn a_job_from_login_to_a_full_progress_bar_in_a_browser() {
     b.screenshot("lui-job-sent").await;
     // One test message and three real ones.
     assert_eq!(sink.received().len(), 4);
+
+    // Maria lets Ben, of her group, edit the job; then copies it.
+    let job_url = b.client.current_url().await.unwrap();
+    let job_id = job_url.path().rsplit('/').next().unwrap().to_string();
+    b.click("details.job-settings summary").await;
+    b.wait_for_text("Who else may work on it").await;
+    b.click("tr[data-grant-account] input[data-grant=edit]")
+        .await;
+    b.click("#save-grants").await;
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let (status, job) = ben.get(&format!("/jobs/{job_id}")).await;
+        if status == 200 {
+            assert_eq!(job["access"]["edit"], true, "{job}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "Ben never got the job: {status} {job}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    b.click("details.job-settings summary").await;
+    b.click("#copy").await;
+    b.wait_for_text("Copy of Browser sale").await;
+    b.wait_for_text(">3</strong> accepted").await;
 
     // The job list shows it in its folder.
     b.client

@@ -32,6 +32,7 @@ pub fn router() -> OpenApiRouter<Arc<LuiState>> {
         .routes(routes!(archive_job))
         .routes(routes!(set_owner))
         .routes(routes!(get_grants, set_grants))
+        .routes(routes!(group_members))
         .routes(routes!(list_folders))
 }
 
@@ -532,4 +533,41 @@ async fn list_folders(
             .map(|(folder, jobs)| Folder { folder, jobs })
             .collect(),
     ))
+}
+
+/// The members of the job's group (from the Hub): whom its owner can let work on it, and
+/// to whom the `admin` login can give it.
+#[utoipa::path(get, path = "/jobs/{id}/members", tag = "jobs",
+    responses((status = 200, body = Vec<tutti_core::api::GroupMember>), (status = 404), (status = 503, description = "the Hub cannot be asked")))]
+async fn group_members(
+    State(state): State<Arc<LuiState>>,
+    session: LuiSession,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<tutti_core::api::GroupMember>>> {
+    let actor = actor(&state, &session).await?;
+    let (job, _) = job_for(&state, &actor, &id).await?;
+    Ok(Json(members(&state, &job).await?))
+}
+
+/// The members of `job`'s group; none for a job of an account without a group.
+pub(crate) async fn members(
+    state: &LuiState,
+    job: &Job,
+) -> ApiResult<Vec<tutti_core::api::GroupMember>> {
+    let Some(group) = &job.group_name else {
+        return Ok(Vec::new());
+    };
+    state
+        .hub
+        .get(&format!(
+            "/api/registry/groups/{}/members",
+            urlencoding::encode(group)
+        ))
+        .await
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("the Hub cannot list the group {group} now: {e}"),
+            )
+        })
 }
