@@ -21,6 +21,9 @@ static POSTGRES: Migrator = sqlx::migrate!("migrations/postgres");
 #[derive(Clone)]
 pub struct Database {
     pub pool: AnyPool,
+    /// The internal database's file: bulk work (imports) writes it through a connection
+    /// of its own, without a round trip per statement.
+    pub sqlite_file: Option<std::path::PathBuf>,
 }
 
 /// A URL with its password replaced, for messages.
@@ -77,7 +80,10 @@ impl Database {
             .run(&pool)
             .await
             .map_err(|e| anyhow::anyhow!("{}: migrating the schema: {e}", file.display()))?;
-        Ok(Database { pool })
+        Ok(Database {
+            pool,
+            sqlite_file: Some(file.to_path_buf()),
+        })
     }
 
     pub async fn open_postgres(url: &str) -> anyhow::Result<Database> {
@@ -97,7 +103,10 @@ impl Database {
             .run(&pool)
             .await
             .map_err(|e| anyhow::anyhow!("{}: migrating the schema: {e}", redacted(url)))?;
-        Ok(Database { pool })
+        Ok(Database {
+            pool,
+            sqlite_file: None,
+        })
     }
 }
 

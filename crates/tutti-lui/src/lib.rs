@@ -45,6 +45,9 @@ pub(crate) struct LuiState {
     pub tracker: PeerClient,
     pub secret: tutti_core::ClusterSecret,
     pub job_id_prefix: String,
+    /// `DefaultMailCharset` and `AllowCharsetChoice`.
+    pub default_charset: String,
+    pub allow_charset_choice: bool,
 }
 
 /// Starts the component: returns its routes and its background tasks.
@@ -75,6 +78,8 @@ pub async fn start(ctx: ComponentContext, config: LuiConfig) -> anyhow::Result<S
         tracker,
         secret: config.common.cluster_secret.clone(),
         job_id_prefix: config.job_id_prefix.clone(),
+        default_charset: config.default_charset.clone(),
+        allow_charset_choice: config.allow_charset_choice,
     });
     let (api, doc) = OpenApiRouter::new()
         .routes(routes!(

@@ -294,16 +294,20 @@ async fn job_page_for(
     };
     let message = message_view(state, id).await?;
     let tracking = tracking_view(state, id).await?;
-    let mut charsets: Vec<String> = settings
-        .as_ref()
-        .and_then(|s| s.charsets.as_ref())
-        .map(|c| c.value.clone())
-        .unwrap_or_else(|| {
-            tutti_core::settings::KNOWN_CHARSETS
-                .iter()
-                .map(|n| n.to_string())
-                .collect()
-        });
+    let mut charsets: Vec<String> = if !state.allow_charset_choice {
+        vec![state.default_charset.clone()]
+    } else {
+        settings
+            .as_ref()
+            .and_then(|s| s.charsets.as_ref())
+            .map(|c| c.value.clone())
+            .unwrap_or_else(|| {
+                tutti_core::settings::KNOWN_CHARSETS
+                    .iter()
+                    .map(|n| n.to_string())
+                    .collect()
+            })
+    };
     if !charsets
         .iter()
         .any(|c| c.eq_ignore_ascii_case(&message.message.charset))

@@ -161,6 +161,17 @@ async fn the_whole_job(database: &[(&str, &str)]) {
         422
     );
 
+    // The charset: the default for a new message, any the account may use.
+    let (_, view) = anna.get(&format!("/jobs/{id}/message")).await;
+    assert_eq!(view["message"]["charset"], "UTF-8");
+    let (status, body) = anna
+        .put(
+            &format!("/jobs/{id}/message"),
+            json!({"subject": "x", "charset": "KLINGON-1"}),
+        )
+        .await;
+    assert_eq!(status, 200, "saved, with the problem named: {body}");
+    assert_eq!(body["problems"][0]["source"], "charset", "{body}");
     let message = json!({"subject": "Hello &NAME;", "from_name": "Shop", "from_address": "news@shop.example", "html": HTML, "text": "Hi &NAME;\n"});
     let (_, view) = anna
         .put(&format!("/jobs/{id}/message"), message.clone())

@@ -152,6 +152,10 @@ pub struct LuiConfig {
     pub database: DatabaseConfig,
     /// Put before every new job's id (`JobIdPrefix`), e.g. `NEWS-`.
     pub job_id_prefix: String,
+    /// The charset of new jobs' messages (`DefaultMailCharset`), as Tutti names it.
+    pub default_charset: String,
+    /// Whether users may choose another (`AllowCharsetChoice`).
+    pub allow_charset_choice: bool,
 }
 
 /// The User Interface's system database.
@@ -267,6 +271,21 @@ impl Installation {
                     }
                     prefix
                 },
+                default_charset: {
+                    let name: String = ini.get("DefaultMailCharset")?;
+                    tutti_message::charset::Charset::from_name(&name)
+                        .map(|c| c.name().to_string())
+                        .ok_or_else(|| {
+                            ini.error(
+                                "DefaultMailCharset",
+                                format!(
+                                    "\"{name}\" is not a charset Tutti writes; choose one of {}",
+                                    tutti_message::charset::NAMES.join(", ")
+                                ),
+                            )
+                        })?
+                },
+                allow_charset_choice: ini.get("AllowCharsetChoice")?,
             })
         } else {
             None

@@ -191,6 +191,21 @@ pub static LUI_INI: &FileSpec = &FileSpec {
             doc: "Put before every new job's id (YYMMDD and a letter), e.g. NEWS- gives \
                   NEWS-261129A.",
         },
+        KeySpec {
+            name: "DefaultMailCharset",
+            default: "UTF-8",
+            expected: "a charset name Tutti writes (UTF-8, ISO-8859-1, ..., see the list below)",
+            doc: "The charset of new jobs' messages. The reference's default is ISO-8859-1; \
+                  Tutti's is UTF-8, which holds every language (text a legacy charset cannot \
+                  hold is refused when the job is checked).",
+        },
+        KeySpec {
+            name: "AllowCharsetChoice",
+            default: "true",
+            expected: "true or false",
+            doc: "Whether users may choose another charset for a job's message than \
+                  DefaultMailCharset.",
+        },
         HUB_ANNOUNCE_INTERVAL,
         CLUSTER_SECRET,
         LOG_LEVEL,

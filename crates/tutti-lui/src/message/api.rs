@@ -96,7 +96,10 @@ pub(crate) async fn view(state: &LuiState, job: &str) -> ApiResult<MessageView> 
         .get(job)
         .await
         .map_err(db_error)?
-        .unwrap_or_default();
+        .unwrap_or_else(|| MessageDraft {
+            charset: state.default_charset.clone(),
+            ..MessageDraft::default()
+        });
     let attachments = state.messages.attachments(job).await.map_err(db_error)?;
     let problems = match definition(state, job, Tracking::for_check()).await? {
         Ok(definition) => match definition.composer(job) {
@@ -168,9 +171,33 @@ async fn save_message(
             )));
         }
     }
+    let charset = match draft.charset.trim() {
+        "" => state.default_charset.clone(),
+        c => c.to_string(),
+    };
+    if !state.allow_charset_choice && !charset.eq_ignore_ascii_case(&state.default_charset) {
+        return Err(ApiError::bad_request(format!(
+            "messages are written in {} here (AllowCharsetChoice=false in lui.ini), not {charset}",
+            state.default_charset
+        )));
+    }
+    if let crate::jobs::model::Actor::User { id: me, .. } = &actor
+        && let Some(allowed) = state.cached_account(*me).await?.settings.charsets
+        && !charset.eq_ignore_ascii_case(&state.default_charset)
+        && !allowed
+            .value
+            .iter()
+            .any(|c| c.eq_ignore_ascii_case(&charset))
+    {
+        return Err(ApiError::bad_request(format!(
+            "your account may use the charsets {} (set in the Hub), not {charset}",
+            allowed.value.join(", ")
+        )));
+    }
     let draft = MessageDraft {
         html: draft.html.filter(|h| !h.trim().is_empty()),
         text: draft.text.filter(|t| !t.trim().is_empty()),
+        charset,
         ..draft
     };
     state.messages.save(&id, &draft).await.map_err(db_error)?;
