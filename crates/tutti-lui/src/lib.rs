@@ -8,6 +8,7 @@
 
 mod database;
 mod jobs;
+mod library;
 mod message;
 mod move_db;
 mod pages;
@@ -42,6 +43,7 @@ pub(crate) struct LuiState {
     pub messages: message::store::Messages,
     pub lists: recipients::store::Lists,
     pub sending: send::store::Sending,
+    pub library: library::store::Library,
     pub tracker: PeerClient,
     pub secret: tutti_core::ClusterSecret,
     pub job_id_prefix: String,
@@ -74,7 +76,8 @@ pub async fn start(ctx: ComponentContext, config: LuiConfig) -> anyhow::Result<S
         jobs: jobs::store::Jobs::new(db.clone()),
         messages: message::store::Messages::new(db.clone()),
         lists: recipients::store::Lists::new(db.clone()),
-        sending: send::store::Sending::new(db),
+        sending: send::store::Sending::new(db.clone()),
+        library: library::store::Library::new(db),
         tracker,
         secret: config.common.cluster_secret.clone(),
         job_id_prefix: config.job_id_prefix.clone(),
@@ -91,6 +94,7 @@ pub async fn start(ctx: ComponentContext, config: LuiConfig) -> anyhow::Result<S
         .merge(message::api::router())
         .merge(recipients::api::router())
         .merge(send::api::router())
+        .merge(library::api::router())
         .split_for_parts();
     let doc = describe(doc);
     let public = Router::new()

@@ -97,6 +97,7 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("text", Text),
             ("charset", Text),
             ("updated_ms", Int),
+            ("dropins_enabled", Int),
         ],
     ),
     (
@@ -107,6 +108,30 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("content_type", Text),
             ("content_id", Text),
             ("data", Bytes),
+        ],
+    ),
+    (
+        "dropins",
+        &[
+            ("id", Int),
+            ("scope", Text),
+            ("name", Text),
+            ("description", Text),
+            ("content", Text),
+            ("updated_by", Text),
+            ("updated_ms", Int),
+        ],
+    ),
+    (
+        "templates",
+        &[
+            ("id", Int),
+            ("scope", Text),
+            ("name", Text),
+            ("description", Text),
+            ("message", Text),
+            ("updated_by", Text),
+            ("updated_ms", Int),
         ],
     ),
     (
@@ -294,12 +319,15 @@ pub async fn move_database(root: &Path, to: &str) -> anyhow::Result<Moved> {
         tables.push((*table, copied));
     }
     if let DatabaseConfig::Postgresql(_) = target_config {
-        // New lists must get ids after the copied ones.
-        sqlx::query(
-            "SELECT setval(pg_get_serial_sequence('recipient_lists', 'id'), COALESCE((SELECT max(id) FROM recipient_lists), 0) + 1, false)",
-        )
-        .execute(&target.pool)
-        .await?;
+        // New rows must get ids after the copied ones.
+        for table in ["recipient_lists", "dropins", "templates"] {
+            let sql = format!(
+                "SELECT setval(pg_get_serial_sequence('{table}', 'id'), COALESCE((SELECT max(id) FROM {table}), 0) + 1, false)"
+            );
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .execute(&target.pool)
+                .await?;
+        }
     }
     let ini = root.join("lui/lui.ini");
     let mut text = std::fs::read_to_string(&ini)?;

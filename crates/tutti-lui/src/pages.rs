@@ -19,6 +19,7 @@ use crate::LuiState;
 use crate::jobs::api::{actor, job_for};
 use crate::jobs::model::{Access, Actor, Job, JobState};
 use crate::jobs::store::ListFilter;
+use crate::library::store::{Dropin, Template as MessageTemplate, scope};
 use crate::message::api::{PreviewView, Problem, preview_for, view as message_view};
 use crate::message::store::{AttachmentInfo, MessageDraft};
 use crate::recipients::store::ListInfo;
@@ -33,6 +34,7 @@ pub fn router() -> Router<Arc<LuiState>> {
         .route("/login", get(login_page))
         .route("/jobs/{id}", get(job_page))
         .route("/jobs/{id}/preview", get(preview_page))
+        .route("/library", get(library_page))
         .route("/static/tutti.js", get(script))
         .route("/static/tutti.css", get(style))
 }
@@ -225,6 +227,8 @@ struct JobPage {
     /// The job's group besides its owner, with what each may do (owner and admin only).
     members: Vec<MemberRow>,
     members_error: Option<String>,
+    templates: Vec<MessageTemplate>,
+    can_manage_library: bool,
 }
 
 /// A member of the job's group and their grant.
@@ -335,6 +339,15 @@ async fn job_page_for(
         links: tracking.links,
         approvals: state.sending.approvals(id).await.map_err(db)?,
         can_create: actor.has(Right::CreateJobs),
+        templates: match &actor {
+            Actor::User { id: me, group, .. } => state
+                .library
+                .templates(&scope(group.as_deref(), *me))
+                .await
+                .map_err(db)?,
+            Actor::Admin => Vec::new(),
+        },
+        can_manage_library: actor.has(Right::ManageDropinsTemplates),
         members,
         members_error,
         access,
@@ -374,6 +387,49 @@ async fn preview_page(
             frame: Frame::of(&session, &actor),
             job,
             p,
+        })
+    };
+    match page.await {
+        Ok(page) => render(page),
+        Err(e) => refused(e),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "library.html")]
+struct LibraryPage {
+    frame: Frame,
+    dropins: Vec<Dropin>,
+    templates: Vec<MessageTemplate>,
+    can_manage: bool,
+}
+
+async fn library_page(
+    State(state): State<Arc<LuiState>>,
+    session: Result<LuiSession, ApiError>,
+) -> Response {
+    let session = match session {
+        Ok(s) => s,
+        Err(e) => return refused(e),
+    };
+    let page = async {
+        let actor = actor(&state, &session).await?;
+        let db = |e: sqlx::Error| ApiError::internal("the system database", e);
+        let (dropins, templates) = match &actor {
+            Actor::User { id, group, .. } => {
+                let scope = scope(group.as_deref(), *id);
+                (
+                    state.library.dropins(&scope).await.map_err(db)?,
+                    state.library.templates(&scope).await.map_err(db)?,
+                )
+            }
+            Actor::Admin => (Vec::new(), Vec::new()),
+        };
+        Ok::<_, ApiError>(LibraryPage {
+            frame: Frame::of(&session, &actor),
+            can_manage: actor.has(Right::ManageDropinsTemplates),
+            dropins,
+            templates,
         })
     };
     match page.await {

@@ -83,7 +83,7 @@ document.addEventListener("submit", async (event) => {
     } else if (form.dataset.json) {
       data = await api(method, template, JSON.parse(form.dataset.json));
     } else {
-      data = await api(method, template, formJson(form));
+      data = await api(method, template, { ...formJson(form), ...JSON.parse(form.dataset.extra || "{}") });
     }
     const next = form.dataset.next;
     if (next) location.href = next.replace("{id}", data?.id || "");

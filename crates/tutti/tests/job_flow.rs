@@ -177,6 +177,62 @@ async fn the_whole_job(database: &[(&str, &str)]) {
         .put(&format!("/jobs/{id}/message"), message.clone())
         .await;
     assert_eq!(view["problems"], json!([]), "{view}");
+    // A drop-in of the group, merged like the rest; names are unique in the group.
+    let footer =
+        json!({"name": "footer", "description": "signature", "content": "<p>Bye &NAME;</p>"});
+    let (status, dropin) = anna.post("/dropins", footer.clone()).await;
+    assert_eq!(status, 201, "{dropin}");
+    assert_eq!(anna.post("/dropins", footer).await.0, 409);
+    assert_eq!(
+        anna.post("/dropins", json!({"name": "*FromAddress", "content": "x"}))
+            .await
+            .0,
+        400
+    );
+    let with_footer = json!({"subject": "Hello &NAME;", "from_name": "Shop", "from_address": "news@shop.example", "html": format!("{HTML}{{{{footer}}}}"), "text": "Hi &NAME;\n"});
+    let (_, view) = anna.put(&format!("/jobs/{id}/message"), with_footer).await;
+    assert_eq!(view["problems"], json!([]), "{view}");
+    let (_, p) = anna.get(&format!("/jobs/{id}/preview?recipient=1")).await;
+    assert!(p["html"].as_str().unwrap().contains("Bye Bob"), "{p}");
+    // Templates: the message kept, and a new job started from it.
+    let (status, template) = anna
+        .post("/templates", json!({"name": "Spring", "from_job": id}))
+        .await;
+    assert_eq!(status, 201, "{template}");
+    let (_, other) = anna.post("/jobs", json!({"title": "From template"})).await;
+    let other = other["id"].as_str().unwrap();
+    let (status, view) = anna
+        .post(
+            &format!("/jobs/{other}/message/from-template"),
+            json!({"template_id": template["id"]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{view}");
+    assert!(
+        view["message"]["html"]
+            .as_str()
+            .unwrap()
+            .contains("{{footer}}")
+    );
+    assert_eq!(
+        anna.send(Method::DELETE, &format!("/dropins/{}", dropin["id"]), None)
+            .await
+            .0,
+        204
+    );
+    let (_, view) = anna.get(&format!("/jobs/{id}/message")).await;
+    assert!(
+        view["problems"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("footer"),
+        "{view}"
+    );
+    let (_, view) = anna
+        .put(&format!("/jobs/{id}/message"), message.clone())
+        .await;
+    assert_eq!(view["problems"], json!([]), "{view}");
+
     // A preview as any recipient: Bob (the second) is silver, so no gold offer.
     let (status, p) = anna.get(&format!("/jobs/{id}/preview?recipient=1")).await;
     assert_eq!(status, 200, "{p}");

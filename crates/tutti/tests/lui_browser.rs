@@ -154,6 +154,15 @@ async fn a_job_from_login_to_a_full_progress_bar_in_a_browser() {
     b.wait_for_text("Copy of Browser sale").await;
     b.wait_for_text(">3</strong> accepted").await;
 
+    // A drop-in for the group, made on the library page.
+    b.client.goto(&server.url("/lui/library")).await.unwrap();
+    b.fill("dropin-name", "signature").await;
+    b.fill("dropin-content", "Regards, &NAME;").await;
+    b.click("#create-dropin").await;
+    b.wait_for_text("Changed by maria/Sales").await;
+    let (_, dropins) = ben.get("/dropins").await;
+    assert_eq!(dropins[0]["name"], "signature", "shared in the group");
+
     // The job list shows it in its folder.
     b.client
         .goto(&server.url("/lui?folder=Spring"))

@@ -121,8 +121,8 @@ impl Jobs {
             // not change once imported, so both jobs may send to the same one); never its
             // test, authorization or sending.
             sqlx::query(
-                "INSERT INTO job_messages (job_id, subject, from_name, from_address, reply_to, html, text, charset, updated_ms) \
-                 SELECT $1, subject, from_name, from_address, reply_to, html, text, charset, $3 FROM job_messages WHERE job_id = $2",
+                "INSERT INTO job_messages (job_id, subject, from_name, from_address, reply_to, html, text, charset, updated_ms, dropins_enabled) \
+                 SELECT $1, subject, from_name, from_address, reply_to, html, text, charset, $3, dropins_enabled FROM job_messages WHERE job_id = $2",
             )
             .bind(&id)
             .bind(source)

@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 use crate::database::{Database, now_ms};
 
 /// A job's message as its author writes it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct MessageDraft {
     #[serde(default)]
     pub subject: String,
@@ -24,6 +24,28 @@ pub struct MessageDraft {
     /// A MIME charset name; UTF-8 when empty.
     #[serde(default)]
     pub charset: String,
+    /// Whether `{{name}}` drop-ins are replaced (when off, they stay as written).
+    #[serde(default = "yes")]
+    pub dropins_enabled: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for MessageDraft {
+    fn default() -> MessageDraft {
+        MessageDraft {
+            subject: String::new(),
+            from_name: String::new(),
+            from_address: String::new(),
+            reply_to: String::new(),
+            html: None,
+            text: None,
+            charset: String::new(),
+            dropins_enabled: true,
+        }
+    }
 }
 
 /// A file of the message, without its content.
@@ -64,7 +86,7 @@ impl Messages {
 
     pub async fn get(&self, job: &str) -> sqlx::Result<Option<MessageDraft>> {
         let row = sqlx::query(
-            "SELECT subject, from_name, from_address, reply_to, html, text, charset FROM job_messages WHERE job_id = $1",
+            "SELECT subject, from_name, from_address, reply_to, html, text, charset, dropins_enabled FROM job_messages WHERE job_id = $1",
         )
         .bind(job)
         .fetch_optional(&self.db.pool)
@@ -78,6 +100,7 @@ impl Messages {
                 html: r.try_get(4)?,
                 text: r.try_get(5)?,
                 charset: r.try_get(6)?,
+                dropins_enabled: r.try_get::<i64, _>(7)? != 0,
             })
         })
         .transpose()
@@ -87,9 +110,9 @@ impl Messages {
     pub async fn save(&self, job: &str, m: &MessageDraft) -> sqlx::Result<()> {
         let mut tx = self.db.pool.begin().await?;
         sqlx::query(
-            "INSERT INTO job_messages (job_id, subject, from_name, from_address, reply_to, html, text, charset, updated_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (job_id) DO UPDATE SET \
-             subject = $2, from_name = $3, from_address = $4, reply_to = $5, html = $6, text = $7, charset = $8, updated_ms = $9",
+            "INSERT INTO job_messages (job_id, subject, from_name, from_address, reply_to, html, text, charset, updated_ms, dropins_enabled) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (job_id) DO UPDATE SET \
+             subject = $2, from_name = $3, from_address = $4, reply_to = $5, html = $6, text = $7, charset = $8, updated_ms = $9, dropins_enabled = $10",
         )
         .bind(job)
         .bind(&m.subject)
@@ -100,6 +123,7 @@ impl Messages {
         .bind(m.text.as_deref())
         .bind(&m.charset)
         .bind(now_ms())
+        .bind(i64::from(m.dropins_enabled))
         .execute(&mut *tx)
         .await?;
         void_approvals(&mut tx, job).await?;

@@ -9,6 +9,7 @@ use tutti_core::http_error::ApiError;
 use tutti_core::token::JobKey;
 
 use crate::LuiState;
+use crate::library::store::scope;
 use crate::message::api::Problem;
 
 fn db_error(e: sqlx::Error) -> ApiError {
@@ -65,6 +66,18 @@ pub async fn definition(
         }]));
     };
     let choice = state.sending.tracking(job).await.map_err(db_error)?;
+    // The drop-ins of the job's owner's group, as they are now.
+    let owner = state
+        .jobs
+        .get(job)
+        .await
+        .map_err(db_error)?
+        .ok_or_else(|| ApiError::not_found(format!("there is no job {job}")))?;
+    let dropins = state
+        .library
+        .dropin_texts(&scope(owner.group_name.as_deref(), owner.owner_id))
+        .await
+        .map_err(db_error)?;
     Ok(Ok(DistributeJob {
         message: MessageDef {
             subject: message.subject,
@@ -75,8 +88,8 @@ pub async fn definition(
             text: message.text,
             charset: message.charset,
             attachments,
-            dropins: Default::default(),
-            dropins_enabled: true,
+            dropins,
+            dropins_enabled: message.dropins_enabled,
         },
         fields: list.columns,
         address_column: list.email_column,

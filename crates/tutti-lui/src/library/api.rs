@@ -1,0 +1,313 @@
+//! The library API: the group's drop-ins and templates (changed with the right to manage
+//! drop-ins and templates), and starting a job's message from a template.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use tutti_core::http_error::ApiError;
+use tutti_core::rights::Right;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::store::{Dropin, Saved, Table, Template, scope};
+use crate::LuiState;
+use crate::jobs::api::{actor, job_for};
+use crate::jobs::model::Actor;
+use crate::message::api::{MessageView, editable, view};
+use crate::message::store::MessageDraft;
+use crate::session_api::LuiSession;
+
+type ApiResult<T> = Result<T, ApiError>;
+
+pub fn router() -> OpenApiRouter<Arc<LuiState>> {
+    OpenApiRouter::new()
+        .routes(routes!(list_dropins, create_dropin))
+        .routes(routes!(update_dropin, delete_dropin))
+        .routes(routes!(list_templates, create_template))
+        .routes(routes!(delete_template))
+        .routes(routes!(message_from_template))
+}
+
+fn db_error(e: sqlx::Error) -> ApiError {
+    ApiError::internal("the system database", e)
+}
+
+/// The caller's library scope and name; the admin login has none.
+async fn library_of(state: &LuiState, session: &LuiSession) -> ApiResult<(Actor, String, String)> {
+    let actor = actor(state, session).await?;
+    match &actor {
+        Actor::User {
+            id, name, group, ..
+        } => {
+            let s = scope(group.as_deref(), *id);
+            let name = name.clone();
+            Ok((actor, s, name))
+        }
+        Actor::Admin => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "the admin login has no drop-ins or templates: log in as a user",
+        )),
+    }
+}
+
+fn may_manage(actor: &Actor) -> ApiResult<()> {
+    if actor.has(Right::ManageDropinsTemplates) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "your account may not change drop-ins and templates",
+        ))
+    }
+}
+
+/// A drop-in's name: what goes between `{{` and `}}`.
+fn check_name(what: &str, name: &str) -> ApiResult<String> {
+    let name = name.trim();
+    if name.is_empty()
+        || name.chars().count() > 64
+        || name.starts_with('*')
+        || name.contains(['{', '}'])
+        || name.chars().any(char::is_control)
+    {
+        return Err(ApiError::bad_request(format!(
+            "\"{name}\" is not a {what} name: 1 to 64 characters, no braces, not starting with * (those are system drop-ins)"
+        )));
+    }
+    Ok(name.to_string())
+}
+
+fn saved(result: Saved, what: &str, name: &str) -> ApiResult<i64> {
+    match result {
+        Saved::Done(id) => Ok(id),
+        Saved::NameTaken => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!("your group already has a {what} named \"{name}\""),
+        )),
+        Saved::NotFound => Err(ApiError::not_found(format!("there is no such {what}"))),
+    }
+}
+
+/// The drop-ins of the caller's group.
+#[utoipa::path(get, path = "/dropins", tag = "library", responses((status = 200, body = Vec<Dropin>)))]
+async fn list_dropins(
+    State(state): State<Arc<LuiState>>,
+    session: LuiSession,
+) -> ApiResult<Json<Vec<Dropin>>> {
+    let (_, scope, _) = library_of(&state, &session).await?;
+    Ok(Json(state.library.dropins(&scope).await.map_err(db_error)?))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct DropinInput {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// Merge text (fields, blocks, other drop-ins).
+    pub content: String,
+}
+
+async fn save(
+    state: &LuiState,
+    session: &LuiSession,
+    id: Option<i64>,
+    input: DropinInput,
+) -> ApiResult<Dropin> {
+    let (actor, scope, by) = library_of(state, session).await?;
+    may_manage(&actor)?;
+    let name = check_name("drop-in", &input.name)?;
+    if input.content.len() > 1 << 20 || input.description.len() > 2000 {
+        return Err(ApiError::bad_request(
+            "a drop-in holds at most 1 MB and its description 2000 bytes",
+        ));
+    }
+    let result = state
+        .library
+        .save_dropin(
+            &scope,
+            id,
+            &name,
+            input.description.trim(),
+            &input.content,
+            &by,
+        )
+        .await
+        .map_err(db_error)?;
+    let id = saved(result, "drop-in", &name)?;
+    state
+        .library
+        .dropins(&scope)
+        .await
+        .map_err(db_error)?
+        .into_iter()
+        .find(|d| d.id == id)
+        .ok_or_else(|| ApiError::internal("drop-ins", "the saved drop-in is gone"))
+}
+
+/// Create a drop-in for the group.
+#[utoipa::path(post, path = "/dropins", tag = "library", request_body = DropinInput,
+    responses((status = 201, body = Dropin), (status = 400), (status = 403), (status = 409, description = "the name is taken")))]
+async fn create_dropin(
+    State(state): State<Arc<LuiState>>,
+    session: LuiSession,
+    Json(input): Json<DropinInput>,
+) -> ApiResult<(StatusCode, Json<Dropin>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(save(&state, &session, None, input).await?),
+    ))
+}
+
+/// Change a drop-in (every job that uses it gets the new text when it is next checked or sent).
+#[utoipa::path(put, path = "/dropins/{id}", tag = "library", request_body = DropinInput,
+    responses((status = 200, body = Dropin), (status = 400), (status = 403), (status = 404), (status = 409)))]
+async fn update_dropin(
+    State(state): State<Arc<LuiState>>,
+    session: LuiSession,
+    Path(id): Path<i64>,
+    Json(input): Json<DropinInput>,
+) -> ApiResult<Json<Dropin>> {
+    Ok(Json(save(&state, &session, Some(id), input).await?))
+}
+
+async fn delete_entry(
+    state: &LuiState,
+    session: &LuiSession,
+    table: Table,
+    id: i64,
+) -> ApiResult<StatusCode> {
+    let (actor, scope, _) = library_of(state, session).await?;
+    may_manage(&actor)?;
+    if state
+        .library
+        .delete(table, &scope, id)
+        .await
+        .map_err(db_error)?
+    {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found(format!("your group has no entry {id}")))
+    }
+}
+
+/// Delete a drop-in.
+#[utoipa::path(delete, path = "/dropins/{id}", tag = "library", responses((status = 204), (status = 403), (status = 404)))]
+async fn delete_dropin(
+    State(state): State<Arc<LuiState>>,
+    session: LuiSession,
+    Path(id): Path<i64>,
+) -> ApiResult<StatusCode> {
+    delete_entry(&state, &session, Table::Dropins, id).await
+}
+
+/// The templates of the caller's group.
+#[utoipa::path(get, path = "/templates", tag = "library", responses((status = 200, body = Vec<Template>)))]
+async fn list_templates(
+    State(state): State<Arc<LuiState>>,
+    session: LuiSession,
+) -> ApiResult<Json<Vec<Template>>> {
+    let (_, scope, _) = library_of(&state, &session).await?;
+    Ok(Json(
+        state.library.templates(&scope).await.map_err(db_error)?,
+    ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct TemplateInput {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// Take the message of this job (one the caller may see)…
+    pub from_job: Option<String>,
+    /// …or this message.
+    pub message: Option<MessageDraft>,
+}
+
+/// Save a template for the group, from a job's message or a given one.
+#[utoipa::path(post, path = "/templates", tag = "library", request_body = TemplateInput,
+    responses((status = 201, body = Template), (status = 400), (status = 403), (status = 404), (status = 409)))]
+async fn create_template(
+    State(state): State<Arc<LuiState>>,
+    session: LuiSession,
+    Json(input): Json<TemplateInput>,
+) -> ApiResult<(StatusCode, Json<Template>)> {
+    let (actor, scope, by) = library_of(&state, &session).await?;
+    may_manage(&actor)?;
+    let name = check_name("template", &input.name)?;
+    let message = match (&input.from_job, input.message) {
+        (Some(job), _) => {
+            job_for(&state, &actor, job).await?;
+            view(&state, job).await?.message
+        }
+        (None, Some(m)) => m,
+        (None, None) => {
+            return Err(ApiError::bad_request(
+                "give from_job (a job whose message to keep) or message",
+            ));
+        }
+    };
+    let result = state
+        .library
+        .save_template(&scope, &name, input.description.trim(), &message, &by)
+        .await
+        .map_err(db_error)?;
+    let id = saved(result, "template", &name)?;
+    let template = state
+        .library
+        .templates(&scope)
+        .await
+        .map_err(db_error)?
+        .into_iter()
+        .find(|t| t.id == id)
+        .ok_or_else(|| ApiError::internal("templates", "the saved template is gone"))?;
+    Ok((StatusCode::CREATED, Json(template)))
+}
+
+/// Delete a template.
+#[utoipa::path(delete, path = "/templates/{id}", tag = "library", responses((status = 204), (status = 403), (status = 404)))]
+async fn delete_template(
+    State(state): State<Arc<LuiState>>,
+    session: LuiSession,
+    Path(id): Path<i64>,
+) -> ApiResult<StatusCode> {
+    delete_entry(&state, &session, Table::Templates, id).await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct FromTemplate {
+    pub template_id: i64,
+}
+
+/// Replace the job's message with a template of the group (voids test and authorization).
+#[utoipa::path(post, path = "/jobs/{id}/message/from-template", tag = "library", request_body = FromTemplate,
+    responses((status = 200, body = MessageView), (status = 403), (status = 404), (status = 409)))]
+async fn message_from_template(
+    State(state): State<Arc<LuiState>>,
+    session: LuiSession,
+    Path(id): Path<String>,
+    Json(body): Json<FromTemplate>,
+) -> ApiResult<Json<MessageView>> {
+    let (actor, scope, _) = library_of(&state, &session).await?;
+    let (job, access) = job_for(&state, &actor, &id).await?;
+    editable(&job, access)?;
+    let template = state
+        .library
+        .templates(&scope)
+        .await
+        .map_err(db_error)?
+        .into_iter()
+        .find(|t| t.id == body.template_id)
+        .ok_or_else(|| {
+            ApiError::not_found(format!("your group has no template {}", body.template_id))
+        })?;
+    state
+        .messages
+        .save(&id, &template.message)
+        .await
+        .map_err(db_error)?;
+    Ok(Json(view(&state, &id).await?))
+}

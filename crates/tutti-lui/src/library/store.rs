@@ -1,0 +1,236 @@
+//! Drop-ins and templates in the system database, by scope (`g:group` or `u:account`).
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+use utoipa::ToSchema;
+
+use crate::database::{Database, now_ms};
+use crate::message::store::MessageDraft;
+
+/// Whose library: a group's, or an account's without a group.
+pub fn scope(group: Option<&str>, account: i64) -> String {
+    match group {
+        Some(g) => format!("g:{}", g.to_lowercase()),
+        None => format!("u:{account}"),
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Dropin {
+    pub id: i64,
+    pub name: String,
+    pub description: String,
+    /// Merge text: may hold fields, blocks and other drop-ins.
+    pub content: String,
+    pub updated_by: String,
+    pub updated_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Template {
+    pub id: i64,
+    pub name: String,
+    pub description: String,
+    pub message: MessageDraft,
+    pub updated_by: String,
+    pub updated_ms: i64,
+}
+
+#[derive(Clone)]
+pub struct Library {
+    db: Database,
+}
+
+fn dropin(r: &AnyRow) -> sqlx::Result<Dropin> {
+    Ok(Dropin {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        description: r.try_get("description")?,
+        content: r.try_get("content")?,
+        updated_by: r.try_get("updated_by")?,
+        updated_ms: r.try_get("updated_ms")?,
+    })
+}
+
+fn template(r: &AnyRow) -> sqlx::Result<Template> {
+    let message: String = r.try_get("message")?;
+    Ok(Template {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        description: r.try_get("description")?,
+        message: serde_json::from_str(&message).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+        updated_by: r.try_get("updated_by")?,
+        updated_ms: r.try_get("updated_ms")?,
+    })
+}
+
+/// What a save found.
+pub enum Saved {
+    Done(i64),
+    /// Another one of the scope has this name.
+    NameTaken,
+    NotFound,
+}
+
+impl Library {
+    pub fn new(db: Database) -> Library {
+        Library { db }
+    }
+
+    pub async fn dropins(&self, scope: &str) -> sqlx::Result<Vec<Dropin>> {
+        let rows = sqlx::query(
+            "SELECT id, name, description, content, updated_by, updated_ms FROM dropins WHERE scope = $1 ORDER BY name",
+        )
+        .bind(scope)
+        .fetch_all(&self.db.pool)
+        .await?;
+        rows.iter().map(dropin).collect()
+    }
+
+    /// The scope's drop-ins as the merge language takes them: name → text.
+    pub async fn dropin_texts(&self, scope: &str) -> sqlx::Result<HashMap<String, String>> {
+        Ok(self
+            .dropins(scope)
+            .await?
+            .into_iter()
+            .map(|d| (d.name, d.content))
+            .collect())
+    }
+
+    async fn name_taken(
+        &self,
+        table: &str,
+        scope: &str,
+        name: &str,
+        except: i64,
+    ) -> sqlx::Result<bool> {
+        let sql =
+            format!("SELECT count(*) FROM {table} WHERE scope = $1 AND name = $2 AND id <> $3");
+        let n: i64 = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(scope)
+            .bind(name)
+            .bind(except)
+            .fetch_one(&self.db.pool)
+            .await?
+            .try_get(0)?;
+        Ok(n > 0)
+    }
+
+    /// Creates (`id` None) or changes a drop-in of `scope`.
+    pub async fn save_dropin(
+        &self,
+        scope: &str,
+        id: Option<i64>,
+        name: &str,
+        description: &str,
+        content: &str,
+        by: &str,
+    ) -> sqlx::Result<Saved> {
+        if self
+            .name_taken("dropins", scope, name, id.unwrap_or(-1))
+            .await?
+        {
+            return Ok(Saved::NameTaken);
+        }
+        match id {
+            None => Ok(Saved::Done(
+                sqlx::query(
+                    "INSERT INTO dropins (scope, name, description, content, updated_by, updated_ms) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                )
+                .bind(scope)
+                .bind(name)
+                .bind(description)
+                .bind(content)
+                .bind(by)
+                .bind(now_ms())
+                .fetch_one(&self.db.pool)
+                .await?
+                .try_get(0)?,
+            )),
+            Some(id) => {
+                let done = sqlx::query(
+                    "UPDATE dropins SET name = $3, description = $4, content = $5, updated_by = $6, updated_ms = $7 WHERE id = $1 AND scope = $2",
+                )
+                .bind(id)
+                .bind(scope)
+                .bind(name)
+                .bind(description)
+                .bind(content)
+                .bind(by)
+                .bind(now_ms())
+                .execute(&self.db.pool)
+                .await?;
+                Ok(if done.rows_affected() == 1 { Saved::Done(id) } else { Saved::NotFound })
+            }
+        }
+    }
+
+    pub async fn delete(&self, table: Table, scope: &str, id: i64) -> sqlx::Result<bool> {
+        let sql = format!("DELETE FROM {} WHERE id = $1 AND scope = $2", table.name());
+        let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .bind(scope)
+            .execute(&self.db.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub async fn templates(&self, scope: &str) -> sqlx::Result<Vec<Template>> {
+        let rows = sqlx::query(
+            "SELECT id, name, description, message, updated_by, updated_ms FROM templates WHERE scope = $1 ORDER BY name",
+        )
+        .bind(scope)
+        .fetch_all(&self.db.pool)
+        .await?;
+        rows.iter().map(template).collect()
+    }
+
+    /// Saves a new template of `scope`.
+    pub async fn save_template(
+        &self,
+        scope: &str,
+        name: &str,
+        description: &str,
+        message: &MessageDraft,
+        by: &str,
+    ) -> sqlx::Result<Saved> {
+        if self.name_taken("templates", scope, name, -1).await? {
+            return Ok(Saved::NameTaken);
+        }
+        let message =
+            serde_json::to_string(message).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+        Ok(Saved::Done(
+            sqlx::query(
+                "INSERT INTO templates (scope, name, description, message, updated_by, updated_ms) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+            )
+            .bind(scope)
+            .bind(name)
+            .bind(description)
+            .bind(message)
+            .bind(by)
+            .bind(now_ms())
+            .fetch_one(&self.db.pool)
+            .await?
+            .try_get(0)?,
+        ))
+    }
+}
+
+/// The two kinds of library entries.
+#[derive(Clone, Copy)]
+pub enum Table {
+    Dropins,
+    Templates,
+}
+
+impl Table {
+    fn name(self) -> &'static str {
+        match self {
+            Table::Dropins => "dropins",
+            Table::Templates => "templates",
+        }
+    }
+}
