@@ -110,8 +110,88 @@ pub async fn import(
 /// Rows per transaction on the internal database (one fsync each).
 const SQLITE_BATCH: usize = 20_000;
 
-/// The internal database: one blocking thread reads the file and writes it through its
-/// own connection with prepared statements, in large transactions.
+/// A record made ready for the database on the reading thread.
+enum Prepared {
+    Accepted {
+        line: i64,
+        key: String,
+        fields: String,
+    },
+    Rejected {
+        line: i64,
+        reason: String,
+        raw: String,
+    },
+}
+
+/// Records per message from the reading thread to the writing one.
+const CHUNK: usize = 1000;
+
+/// Reads and judges the file on its own thread, sending chunks of prepared records; the
+/// first error ends it.
+fn read_file(
+    file: PathBuf,
+    options: Options,
+    out: std::sync::mpsc::SyncSender<Result<Vec<Prepared>, String>>,
+) {
+    let reader = std::fs::File::open(&file)
+        .map_err(|e| format!("cannot read the upload: {e}"))
+        .and_then(|f| {
+            RecipientReader::new(std::io::BufReader::with_capacity(1 << 16, f), &options)
+                .map_err(|e| e.to_string())
+        });
+    let reader = match reader {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = out.send(Err(e));
+            return;
+        }
+    };
+    let mut chunk = Vec::with_capacity(CHUNK);
+    for record in reader {
+        let line = |l: u64| i64::try_from(l).unwrap_or(i64::MAX);
+        chunk.push(match record {
+            Ok(Record::Accepted {
+                line: l,
+                fields,
+                key,
+                ..
+            }) => Prepared::Accepted {
+                line: line(l),
+                key,
+                fields: serde_json::to_string(&fields).unwrap_or_default(),
+            },
+            Ok(Record::Rejected {
+                line: l,
+                raw,
+                reason,
+            }) => Prepared::Rejected {
+                line: line(l),
+                reason: reason.to_string(),
+                raw,
+            },
+            Err(e) => {
+                let _ = out.send(Err(e.to_string()));
+                return;
+            }
+        });
+        if chunk.len() == CHUNK
+            && out
+                .send(Ok(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK))))
+                .is_err()
+        {
+            return;
+        }
+    }
+    if !chunk.is_empty() {
+        let _ = out.send(Ok(chunk));
+    }
+}
+
+/// The internal database: one thread reads and judges the file, this one writes it
+/// through its own connection with prepared statements, in large transactions (the two
+/// keep both cores busy; a round trip to the pool per statement would cost more than the
+/// rest of the import).
 fn import_sqlite(
     db_file: &Path,
     list: i64,
@@ -122,76 +202,60 @@ fn import_sqlite(
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.busy_timeout(std::time::Duration::from_secs(30))?;
+    let (send, chunks) = std::sync::mpsc::sync_channel(8);
+    let (file, options) = (file.to_path_buf(), options.clone());
+    let reader = std::thread::spawn(move || read_file(file, options, send));
     let mut total = Imported::default();
-    let failure = match std::fs::File::open(file)
-        .map_err(|e| format!("cannot read the upload: {e}"))
-        .and_then(|f| {
-            RecipientReader::new(std::io::BufReader::with_capacity(1 << 16, f), options)
-                .map_err(|e| e.to_string())
-        }) {
-        Err(e) => Some(e),
-        Ok(mut reader) => loop {
-            let tx = conn.transaction()?;
-            let mut stop = None;
-            let mut done = false;
-            {
-                let mut row = tx.prepare_cached(
-                    "INSERT INTO recipients (list_id, seq, addr_key, fields) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
-                )?;
-                let mut reject = tx.prepare_cached(
-                    "INSERT INTO recipient_rejects (list_id, line, reason, raw) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
-                )?;
-                for _ in 0..SQLITE_BATCH {
-                    match reader.next() {
-                        None => {
-                            done = true;
-                            break;
-                        }
-                        Some(Err(e)) => {
-                            stop = Some(e.to_string());
-                            break;
-                        }
-                        Some(Ok(Record::Accepted {
-                            line, fields, key, ..
-                        })) => {
-                            total.read += 1;
-                            let line = i64::try_from(line).unwrap_or(i64::MAX);
-                            if row.execute(rusqlite::params![
-                                list,
-                                line,
-                                key,
-                                serde_json::to_string(&fields)?
-                            ])? == 1
-                            {
+    let mut failure = None;
+    let mut chunks = chunks.into_iter().peekable();
+    while chunks.peek().is_some() && failure.is_none() {
+        let tx = conn.transaction()?;
+        {
+            let mut row = tx.prepare_cached(
+                "INSERT INTO recipients (list_id, seq, addr_key, fields) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
+            )?;
+            let mut reject = tx.prepare_cached(
+                "INSERT INTO recipient_rejects (list_id, line, reason, raw) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
+            )?;
+            let mut written = 0;
+            while written < SQLITE_BATCH {
+                let Some(chunk) = chunks.next() else { break };
+                let chunk = match chunk {
+                    Ok(c) => c,
+                    Err(e) => {
+                        failure = Some(e);
+                        break;
+                    }
+                };
+                written += chunk.len();
+                for record in chunk {
+                    total.read += 1;
+                    match record {
+                        Prepared::Accepted { line, key, fields } => {
+                            if row.execute(rusqlite::params![list, line, key, fields])? == 1 {
                                 total.accepted += 1;
                             } else {
                                 total.duplicates += 1;
                             }
                         }
-                        Some(Ok(Record::Rejected { line, raw, reason })) => {
-                            total.read += 1;
+                        Prepared::Rejected { line, reason, raw } => {
                             total.rejected += 1;
-                            let line = i64::try_from(line).unwrap_or(i64::MAX);
-                            reject.execute(rusqlite::params![
-                                list,
-                                line,
-                                reason.to_string(),
-                                raw
-                            ])?;
+                            reject.execute(rusqlite::params![list, line, reason, raw])?;
                         }
                     }
                 }
             }
-            tx.execute(
-                "UPDATE recipient_lists SET read_rows = ?2, accepted = ?3, rejected = ?4, duplicates = ?5 WHERE id = ?1",
-                rusqlite::params![list, total.read, total.accepted, total.rejected, total.duplicates],
-            )?;
-            tx.commit()?;
-            if stop.is_some() || done {
-                break stop;
-            }
-        },
-    };
+        }
+        tx.execute(
+            "UPDATE recipient_lists SET read_rows = ?2, accepted = ?3, rejected = ?4, duplicates = ?5 WHERE id = ?1",
+            rusqlite::params![list, total.read, total.accepted, total.rejected, total.duplicates],
+        )?;
+        tx.commit()?;
+    }
+    drop(chunks);
+    if reader.join().is_err() {
+        failure.get_or_insert_with(|| "reading the file failed".into());
+    }
     let (state, reason) = final_state(failure, &total);
     conn.execute(
         "UPDATE recipient_lists SET state = ?2, failure = ?3 WHERE id = ?1",
