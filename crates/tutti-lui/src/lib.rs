@@ -7,6 +7,7 @@
 //! itself to the Hub).
 
 mod database;
+mod events;
 mod jobs;
 mod library;
 mod message;
@@ -44,6 +45,7 @@ pub(crate) struct LuiState {
     pub lists: recipients::store::Lists,
     pub sending: send::store::Sending,
     pub library: library::store::Library,
+    pub events: events::store::Events,
     pub tracker: PeerClient,
     pub secret: tutti_core::ClusterSecret,
     pub job_id_prefix: String,
@@ -77,7 +79,8 @@ pub async fn start(ctx: ComponentContext, config: LuiConfig) -> anyhow::Result<S
         messages: message::store::Messages::new(db.clone()),
         lists: recipients::store::Lists::new(db.clone()),
         sending: send::store::Sending::new(db.clone()),
-        library: library::store::Library::new(db),
+        library: library::store::Library::new(db.clone()),
+        events: events::store::Events::new(db),
         tracker,
         secret: config.common.cluster_secret.clone(),
         job_id_prefix: config.job_id_prefix.clone(),
@@ -95,6 +98,7 @@ pub async fn start(ctx: ComponentContext, config: LuiConfig) -> anyhow::Result<S
         .merge(recipients::api::router())
         .merge(send::api::router())
         .merge(library::api::router())
+        .merge(events::api::router())
         .split_for_parts();
     let doc = describe(doc);
     let public = Router::new()
@@ -113,6 +117,7 @@ pub async fn start(ctx: ComponentContext, config: LuiConfig) -> anyhow::Result<S
         public,
         Router::new(),
     );
+    started.tasks.push(events::transfer::spawn(state.clone()));
     started.tasks.push(tokio::spawn(
         refresher::run(state).instrument(component_span(Component::Lui)),
     ));

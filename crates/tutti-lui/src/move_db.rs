@@ -72,6 +72,7 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("send_at_ms", Int),
             ("tests_sent", Int),
             ("recipient_list_id", Int),
+            ("suppressed", Int),
         ],
     ),
     (
@@ -141,6 +142,52 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("seq", Int),
             ("addr_key", Text),
             ("fields", Text),
+        ],
+    ),
+    ("event_cursors", &[("source", Text), ("cursor", Int)]),
+    (
+        "tracking_events",
+        &[
+            ("source", Text),
+            ("seq", Int),
+            ("job_id", Text),
+            ("kind", Text),
+            ("link", Int),
+            ("recipient", Int),
+            ("at_ms", Int),
+            ("agent", Text),
+            ("machine", Text),
+        ],
+    ),
+    (
+        "delivery_events",
+        &[
+            ("source", Text),
+            ("seq", Int),
+            ("job_id", Text),
+            ("recipient", Int),
+            ("kind", Text),
+            ("reply", Text),
+            ("at_ms", Int),
+        ],
+    ),
+    (
+        "sent_recipients",
+        &[
+            ("job_id", Text),
+            ("number", Int),
+            ("list_id", Int),
+            ("seq", Int),
+            ("addr_key", Text),
+        ],
+    ),
+    (
+        "suppressions",
+        &[
+            ("addr_key", Text),
+            ("reason", Text),
+            ("job_id", Text),
+            ("at_ms", Int),
         ],
     ),
     (

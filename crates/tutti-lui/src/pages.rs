@@ -229,6 +229,10 @@ struct JobPage {
     members_error: Option<String>,
     templates: Vec<MessageTemplate>,
     can_manage_library: bool,
+    /// Addresses of the list on the suppression list.
+    suppressed_in_list: i64,
+    /// Imported events by kind.
+    event_counts: Vec<(String, i64)>,
 }
 
 /// A member of the job's group and their grant.
@@ -296,6 +300,11 @@ async fn job_page_for(
     } else {
         (Vec::new(), None)
     };
+    let suppressed_in_list = match &list {
+        Some(l) => state.events.suppressed_in_list(l.id).await.map_err(db)?,
+        None => 0,
+    };
+    let event_counts = state.events.counts(id).await.map_err(db)?;
     let message = message_view(state, id).await?;
     let tracking = tracking_view(state, id).await?;
     let mut charsets: Vec<String> = if !state.allow_charset_choice {
@@ -348,6 +357,8 @@ async fn job_page_for(
             Actor::Admin => Vec::new(),
         },
         can_manage_library: actor.has(Right::ManageDropinsTemplates),
+        suppressed_in_list,
+        event_counts,
         members,
         members_error,
         access,

@@ -377,6 +377,76 @@ async fn the_whole_job(database: &[(&str, &str)]) {
             ("cy@example.org".into(), "Hello Cy".into(), true),
         ]
     );
+    // Cy unsubscribes with one click (RFC 8058); the event reaches the User Interface and
+    // puts Cy on the suppression list, so a copy of the job leaves Cy out.
+    let cy = received[3..]
+        .iter()
+        .find(|r| r.to[0] == "cy@example.org")
+        .unwrap();
+    let cy_message = MessageParser::default().parse(&cy.content).unwrap();
+    let unsubscribe = cy_message
+        .header_raw("List-Unsubscribe")
+        .unwrap()
+        .trim()
+        .trim_start_matches('<')
+        .trim_end_matches('>')
+        .to_string();
+    let r = reqwest::Client::new()
+        .post(&unsubscribe)
+        .form(&[("List-Unsubscribe", "One-Click")])
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let (_, page) = anna.get("/suppressions").await;
+        if page["total"] == 1 {
+            assert_eq!(page["suppressions"][0]["address"], "cy@example.org");
+            assert_eq!(page["suppressions"][0]["reason"], "unsubscribed");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the unsubscribe never arrived: {page}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (_, counts) = anna.get(&format!("/jobs/{id}/events")).await;
+    assert!(
+        counts
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["kind"] == "unsubscribe" && c["events"] == 1),
+        "{counts}"
+    );
+    let (_, again) = anna
+        .post(&format!("/jobs/{id}/copy"), json!({"title": "Again"}))
+        .await;
+    let again = again["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        anna.post(
+            &format!("/jobs/{again}/test"),
+            json!({"addresses": ["me@shop.example"]})
+        )
+        .await
+        .0,
+        200
+    );
+    assert_eq!(
+        anna.post(&format!("/jobs/{again}/authorize"), json!({}))
+            .await
+            .0,
+        200
+    );
+    let (status, sent) = anna.post(&format!("/jobs/{again}/send"), json!({})).await;
+    assert_eq!(status, 200, "{sent}");
+    assert_eq!(
+        (sent["recipients"].as_u64(), sent["suppressed"].as_u64()),
+        (Some(3), Some(1))
+    );
+
     // The tracked link points at this Tracker, which knows the job: it redirects.
     let m = MessageParser::default()
         .parse(&received[3].content)

@@ -187,6 +187,33 @@ impl Lists {
             .collect()
     }
 
+    /// Rows after `after` for sending, in order: (seq, fields, address key, suppressed).
+    pub async fn rows_for_send(
+        &self,
+        list: i64,
+        after: i64,
+        limit: i64,
+    ) -> sqlx::Result<Vec<(i64, String, String, bool)>> {
+        let rows = sqlx::query(
+            "SELECT r.seq, r.fields, r.addr_key, EXISTS (SELECT 1 FROM suppressions s WHERE s.addr_key = r.addr_key) \
+             FROM recipients r WHERE r.list_id = $1 AND r.seq > $2 ORDER BY r.seq LIMIT $3",
+        )
+        .bind(list)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.db.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let suppressed: bool = r
+                    .try_get::<i64, _>(3)
+                    .map(|v| v != 0)
+                    .or_else(|_| r.try_get(3))?;
+                Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, suppressed))
+            })
+            .collect()
+    }
+
     /// The `index`-th row (from 0) in order.
     pub async fn row_at(&self, list: i64, index: i64) -> sqlx::Result<Option<(i64, Vec<String>)>> {
         let row = sqlx::query(

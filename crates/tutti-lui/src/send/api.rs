@@ -179,7 +179,7 @@ fn connection(account: &AccountInfo) -> ApiResult<(MailerConnection, String)> {
 }
 
 /// A client for the Mailer of `conn`.
-fn mailer_client(state: &LuiState, conn: &MailerConnection) -> ApiResult<PeerClient> {
+pub(crate) fn mailer_client(state: &LuiState, conn: &MailerConnection) -> ApiResult<PeerClient> {
     let base: HostPort = conn.host.parse().map_err(|e| {
         conflict(format!(
             "the mailer connection's host \"{}\" is not host[:port]: {e}",
@@ -202,7 +202,7 @@ async fn hand_over(
     mailer_id: &str,
     def: &DistributeJob,
     rows: Rows<'_>,
-) -> ApiResult<u64> {
+) -> ApiResult<(u64, u64)> {
     let links = compile(mailer_id, def).map_err(|problems| problems_error(mailer_id, &problems))?;
     let registration = JobRegistration {
         key: def.tracking.key.clone(),
@@ -247,22 +247,41 @@ async fn hand_over(
                 .map_err(|e| peer_error("the Mailer refused the recipients", e))
         }
     };
+    let mut suppressed = 0u64;
     match rows {
         Rows::List(list) => {
+            // Addresses on the suppression list are left out; the rest are numbered in
+            // order, and who each number is is kept for the events that come back.
             let mut after = -1i64;
             loop {
                 let page = state
                     .lists
-                    .rows(list, after, ROWS_PER_CALL)
+                    .rows_for_send(list, after, ROWS_PER_CALL)
                     .await
                     .map_err(db_error)?;
-                let Some((last, _)) = page.last() else { break };
+                let Some((last, ..)) = page.last() else { break };
                 after = *last;
-                let n = page.len() as u64;
-                let body: String = page
-                    .iter()
-                    .map(|(_, fields)| serde_json::to_string(fields).unwrap_or_default() + "\n")
-                    .collect();
+                let mut body = String::new();
+                let mut sent_rows = Vec::with_capacity(page.len());
+                for (seq, fields, key, is_suppressed) in page {
+                    if is_suppressed {
+                        suppressed += 1;
+                        continue;
+                    }
+                    body.push_str(&fields);
+                    body.push('\n');
+                    sent_rows.push((seq, key));
+                }
+                if sent_rows.is_empty() {
+                    continue;
+                }
+                let first = i64::try_from(sent).unwrap_or(i64::MAX);
+                state
+                    .events
+                    .record_sent(mailer_id, list, first, &sent_rows)
+                    .await
+                    .map_err(db_error)?;
+                let n = sent_rows.len() as u64;
                 upload(body, sent).await?;
                 sent += n;
             }
@@ -284,7 +303,7 @@ async fn hand_over(
         )
         .await
         .map_err(|e| peer_error("the Mailer refused to start the job", e))?;
-    Ok(sent)
+    Ok((sent, suppressed))
 }
 
 /// The rows a hand-over sends.
@@ -479,6 +498,8 @@ pub struct SendView {
     pub approvals: Approvals,
     /// Recipients handed to the Mailer (0 while held).
     pub recipients: u64,
+    /// Recipients left out: their addresses are on the suppression list.
+    pub suppressed: u64,
 }
 
 async fn checked_for_sending(state: &LuiState, actor: &Actor, id: &str) -> ApiResult<Job> {
@@ -525,11 +546,21 @@ async fn go(
         .await
         .map_err(db_error)?
         .ok_or_else(|| conflict(format!("job {id} has no recipients")))?;
-    let recipients = hand_over(state, &conn, id, &def, Rows::List(list.id)).await?;
+    let (recipients, suppressed) = hand_over(state, &conn, id, &def, Rows::List(list.id)).await?;
+    if recipients == 0 {
+        return Err(conflict(format!(
+            "every recipient of job {id} is on the suppression list: nothing was sent"
+        )));
+    }
     let at_ms = at.map_or_else(crate::database::now_ms, |t| t.timestamp_millis());
     state
         .sending
-        .handed_over(id, &conn, at_ms)
+        .handed_over(
+            id,
+            &conn,
+            at_ms,
+            i64::try_from(suppressed).unwrap_or(i64::MAX),
+        )
         .await
         .map_err(db_error)?;
     tracing::info!(
@@ -541,6 +572,7 @@ async fn go(
         job,
         approvals: state.sending.approvals(id).await.map_err(db_error)?,
         recipients,
+        suppressed,
     })
 }
 
@@ -563,6 +595,7 @@ async fn send_job(
             job,
             approvals: state.sending.approvals(&id).await.map_err(db_error)?,
             recipients: 0,
+            suppressed: 0,
         }));
     }
     Ok(Json(go(&state, &actor, &id, body.at).await?))

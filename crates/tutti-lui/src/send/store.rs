@@ -183,10 +183,11 @@ impl Sending {
         job: &str,
         mailer: &MailerConnection,
         at_ms: i64,
+        suppressed: i64,
     ) -> sqlx::Result<()> {
         sqlx::query(
             "UPDATE jobs SET state = 'ongoing', mailer_host = $2, mailer_client = $3, mailer_password = $4, \
-             send_at_ms = $5, updated_ms = $6 WHERE id = $1",
+             send_at_ms = $5, updated_ms = $6, suppressed = $7 WHERE id = $1",
         )
         .bind(job)
         .bind(&mailer.host)
@@ -194,9 +195,28 @@ impl Sending {
         .bind(&mailer.client_password)
         .bind(at_ms)
         .bind(now_ms())
+        .bind(suppressed)
         .execute(&self.db.pool)
         .await?;
         Ok(())
+    }
+
+    /// Every Mailer connection jobs went through, once each: where events come from.
+    pub async fn mailers(&self) -> sqlx::Result<Vec<MailerConnection>> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT mailer_host, mailer_client, mailer_password FROM jobs WHERE mailer_host IS NOT NULL",
+        )
+        .fetch_all(&self.db.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(MailerConnection {
+                    host: r.try_get(0)?,
+                    client_address: r.try_get::<Option<String>, _>(1)?.unwrap_or_default(),
+                    client_password: r.try_get::<Option<String>, _>(2)?.unwrap_or_default(),
+                })
+            })
+            .collect()
     }
 
     /// The Mailer connection a sent job went through.

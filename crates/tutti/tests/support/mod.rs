@@ -435,6 +435,11 @@ pub async fn start_sending_installation(
         "tracking": {"scheme": "http", "host": "127.0.0.2", "port": port},
     });
     assert_eq!(admin.put("/settings/global", settings).await.0, 200);
+    // Events reach the User Interface within a second.
+    let (_, mut components) = admin.get("/settings/components").await;
+    components["event_transfer_seconds"] = serde_json::json!(1);
+    let (status, body) = admin.put("/settings/components", components).await;
+    assert_eq!(status, 200, "{body}");
     assert_eq!(
         admin
             .post("/groups", serde_json::json!({"name": "Sales"}))

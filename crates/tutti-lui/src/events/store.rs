@@ -1,0 +1,309 @@
+//! Imported events, the cursors of their sources, who each sent message went to, and the
+//! suppression list.
+
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+use tutti_core::api::{EventKind, EventPage};
+use tutti_core::distribute::{DeliveryKind, DeliveryPage};
+use utoipa::ToSchema;
+
+use crate::database::Database;
+
+/// An address no job sends to any more, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Suppression {
+    /// The normalized address (domain in lower case).
+    pub address: String,
+    /// `unsubscribed`, `hard_bounce` or `complaint`.
+    pub reason: String,
+    /// The job whose message it came from.
+    pub job: String,
+    pub at_ms: i64,
+}
+
+#[derive(Clone)]
+pub struct Events {
+    db: Database,
+}
+
+/// A value's name as its JSON spells it (snake case).
+fn wire_name<T: Serialize>(value: &T) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// Puts the address of recipient `number` of `job` on the suppression list (once).
+async fn suppress(
+    conn: &mut sqlx::AnyConnection,
+    job: &str,
+    number: i64,
+    reason: &str,
+    at_ms: i64,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO suppressions (addr_key, reason, job_id, at_ms) \
+         SELECT addr_key, $3, job_id, $4 FROM sent_recipients WHERE job_id = $1 AND number = $2 \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(job)
+    .bind(number)
+    .bind(reason)
+    .bind(at_ms)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+async fn set_cursor(conn: &mut sqlx::AnyConnection, source: &str, cursor: i64) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO event_cursors (source, cursor) VALUES ($1, $2) ON CONFLICT (source) DO UPDATE SET cursor = $2",
+    )
+    .bind(source)
+    .bind(cursor)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+impl Events {
+    pub fn new(db: Database) -> Events {
+        Events { db }
+    }
+
+    /// Where reading `source` goes on (0 at first).
+    pub async fn cursor(&self, source: &str) -> sqlx::Result<i64> {
+        Ok(
+            sqlx::query("SELECT cursor FROM event_cursors WHERE source = $1")
+                .bind(source)
+                .fetch_optional(&self.db.pool)
+                .await?
+                .map(|r| r.try_get(0))
+                .transpose()?
+                .unwrap_or(0),
+        )
+    }
+
+    /// Stores a page of Tracker events and the cursor after it, in one transaction: a
+    /// page is imported whole or not at all, and never twice.
+    pub async fn store_tracking(&self, source: &str, page: &EventPage) -> sqlx::Result<()> {
+        let mut tx = self.db.pool.begin().await?;
+        for e in &page.events {
+            let at = e.at.timestamp_millis();
+            sqlx::query(
+                "INSERT INTO tracking_events (source, seq, job_id, kind, link, recipient, at_ms, agent, machine) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
+            )
+            .bind(source)
+            .bind(e.seq)
+            .bind(&e.job)
+            .bind(wire_name(&e.kind))
+            .bind(e.link.map(i64::from))
+            .bind(e.recipient.and_then(|r| i64::try_from(r).ok()))
+            .bind(at)
+            .bind(wire_name(&e.agent))
+            .bind(e.machine.join(","))
+            .execute(&mut *tx)
+            .await?;
+            if let (EventKind::Unsubscribe, Some(r)) = (e.kind, e.recipient) {
+                let number = i64::try_from(r).unwrap_or(-1);
+                suppress(&mut tx, &e.job, number, "unsubscribed", at).await?;
+            }
+        }
+        set_cursor(&mut tx, source, page.next).await?;
+        tx.commit().await
+    }
+
+    /// Stores a page of a Mailer's delivery events and the cursor after it, likewise.
+    pub async fn store_delivery(&self, source: &str, page: &DeliveryPage) -> sqlx::Result<()> {
+        let mut tx = self.db.pool.begin().await?;
+        for e in &page.events {
+            let at = e.at.timestamp_millis();
+            let number = i64::try_from(e.recipient).unwrap_or(-1);
+            sqlx::query(
+                "INSERT INTO delivery_events (source, seq, job_id, recipient, kind, reply, at_ms) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+            )
+            .bind(source)
+            .bind(e.seq)
+            .bind(&e.job)
+            .bind(number)
+            .bind(wire_name(&e.kind))
+            .bind(&e.reply)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+            let reason = match e.kind {
+                DeliveryKind::HardBounce => Some("hard_bounce"),
+                DeliveryKind::Complaint => Some("complaint"),
+                _ => None,
+            };
+            if let Some(reason) = reason {
+                suppress(&mut tx, &e.job, number, reason, at).await?;
+            }
+        }
+        set_cursor(&mut tx, source, page.next).await?;
+        tx.commit().await
+    }
+
+    /// Remembers who recipient numbers `first..` of a job are (the rows as handed to the
+    /// Mailer), so its events can be traced back to addresses.
+    pub async fn record_sent(
+        &self,
+        job: &str,
+        list: i64,
+        first: i64,
+        rows: &[(i64, String)],
+    ) -> sqlx::Result<()> {
+        let mut tx = self.db.pool.begin().await?;
+        for (chunk_start, chunk) in rows.chunks(50).enumerate() {
+            let values: Vec<String> = (0..chunk.len())
+                .map(|i| format!("($1, ${}, $2, ${}, ${})", 3 * i + 3, 3 * i + 4, 3 * i + 5))
+                .collect();
+            let sql = format!(
+                "INSERT INTO sent_recipients (job_id, number, list_id, seq, addr_key) VALUES {} \
+                 ON CONFLICT (job_id, number) DO UPDATE SET list_id = excluded.list_id, seq = excluded.seq, addr_key = excluded.addr_key",
+                values.join(", ")
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(job).bind(list);
+            for (i, (seq, key)) in chunk.iter().enumerate() {
+                let number = first + i64::try_from(chunk_start * 50 + i).unwrap_or(0);
+                q = q.bind(number).bind(*seq).bind(key.clone());
+            }
+            q.execute(&mut *tx).await?;
+        }
+        tx.commit().await
+    }
+
+    /// How many of a list's addresses are on the suppression list.
+    pub async fn suppressed_in_list(&self, list: i64) -> sqlx::Result<i64> {
+        sqlx::query(
+            "SELECT count(*) FROM suppressions s WHERE EXISTS \
+             (SELECT 1 FROM recipients r WHERE r.list_id = $1 AND r.addr_key = s.addr_key)",
+        )
+        .bind(list)
+        .fetch_one(&self.db.pool)
+        .await?
+        .try_get(0)
+    }
+
+    pub async fn suppressions(
+        &self,
+        offset: i64,
+        limit: i64,
+    ) -> sqlx::Result<(Vec<Suppression>, i64)> {
+        let total: i64 = sqlx::query("SELECT count(*) FROM suppressions")
+            .fetch_one(&self.db.pool)
+            .await?
+            .try_get(0)?;
+        let rows = sqlx::query(
+            "SELECT addr_key, reason, job_id, at_ms FROM suppressions ORDER BY at_ms DESC, addr_key LIMIT $1 OFFSET $2",
+        )
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.db.pool)
+        .await?;
+        let list = rows
+            .iter()
+            .map(|r| {
+                Ok(Suppression {
+                    address: r.try_get(0)?,
+                    reason: r.try_get(1)?,
+                    job: r.try_get(2)?,
+                    at_ms: r.try_get(3)?,
+                })
+            })
+            .collect::<sqlx::Result<Vec<_>>>()?;
+        Ok((list, total))
+    }
+
+    /// Takes an address off the suppression list (it asked to be sent to again).
+    pub async fn unsuppress(&self, address: &str) -> sqlx::Result<bool> {
+        let done = sqlx::query("DELETE FROM suppressions WHERE addr_key = $1")
+            .bind(address)
+            .execute(&self.db.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Counts of a job's imported events by kind: (tracking, delivery).
+    pub async fn counts(&self, job: &str) -> sqlx::Result<Vec<(String, i64)>> {
+        let rows = sqlx::query(
+            "SELECT kind, count(*) FROM tracking_events WHERE job_id = $1 GROUP BY kind \
+             UNION ALL SELECT kind, count(*) FROM delivery_events WHERE job_id = $1 GROUP BY kind",
+        )
+        .bind(job)
+        .fetch_all(&self.db.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use chrono::Utc;
+    use tutti_core::distribute::DeliveryEvent;
+
+    use super::*;
+    use crate::database::testing;
+
+    fn delivery(seq: i64, recipient: u64, kind: DeliveryKind) -> DeliveryEvent {
+        DeliveryEvent {
+            seq,
+            job: "J1".into(),
+            recipient,
+            kind,
+            reply: "550 5.1.1 gone".into(),
+            at: Utc::now(),
+        }
+    }
+
+    #[tokio::test]
+    async fn pages_are_stored_once_with_their_cursor_and_bounces_suppress() {
+        for t in testing::both().await {
+            let events = Events::new(t.db.clone());
+            events
+                .record_sent(
+                    "J1",
+                    7,
+                    0,
+                    &[(2, "a@example.org".into()), (5, "B@example.org".into())],
+                )
+                .await
+                .unwrap();
+            let page = DeliveryPage {
+                events: vec![
+                    delivery(1, 0, DeliveryKind::Sent),
+                    delivery(2, 1, DeliveryKind::Sent),
+                    delivery(3, 1, DeliveryKind::HardBounce),
+                ],
+                next: 3,
+            };
+            assert_eq!(events.cursor("mailer:m").await.unwrap(), 0);
+            events.store_delivery("mailer:m", &page).await.unwrap();
+            // The same page again (a retry after a lost answer) changes nothing.
+            events.store_delivery("mailer:m", &page).await.unwrap();
+            assert_eq!(events.cursor("mailer:m").await.unwrap(), 3);
+            let mut counts = events.counts("J1").await.unwrap();
+            counts.sort();
+            assert_eq!(counts, vec![("hard_bounce".into(), 1), ("sent".into(), 2)]);
+            let (list, total) = events.suppressions(0, 10).await.unwrap();
+            assert_eq!(total, 1);
+            assert_eq!(
+                (
+                    list[0].address.as_str(),
+                    list[0].reason.as_str(),
+                    list[0].job.as_str()
+                ),
+                ("B@example.org", "hard_bounce", "J1")
+            );
+            assert!(events.unsuppress("B@example.org").await.unwrap());
+            assert_eq!(events.suppressions(0, 10).await.unwrap().1, 0);
+        }
+    }
+}

@@ -1,0 +1,107 @@
+//! The event transfer: every few seconds (the Hub's event transfer interval) the User
+//! Interface reads what is new at the Tracker and at every Mailer its jobs went to, page by
+//! page, storing each page with its cursor in one transaction. After an outage of either
+//! side it goes on from its cursor: nothing is lost, nothing counted twice.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tutti_core::api::{ComponentSettings, EventPage};
+use tutti_core::distribute::{CLIENT_HEADER, DeliveryPage, PASSWORD_HEADER};
+use tutti_core::settings::MailerConnection;
+
+use crate::LuiState;
+
+/// Events asked for per call.
+const PAGE: u32 = 1000;
+
+/// How long to wait between transfers when the Hub cannot say.
+const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
+
+pub async fn run(state: Arc<LuiState>) {
+    let mut shutdown = state.ctx.shutdown.clone();
+    let mut interval = DEFAULT_INTERVAL;
+    loop {
+        if let Ok(settings) = state
+            .hub
+            .get::<ComponentSettings>("/api/registry/component-settings")
+            .await
+        {
+            interval = Duration::from_secs(u64::from(settings.event_transfer_seconds.max(1)));
+        }
+        if let Err(e) = from_tracker(&state).await {
+            tracing::warn!("events from the Tracker: {e}; trying again in {interval:?}");
+        }
+        match state.sending.mailers().await {
+            Ok(mailers) => {
+                for m in mailers {
+                    if let Err(e) = from_mailer(&state, &m).await {
+                        tracing::warn!(
+                            "events from the Mailer at {}: {e}; trying again in {interval:?}",
+                            m.host
+                        );
+                    }
+                }
+            }
+            Err(e) => tracing::warn!("events: listing the Mailers: {e}"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = shutdown.wait() => return,
+        }
+    }
+}
+
+async fn from_tracker(state: &LuiState) -> anyhow::Result<()> {
+    let source = "trk";
+    loop {
+        let after = state.events.cursor(source).await?;
+        let page: EventPage = state
+            .tracker
+            .get(&format!("/api/events?after={after}&limit={PAGE}"))
+            .await?;
+        let full = page.events.len() >= PAGE as usize;
+        if page.events.is_empty() {
+            return Ok(());
+        }
+        state.events.store_tracking(source, &page).await?;
+        if !full {
+            return Ok(());
+        }
+    }
+}
+
+async fn from_mailer(state: &LuiState, conn: &MailerConnection) -> anyhow::Result<()> {
+    let source = format!("mailer:{}", conn.host.to_ascii_lowercase());
+    let client =
+        crate::send::api::mailer_client(state, conn).map_err(|e| anyhow::anyhow!(e.message))?;
+    loop {
+        let after = state.events.cursor(&source).await?;
+        let page: DeliveryPage = client
+            .call(
+                reqwest::Method::GET,
+                &format!("/api/events?after={after}&limit={PAGE}"),
+                |r| {
+                    r.header(CLIENT_HEADER, &conn.client_address)
+                        .header(PASSWORD_HEADER, &conn.client_password)
+                },
+            )
+            .await?;
+        let full = page.events.len() >= PAGE as usize;
+        if page.events.is_empty() {
+            return Ok(());
+        }
+        state.events.store_delivery(&source, &page).await?;
+        if !full {
+            return Ok(());
+        }
+    }
+}
+
+/// Starts the transfer beside the component.
+pub fn spawn(state: Arc<LuiState>) -> tokio::task::JoinHandle<()> {
+    use tracing::Instrument;
+    tokio::spawn(run(state).instrument(tutti_core::runtime::component_span(
+        tutti_core::Component::Lui,
+    )))
+}
