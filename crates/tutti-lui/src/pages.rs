@@ -231,6 +231,8 @@ struct JobPage {
     can_manage_library: bool,
     /// Addresses of the list on the suppression list.
     suppressed_in_list: i64,
+    /// Jobs the caller may see that were sent: sources of reaction lists.
+    sent_jobs: Vec<(String, String)>,
     /// Imported events by kind.
     event_counts: Vec<(String, i64)>,
 }
@@ -305,6 +307,24 @@ async fn job_page_for(
         None => 0,
     };
     let event_counts = state.events.counts(id).await.map_err(db)?;
+    let visible = ListFilter {
+        visible_to: match &actor {
+            Actor::Admin => None,
+            Actor::User { id: me, .. } => Some(*me),
+        },
+        limit: 200,
+        ..ListFilter::default()
+    };
+    let sent_jobs = state
+        .jobs
+        .list(&visible)
+        .await
+        .map_err(db)?
+        .0
+        .into_iter()
+        .filter(|j| j.state != JobState::Open && j.id != id)
+        .map(|j| (j.id, j.title))
+        .collect();
     let message = message_view(state, id).await?;
     let tracking = tracking_view(state, id).await?;
     let mut charsets: Vec<String> = if !state.allow_charset_choice {
@@ -359,6 +379,7 @@ async fn job_page_for(
         can_manage_library: actor.has(Right::ManageDropinsTemplates),
         suppressed_in_list,
         event_counts,
+        sent_jobs,
         members,
         members_error,
         access,

@@ -465,6 +465,46 @@ async fn the_whole_job(database: &[(&str, &str)]) {
         .unwrap();
     assert_eq!(r.status().as_u16(), 302, "{link}");
     assert_eq!(r.headers()["location"], "https://shop.example/sale");
+    let clicker = received[3].to[0].clone();
+
+    // A follow-up to whoever clicked: the click comes back as an event (flagged as machine
+    // traffic: it came within seconds of sending and without a browser's user agent).
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let (_, counts) = anna.get(&format!("/jobs/{id}/events")).await;
+        if counts
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["kind"] == "click")
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the click never arrived: {counts}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (_, follow) = anna.post("/jobs", json!({"title": "Follow-up"})).await;
+    let follow = follow["id"].as_str().unwrap();
+    let reaction = |reaction: &str, people_only: bool| json!({"job": id, "reaction": reaction, "people_only": people_only});
+    let path = format!("/jobs/{follow}/recipients/reaction");
+    let (status, list) = anna.post(&path, reaction("clickers", false)).await;
+    assert_eq!(status, 200, "{list}");
+    assert_eq!(
+        (list["accepted"].as_i64(), list["state"].as_str()),
+        (Some(1), Some("ready"))
+    );
+    let (_, accepted) = text(&anna, &format!("/jobs/{follow}/recipients/accepted.csv")).await;
+    assert!(accepted.contains(&clicker), "{accepted}");
+    let (_, list) = anna.post(&path, reaction("clickers", true)).await;
+    assert_eq!(
+        (list["accepted"].as_i64(), list["state"].as_str()),
+        (Some(0), Some("failed"))
+    );
+    let (_, list) = anna.post(&path, reaction("non_clickers", false)).await;
+    assert_eq!(list["accepted"], 3, "{list}");
     let _ = anna.send(Method::GET, "/session", None).await;
 }
 

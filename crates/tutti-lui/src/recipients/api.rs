@@ -20,7 +20,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::import::import;
-use super::store::{ListInfo, NewList};
+use super::store::{ListInfo, NewList, Reaction};
 use crate::LuiState;
 use crate::jobs::api::{actor, job_for};
 use crate::jobs::model::Actor;
@@ -41,6 +41,7 @@ pub fn router() -> OpenApiRouter<Arc<LuiState>> {
         .routes(routes!(download_accepted))
         .routes(routes!(download_rejected))
         .routes(routes!(use_list))
+        .routes(routes!(from_reaction))
         .routes(routes!(saved_lists))
 }
 
@@ -525,4 +526,99 @@ async fn saved_lists(
             .await
             .map_err(db_error)?,
     ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ReactionRequest {
+    /// The earlier job (sent, with personal tracking, visible to the caller).
+    pub job: String,
+    pub reaction: Reaction,
+    /// Count only opens and clicks of people, not those of scanners, prefetchers and
+    /// privacy proxies (default true).
+    #[serde(default = "yes")]
+    pub people_only: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Send the job to the recipients of an earlier job who opened or clicked it, or did not.
+#[utoipa::path(post, path = "/jobs/{id}/recipients/reaction", tag = "recipients", request_body = ReactionRequest,
+    responses((status = 200, body = ListInfo), (status = 403), (status = 404),
+        (status = 409, description = "this job is not open, or the earlier one was not sent with personal tracking")))]
+async fn from_reaction(
+    State(state): State<Arc<LuiState>>,
+    session: LuiSession,
+    Path(id): Path<String>,
+    Json(body): Json<ReactionRequest>,
+) -> ApiResult<Json<ListInfo>> {
+    let actor = actor(&state, &session).await?;
+    let (job, access) = job_for(&state, &actor, &id).await?;
+    editable(&job, access)?;
+    let (earlier, _) = job_for(&state, &actor, &body.job).await?;
+    if earlier.state == crate::jobs::model::JobState::Open {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!("job {} has not been sent", earlier.id),
+        ));
+    }
+    let tracking = state
+        .sending
+        .tracking(&earlier.id)
+        .await
+        .map_err(db_error)?;
+    if tracking.kind != tutti_core::api::TrackingType::Personal {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!(
+                "job {} was tracked {}: only personal tracking knows who reacted",
+                earlier.id,
+                crate::send::store::kind_key(tracking.kind)
+            ),
+        ));
+    }
+    let source_list = state
+        .lists
+        .of_job(&earlier.id)
+        .await
+        .map_err(db_error)?
+        .ok_or_else(|| ApiError::not_found(format!("job {} has no recipients", earlier.id)))?;
+    let (owner_id, group) = match &actor {
+        Actor::User { id, group, .. } => (*id, group.clone()),
+        Actor::Admin => (job.owner_id, job.group_name.clone()),
+    };
+    let what = match body.reaction {
+        Reaction::Openers => "openers",
+        Reaction::Clickers => "clickers",
+        Reaction::NonOpeners => "non-openers",
+        Reaction::NonClickers => "non-clickers",
+    };
+    let source = format!("{what} of job {}", earlier.id);
+    let list = state
+        .lists
+        .create(&NewList {
+            name: None,
+            owner_id,
+            group_name: group.as_deref(),
+            columns: &source_list.columns,
+            email_column: source_list.email_column,
+            name_column: source_list.name_column,
+            source: &source,
+        })
+        .await
+        .map_err(db_error)?;
+    state
+        .lists
+        .fill_from_reaction(list, &earlier.id, body.reaction, body.people_only)
+        .await
+        .map_err(db_error)?;
+    state.lists.use_for_job(&id, list).await.map_err(db_error)?;
+    state
+        .lists
+        .get(list)
+        .await
+        .map_err(db_error)?
+        .map(Json)
+        .ok_or_else(|| ApiError::internal("recipient lists", "the new list is gone"))
 }

@@ -47,6 +47,18 @@ pub struct Rejected {
     pub raw: String,
 }
 
+/// Who of an earlier job's recipients a reaction list takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Reaction {
+    /// Opened (or clicked: a click shows it was read).
+    Openers,
+    Clickers,
+    /// Got it and neither opened nor clicked, as far as the Tracker saw.
+    NonOpeners,
+    NonClickers,
+}
+
 /// What a new list is.
 pub struct NewList<'a> {
     pub name: Option<&'a str>,
@@ -122,6 +134,60 @@ impl Lists {
         .await?
         .map(|r| list(&r))
         .transpose()
+    }
+
+    /// Fills `list` with the recipients of the sent job `source` that reacted (or did not)
+    /// as `reaction` says, from the events imported so far; marks it ready (or failed when
+    /// nobody qualifies). Returns how many.
+    pub async fn fill_from_reaction(
+        &self,
+        list: i64,
+        source: &str,
+        reaction: Reaction,
+        people_only: bool,
+    ) -> sqlx::Result<i64> {
+        let kinds = match reaction {
+            Reaction::Openers | Reaction::NonOpeners => "('open', 'click')",
+            Reaction::Clickers | Reaction::NonClickers => "('click')",
+        };
+        let exists = if matches!(reaction, Reaction::Openers | Reaction::Clickers) {
+            "EXISTS"
+        } else {
+            "NOT EXISTS"
+        };
+        let machine = if people_only {
+            "AND e.machine = ''"
+        } else {
+            ""
+        };
+        // A click implies the message was opened, even when its images were not shown.
+        let sql = format!(
+            "INSERT INTO recipients (list_id, seq, addr_key, fields) \
+             SELECT $1, r.seq, r.addr_key, r.fields FROM sent_recipients s \
+             JOIN recipients r ON r.list_id = s.list_id AND r.seq = s.seq \
+             WHERE s.job_id = $2 AND {exists} (SELECT 1 FROM tracking_events e WHERE e.job_id = s.job_id \
+             AND e.recipient = s.number AND e.kind IN {kinds} {machine}) \
+             ON CONFLICT DO NOTHING"
+        );
+        let mut tx = self.db.pool.begin().await?;
+        let added = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(list)
+            .bind(source)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        let added = i64::try_from(added).unwrap_or(i64::MAX);
+        sqlx::query(
+            "UPDATE recipient_lists SET read_rows = $2, accepted = $2, state = $3, failure = $4 WHERE id = $1",
+        )
+        .bind(list)
+        .bind(added)
+        .bind(if added > 0 { "ready" } else { "failed" })
+        .bind((added == 0).then(|| format!("nobody of job {source} qualifies (yet): events arrive as recipients react")))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(added)
     }
 
     /// The list a job sends to.
