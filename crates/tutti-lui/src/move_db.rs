@@ -146,6 +146,15 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
     ),
     ("event_cursors", &[("source", Text), ("cursor", Int)]),
     (
+        "db_connections",
+        &[
+            ("id", Int),
+            ("name", Text),
+            ("url", Text),
+            ("created_ms", Int),
+        ],
+    ),
+    (
         "tracking_events",
         &[
             ("source", Text),
@@ -367,7 +376,7 @@ pub async fn move_database(root: &Path, to: &str) -> anyhow::Result<Moved> {
     }
     if let DatabaseConfig::Postgresql(_) = target_config {
         // New rows must get ids after the copied ones.
-        for table in ["recipient_lists", "dropins", "templates"] {
+        for table in ["recipient_lists", "dropins", "templates", "db_connections"] {
             let sql = format!(
                 "SELECT setval(pg_get_serial_sequence('{table}', 'id'), COALESCE((SELECT max(id) FROM {table}), 0) + 1, false)"
             );

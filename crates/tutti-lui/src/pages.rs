@@ -35,6 +35,7 @@ pub fn router() -> Router<Arc<LuiState>> {
         .route("/jobs/{id}", get(job_page))
         .route("/jobs/{id}/preview", get(preview_page))
         .route("/library", get(library_page))
+        .route("/connections", get(connections_page))
         .route("/static/tutti.js", get(script))
         .route("/static/tutti.css", get(style))
 }
@@ -233,6 +234,8 @@ struct JobPage {
     suppressed_in_list: i64,
     /// Jobs the caller may see that were sent: sources of reaction lists.
     sent_jobs: Vec<(String, String)>,
+    connections: Vec<crate::recipients::query::Connection>,
+    can_query: bool,
     /// Imported events by kind.
     event_counts: Vec<(String, i64)>,
 }
@@ -380,6 +383,8 @@ async fn job_page_for(
         suppressed_in_list,
         event_counts,
         sent_jobs,
+        connections: state.connections.list(false).await.map_err(db)?,
+        can_query: actor.has(Right::DatabaseRecipients),
         members,
         members_error,
         access,
@@ -462,6 +467,44 @@ async fn library_page(
             can_manage: actor.has(Right::ManageDropinsTemplates),
             dropins,
             templates,
+        })
+    };
+    match page.await {
+        Ok(page) => render(page),
+        Err(e) => refused(e),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "connections.html")]
+struct ConnectionsPage {
+    frame: Frame,
+    connections: Vec<crate::recipients::query::Connection>,
+}
+
+async fn connections_page(
+    State(state): State<Arc<LuiState>>,
+    session: Result<LuiSession, ApiError>,
+) -> Response {
+    let session = match session {
+        Ok(s) => s,
+        Err(e) => return refused(e),
+    };
+    let page = async {
+        let actor = actor(&state, &session).await?;
+        if !matches!(actor, Actor::Admin) {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "only the admin login manages database connections",
+            ));
+        }
+        Ok(ConnectionsPage {
+            frame: Frame::of(&session, &actor),
+            connections: state
+                .connections
+                .list(true)
+                .await
+                .map_err(|e| ApiError::internal("the system database", e))?,
         })
     };
     match page.await {

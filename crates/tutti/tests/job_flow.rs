@@ -520,3 +520,117 @@ async fn a_job_from_upload_to_sent_on_postgresql() {
     };
     the_whole_job(&[("DatabaseType", "postgresql"), ("DatabaseUrl", &pg.url)]).await;
 }
+
+/// Fills a `customers` table at `url` (SQLite or PostgreSQL).
+async fn customers(url: &str) {
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::any::AnyPoolOptions::new().connect(url).await.unwrap();
+    for sql in [
+        "CREATE TABLE customers (email TEXT, name TEXT, tier TEXT, points INTEGER)",
+        "INSERT INTO customers VALUES ('ann@example.org', 'Ann', 'gold', 10), \
+         ('not-an-address', 'Bad', 'gold', 1), ('bob@example.org', 'Bob', 'silver', NULL), \
+         ('ann@EXAMPLE.org', 'Ann twice', 'gold', 3)",
+    ] {
+        sqlx::query(sql).execute(&pool).await.unwrap();
+    }
+    pool.close().await;
+}
+
+async fn recipients_from_a_query(source_url: &str, database: &[(&str, &str)]) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_sending_installation(&dir.path().join("root"), 9, database).await;
+    let anna = sender(&server, "anna").await;
+    let mut admin = HubApi::at(&server.base(), "/lui");
+    admin
+        .login(json!({"user_name": "admin", "password": "new-admin-pw"}))
+        .await;
+
+    // Only the admin login defines connections; they are tried first.
+    let crm = json!({"name": "crm", "url": source_url});
+    assert_eq!(anna.post("/connections", crm.clone()).await.0, 403);
+    let (status, body) = admin
+        .post(
+            "/connections",
+            json!({"name": "nowhere", "url": "postgres://x:y@127.0.0.1:9/none"}),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    let (status, connection) = admin.post("/connections", crm).await;
+    assert_eq!(status, 201, "{connection}");
+    let (_, seen) = anna.get("/connections").await;
+    assert_eq!(seen[0]["name"], "crm");
+    assert!(seen[0]["url"].is_null(), "users do not see the URL: {seen}");
+
+    let (_, job) = anna.post("/jobs", json!({"title": "From the CRM"})).await;
+    let id = job["id"].as_str().unwrap();
+    let path = format!("/jobs/{id}/recipients/query");
+    let ask = |query: &str| json!({"connection_id": connection["id"], "query": query});
+    let (status, body) = anna.post(&path, ask("DELETE FROM customers")).await;
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = anna
+        .post(&path, ask("SELECT 1 FROM customers; DROP TABLE customers"))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = anna.post(&path, ask("SELECT nope FROM customers")).await;
+    assert_eq!(status, 422, "{body}");
+    let (status, list) = anna
+        .post(&path, ask("SELECT email, name AS NAME, tier AS TIER, points AS POINTS FROM customers ORDER BY points DESC"))
+        .await;
+    assert_eq!(status, 202, "{list}");
+    let list = imported(&anna, id).await;
+    assert_eq!(list["state"], "ready", "{list}");
+    assert_eq!(
+        (
+            list["accepted"].as_i64(),
+            list["rejected"].as_i64(),
+            list["duplicates"].as_i64()
+        ),
+        (Some(2), Some(1), Some(1)),
+        "{list}"
+    );
+    // PostgreSQL folds unquoted names to lower case; SQLite keeps them as written.
+    let columns: Vec<String> = list["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_lowercase())
+        .collect();
+    assert_eq!(columns, ["email", "name", "tier", "points"]);
+    let (_, accepted) = text(&anna, &format!("/jobs/{id}/recipients/accepted.csv")).await;
+    assert!(
+        accepted.contains("ann@example.org,Ann,gold,10")
+            && accepted.contains("bob@example.org,Bob,silver,\r\n"),
+        "{accepted}"
+    );
+    // The source is read, never written.
+    let (status, _) = anna
+        .post(
+            &path,
+            ask("WITH x AS (SELECT 1) SELECT email FROM customers"),
+        )
+        .await;
+    assert_eq!(status, 202);
+}
+
+#[tokio::test]
+async fn recipients_from_a_query_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/crm.db?mode=rwc", dir.path().display());
+    customers(&url).await;
+    let read = format!("sqlite://{}/crm.db", dir.path().display());
+    recipients_from_a_query(&read, &[]).await;
+}
+
+#[tokio::test]
+async fn recipients_from_a_query_on_postgresql() {
+    let (Some(source), Some(system)) = (PgDatabase::create().await, PgDatabase::create().await)
+    else {
+        return;
+    };
+    customers(&source.url).await;
+    recipients_from_a_query(
+        &source.url,
+        &[("DatabaseType", "postgresql"), ("DatabaseUrl", &system.url)],
+    )
+    .await;
+}

@@ -20,6 +20,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::import::import;
+use super::query;
 use super::store::{ListInfo, NewList, Reaction};
 use crate::LuiState;
 use crate::jobs::api::{actor, job_for};
@@ -42,6 +43,9 @@ pub fn router() -> OpenApiRouter<Arc<LuiState>> {
         .routes(routes!(download_rejected))
         .routes(routes!(use_list))
         .routes(routes!(from_reaction))
+        .routes(routes!(list_connections, add_connection))
+        .routes(routes!(remove_connection))
+        .routes(routes!(from_query))
         .routes(routes!(saved_lists))
 }
 
@@ -621,4 +625,205 @@ async fn from_reaction(
         .map_err(db_error)?
         .map(Json)
         .ok_or_else(|| ApiError::internal("recipient lists", "the new list is gone"))
+}
+
+fn admin_only(actor: &Actor) -> ApiResult<()> {
+    if matches!(actor, Actor::Admin) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "only the admin login manages database connections",
+        ))
+    }
+}
+
+/// The database connections recipients can be queried from (URLs for `admin` only).
+#[utoipa::path(get, path = "/connections", tag = "recipients", responses((status = 200, body = Vec<query::Connection>)))]
+async fn list_connections(
+    State(state): State<Arc<LuiState>>,
+    session: LuiSession,
+) -> ApiResult<Json<Vec<query::Connection>>> {
+    let actor = actor(&state, &session).await?;
+    let admin = matches!(actor, Actor::Admin);
+    Ok(Json(state.connections.list(admin).await.map_err(db_error)?))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NewConnection {
+    pub name: String,
+    /// `postgres://user:password@host:port/database` or `sqlite:///path/file.db`
+    /// (opened read-only).
+    pub url: String,
+}
+
+/// Define a database connection (the `admin` login only); it is tried first.
+#[utoipa::path(post, path = "/connections", tag = "recipients", request_body = NewConnection,
+    responses((status = 201, body = query::Connection), (status = 403), (status = 409, description = "the name is taken"),
+        (status = 422, description = "the database cannot be reached with it")))]
+async fn add_connection(
+    State(state): State<Arc<LuiState>>,
+    session: LuiSession,
+    Json(body): Json<NewConnection>,
+) -> ApiResult<(StatusCode, Json<query::Connection>)> {
+    let actor = actor(&state, &session).await?;
+    admin_only(&actor)?;
+    let name = body.name.trim();
+    if name.is_empty() || name.len() > 100 {
+        return Err(ApiError::bad_request(
+            "a connection's name has 1 to 100 characters",
+        ));
+    }
+    let Some(kind) = query::kind_of(body.url.trim()) else {
+        return Err(ApiError::bad_request(
+            "the URL is postgres://user:password@host:port/database or sqlite:///path/file.db",
+        ));
+    };
+    let pool = query::open(body.url.trim())
+        .await
+        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
+    sqlx::query("SELECT 1").execute(&pool).await.map_err(|e| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("the database answers: {e}"),
+        )
+    })?;
+    pool.close().await;
+    let id = state
+        .connections
+        .add(name, body.url.trim())
+        .await
+        .map_err(db_error)?
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::CONFLICT,
+                format!("a connection named {name} exists"),
+            )
+        })?;
+    tracing::info!("database connection {name} ({kind}) defined");
+    let added = state
+        .connections
+        .list(true)
+        .await
+        .map_err(db_error)?
+        .into_iter()
+        .find(|c| c.id == id)
+        .ok_or_else(|| ApiError::internal("connections", "the new connection is gone"))?;
+    Ok((StatusCode::CREATED, Json(added)))
+}
+
+/// Remove a database connection (the `admin` login only).
+#[utoipa::path(delete, path = "/connections/{connection}", tag = "recipients",
+    responses((status = 204), (status = 403), (status = 404)))]
+async fn remove_connection(
+    State(state): State<Arc<LuiState>>,
+    session: LuiSession,
+    Path(connection): Path<i64>,
+) -> ApiResult<StatusCode> {
+    let actor = actor(&state, &session).await?;
+    admin_only(&actor)?;
+    if state
+        .connections
+        .remove(connection)
+        .await
+        .map_err(db_error)?
+    {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found(format!(
+            "there is no connection {connection}"
+        )))
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct QueryRequest {
+    pub connection_id: i64,
+    /// One SELECT (or WITH … SELECT); it runs read-only.
+    pub query: String,
+    /// The column with the address; detected by its name when left out.
+    pub email_column: Option<String>,
+    pub name_column: Option<String>,
+}
+
+/// Take the job's recipients from a query (needs the right to use database recipient
+/// sources). The query is tried for its columns first; its rows then stream into a new
+/// list in the background, as an upload's do.
+#[utoipa::path(post, path = "/jobs/{id}/recipients/query", tag = "recipients", request_body = QueryRequest,
+    responses((status = 202, body = ListInfo), (status = 400), (status = 403), (status = 404), (status = 409),
+        (status = 422, description = "the query does not run, or gives no usable columns")))]
+async fn from_query(
+    State(state): State<Arc<LuiState>>,
+    session: LuiSession,
+    Path(id): Path<String>,
+    Json(body): Json<QueryRequest>,
+) -> ApiResult<(StatusCode, Json<ListInfo>)> {
+    let actor = actor(&state, &session).await?;
+    let (job, access) = job_for(&state, &actor, &id).await?;
+    editable(&job, access)?;
+    if !actor.has(Right::DatabaseRecipients) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "your account may not use database recipient sources",
+        ));
+    }
+    let sql = query::check_query(&body.query).map_err(ApiError::bad_request)?;
+    let url = state
+        .connections
+        .url(body.connection_id)
+        .await
+        .map_err(db_error)?
+        .ok_or_else(|| {
+            ApiError::not_found(format!("there is no connection {}", body.connection_id))
+        })?;
+    let unprocessable = |e: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e);
+    let pool = query::open(&url)
+        .await
+        .map_err(|e| unprocessable(e.to_string()))?;
+    let shape = query::shape(
+        &pool,
+        &sql,
+        body.email_column
+            .as_deref()
+            .filter(|c| !c.trim().is_empty()),
+        body.name_column.as_deref().filter(|c| !c.trim().is_empty()),
+    )
+    .await
+    .map_err(unprocessable)?;
+    let (owner_id, group) = match &actor {
+        Actor::User { id, group, .. } => (*id, group.clone()),
+        Actor::Admin => (job.owner_id, job.group_name.clone()),
+    };
+    let connection_name = state
+        .connections
+        .list(false)
+        .await
+        .map_err(db_error)?
+        .into_iter()
+        .find(|c| c.id == body.connection_id)
+        .map(|c| c.name)
+        .unwrap_or_default();
+    let list = state
+        .lists
+        .create(&NewList {
+            name: None,
+            owner_id,
+            group_name: group.as_deref(),
+            columns: &shape.columns,
+            email_column: shape.email,
+            name_column: shape.name,
+            source: &format!("query on {connection_name}"),
+        })
+        .await
+        .map_err(db_error)?;
+    state.lists.use_for_job(&id, list).await.map_err(db_error)?;
+    let lists = state.lists.clone();
+    tokio::spawn(async move { query::fill(&lists, list, pool, sql, shape.email).await });
+    let info = state
+        .lists
+        .get(list)
+        .await
+        .map_err(db_error)?
+        .ok_or_else(|| ApiError::internal("recipient lists", "the new list is gone"))?;
+    Ok((StatusCode::ACCEPTED, Json(info)))
 }

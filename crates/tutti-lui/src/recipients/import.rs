@@ -17,12 +17,6 @@ use super::store::Lists;
 /// Rows written per transaction.
 const BATCH: usize = 1000;
 
-/// A batch on its way from the reader to the database.
-struct Batch {
-    records: Vec<Record>,
-    read: u64,
-}
-
 /// Counts after an import.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Imported {
@@ -264,6 +258,44 @@ fn import_sqlite(
     Ok(total)
 }
 
+/// Writes a batch of judged records and the list's counts in one transaction.
+pub async fn store_records(
+    lists: &Lists,
+    list: i64,
+    records: &[Record],
+    total: &mut Imported,
+) -> anyhow::Result<()> {
+    let mut tx = lists.db.pool.begin().await?;
+    let (accepted, rejected, duplicates) = write_batch(&mut tx, list, records).await?;
+    total.read += i64::try_from(records.len()).unwrap_or(i64::MAX);
+    total.accepted += accepted;
+    total.rejected += rejected;
+    total.duplicates += duplicates;
+    sqlx::query(
+        "UPDATE recipient_lists SET read_rows = $2, accepted = $3, rejected = $4, duplicates = $5 WHERE id = $1",
+    )
+    .bind(list)
+    .bind(total.read)
+    .bind(total.accepted)
+    .bind(total.rejected)
+    .bind(total.duplicates)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Ends an import: `ready`, or `failed` with the reason.
+pub async fn finish(lists: &Lists, list: i64, failure: Option<String>) -> anyhow::Result<()> {
+    sqlx::query("UPDATE recipient_lists SET state = $2, failure = $3 WHERE id = $1")
+        .bind(list)
+        .bind(if failure.is_some() { "failed" } else { "ready" })
+        .bind(failure)
+        .execute(&lists.db.pool)
+        .await?;
+    Ok(())
+}
+
 /// How an import ends: `ready`, or `failed` and why.
 fn final_state(failure: Option<String>, total: &Imported) -> (&'static str, Option<String>) {
     match failure {
@@ -283,7 +315,7 @@ async fn import_any(
     file: PathBuf,
     options: Options,
 ) -> anyhow::Result<Imported> {
-    let (tx, mut rx) = mpsc::channel::<Result<Batch, String>>(4);
+    let (tx, mut rx) = mpsc::channel::<Result<Vec<Record>, String>>(4);
     let reader = tokio::task::spawn_blocking(move || {
         let input = match std::fs::File::open(&file) {
             Ok(f) => std::io::BufReader::with_capacity(1 << 16, f),
@@ -299,74 +331,39 @@ async fn import_any(
                 return;
             }
         };
-        let mut batch = Batch {
-            records: Vec::with_capacity(BATCH),
-            read: 0,
-        };
+        let mut batch = Vec::with_capacity(BATCH);
         for record in reader {
             match record {
-                Ok(r) => {
-                    batch.read += 1;
-                    batch.records.push(r);
-                }
+                Ok(r) => batch.push(r),
                 Err(e) => {
                     let _ = tx.blocking_send(Err(e.to_string()));
                     return;
                 }
             }
-            if batch.records.len() == BATCH {
-                let full = std::mem::replace(
-                    &mut batch,
-                    Batch {
-                        records: Vec::with_capacity(BATCH),
-                        read: 0,
-                    },
-                );
+            if batch.len() == BATCH {
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
                 if tx.blocking_send(Ok(full)).is_err() {
                     return;
                 }
             }
         }
-        if !batch.records.is_empty() {
+        if !batch.is_empty() {
             let _ = tx.blocking_send(Ok(batch));
         }
     });
-    let mut conn = lists.db.pool.acquire().await?;
     let mut total = Imported::default();
     let mut failure = None;
     while let Some(batch) = rx.recv().await {
-        let batch = match batch {
-            Ok(b) => b,
+        match batch {
+            Ok(records) => store_records(lists, list, &records, &mut total).await?,
             Err(e) => {
                 failure = Some(e);
                 break;
             }
-        };
-        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-        let (accepted, rejected, duplicates) = write_batch(&mut tx, list, &batch.records).await?;
-        total.read += i64::try_from(batch.read).unwrap_or(i64::MAX);
-        total.accepted += accepted;
-        total.rejected += rejected;
-        total.duplicates += duplicates;
-        sqlx::query(
-            "UPDATE recipient_lists SET read_rows = $2, accepted = $3, rejected = $4, duplicates = $5 WHERE id = $1",
-        )
-        .bind(list)
-        .bind(total.read)
-        .bind(total.accepted)
-        .bind(total.rejected)
-        .bind(total.duplicates)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
+        }
     }
     reader.await?;
-    let (state, source_note) = final_state(failure, &total);
-    sqlx::query("UPDATE recipient_lists SET state = $2, failure = $3 WHERE id = $1")
-        .bind(list)
-        .bind(state)
-        .bind(source_note)
-        .execute(&mut *conn)
-        .await?;
+    let failure = final_state(failure, &total).1;
+    finish(lists, list, failure).await?;
     Ok(total)
 }

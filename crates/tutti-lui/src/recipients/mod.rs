@@ -3,4 +3,5 @@
 
 pub mod api;
 pub mod import;
+pub mod query;
 pub mod store;
