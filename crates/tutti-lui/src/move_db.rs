@@ -146,6 +146,19 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
     ),
     ("event_cursors", &[("source", Text), ("cursor", Int)]),
     (
+        "sender_profiles",
+        &[
+            ("id", Int),
+            ("scope", Text),
+            ("name", Text),
+            ("from_name", Text),
+            ("from_address", Text),
+            ("reply_to", Text),
+            ("updated_by", Text),
+            ("updated_ms", Int),
+        ],
+    ),
+    (
         "db_connections",
         &[
             ("id", Int),
@@ -376,7 +389,13 @@ pub async fn move_database(root: &Path, to: &str) -> anyhow::Result<Moved> {
     }
     if let DatabaseConfig::Postgresql(_) = target_config {
         // New rows must get ids after the copied ones.
-        for table in ["recipient_lists", "dropins", "templates", "db_connections"] {
+        for table in [
+            "recipient_lists",
+            "dropins",
+            "templates",
+            "sender_profiles",
+            "db_connections",
+        ] {
             let sql = format!(
                 "SELECT setval(pg_get_serial_sequence('{table}', 'id'), COALESCE((SELECT max(id) FROM {table}), 0) + 1, false)"
             );

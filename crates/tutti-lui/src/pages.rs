@@ -19,7 +19,7 @@ use crate::LuiState;
 use crate::jobs::api::{actor, job_for};
 use crate::jobs::model::{Access, Actor, Job, JobState};
 use crate::jobs::store::ListFilter;
-use crate::library::store::{Dropin, Template as MessageTemplate, scope};
+use crate::library::store::{Dropin, SenderProfile, Template as MessageTemplate, scope};
 use crate::message::api::{PreviewView, Problem, preview_for, view as message_view};
 use crate::message::store::{AttachmentInfo, MessageDraft};
 use crate::recipients::store::ListInfo;
@@ -229,6 +229,7 @@ struct JobPage {
     members: Vec<MemberRow>,
     members_error: Option<String>,
     templates: Vec<MessageTemplate>,
+    profiles: Vec<SenderProfile>,
     can_manage_library: bool,
     /// Addresses of the list on the suppression list.
     suppressed_in_list: i64,
@@ -379,6 +380,14 @@ async fn job_page_for(
                 .map_err(db)?,
             Actor::Admin => Vec::new(),
         },
+        profiles: match &actor {
+            Actor::User { id: me, group, .. } => state
+                .library
+                .sender_profiles(&scope(group.as_deref(), *me))
+                .await
+                .map_err(db)?,
+            Actor::Admin => Vec::new(),
+        },
         can_manage_library: actor.has(Right::ManageDropinsTemplates),
         suppressed_in_list,
         event_counts,
@@ -436,6 +445,7 @@ async fn preview_page(
 #[template(path = "library.html")]
 struct LibraryPage {
     frame: Frame,
+    profiles: Vec<SenderProfile>,
     dropins: Vec<Dropin>,
     templates: Vec<MessageTemplate>,
     can_manage: bool,
@@ -452,21 +462,23 @@ async fn library_page(
     let page = async {
         let actor = actor(&state, &session).await?;
         let db = |e: sqlx::Error| ApiError::internal("the system database", e);
-        let (dropins, templates) = match &actor {
+        let (dropins, templates, profiles) = match &actor {
             Actor::User { id, group, .. } => {
                 let scope = scope(group.as_deref(), *id);
                 (
                     state.library.dropins(&scope).await.map_err(db)?,
                     state.library.templates(&scope).await.map_err(db)?,
+                    state.library.sender_profiles(&scope).await.map_err(db)?,
                 )
             }
-            Actor::Admin => (Vec::new(), Vec::new()),
+            Actor::Admin => (Vec::new(), Vec::new(), Vec::new()),
         };
         Ok::<_, ApiError>(LibraryPage {
             frame: Frame::of(&session, &actor),
             can_manage: actor.has(Right::ManageDropinsTemplates),
             dropins,
             templates,
+            profiles,
         })
     };
     match page.await {

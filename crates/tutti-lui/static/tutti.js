@@ -143,3 +143,13 @@ for (const el of document.querySelectorAll("[data-progress]")) {
   };
   tick();
 }
+
+// A sender profile fills the sender fields (saved with the message).
+document.addEventListener("change", (event) => {
+  if (!event.target.matches("[data-sender-profile]")) return;
+  const chosen = event.target.selectedOptions[0];
+  if (!chosen || !chosen.value) return;
+  document.getElementById("from_name").value = chosen.dataset.fromName || "";
+  document.getElementById("from_address").value = chosen.dataset.fromAddress || "";
+  document.getElementById("reply_to").value = chosen.dataset.replyTo || "";
+});

@@ -64,9 +64,20 @@ async fn a_job_from_login_to_a_full_progress_bar_in_a_browser() {
     b.wait_for_text(">3</strong> accepted").await;
     b.wait_for_text("1 rejected").await;
 
+    // A sender profile of the group fills the sender fields.
+    let (status, body) = ben
+        .post(
+            "/sender-profiles",
+            serde_json::json!({"name": "News", "from_name": "Shop News", "from_address": "news@shop.example"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    b.client.refresh().await.unwrap();
+    b.wait_for_text("Sender profile").await;
+    b.click("#sender-profile option[data-from-address]").await;
+
     // The message, with a mistake first: the check names line and column.
     b.fill("subject", "Hello &NAME;").await;
-    b.fill("from_address", "news@shop.example").await;
     b.fill("html", "<p>Dear &NAME; &OOPS;</p>").await;
     b.click("#save-message").await;
     b.wait_for_text("line 1, column 16").await;
@@ -92,6 +103,7 @@ async fn a_job_from_login_to_a_full_progress_bar_in_a_browser() {
     b.click("#save-message").await;
     b.wait_for_text("The message checks out.").await;
     b.wait_for_text("https://shop.example/sale").await;
+    b.wait_for_text("value=\"Shop News\"").await;
     b.click("#preview").await;
     b.wait_for_text("Hello Ann").await;
     b.client.back().await.unwrap();

@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::store::{Dropin, Saved, Table, Template, scope};
+use super::store::{Dropin, Saved, SenderProfile, Table, Template, scope};
 use crate::LuiState;
 use crate::jobs::api::{actor, job_for};
 use crate::jobs::model::Actor;
@@ -30,6 +30,8 @@ pub fn router() -> OpenApiRouter<Arc<LuiState>> {
         .routes(routes!(list_templates, create_template))
         .routes(routes!(delete_template))
         .routes(routes!(message_from_template))
+        .routes(routes!(list_sender_profiles, create_sender_profile))
+        .routes(routes!(delete_sender_profile))
 }
 
 fn db_error(e: sqlx::Error) -> ApiError {
@@ -310,4 +312,94 @@ async fn message_from_template(
         .await
         .map_err(db_error)?;
     Ok(Json(view(&state, &id).await?))
+}
+
+/// The sender profiles of the caller's group.
+#[utoipa::path(get, path = "/sender-profiles", tag = "library", responses((status = 200, body = Vec<SenderProfile>)))]
+async fn list_sender_profiles(
+    State(state): State<Arc<LuiState>>,
+    session: LuiSession,
+) -> ApiResult<Json<Vec<SenderProfile>>> {
+    let (_, scope, _) = library_of(&state, &session).await?;
+    Ok(Json(
+        state
+            .library
+            .sender_profiles(&scope)
+            .await
+            .map_err(db_error)?,
+    ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct SenderProfileInput {
+    pub name: String,
+    #[serde(default)]
+    pub from_name: String,
+    pub from_address: String,
+    #[serde(default)]
+    pub reply_to: String,
+}
+
+/// Save a sender profile for the group (merge fields allowed, as in the message).
+#[utoipa::path(post, path = "/sender-profiles", tag = "library", request_body = SenderProfileInput,
+    responses((status = 201, body = SenderProfile), (status = 400), (status = 403), (status = 409)))]
+async fn create_sender_profile(
+    State(state): State<Arc<LuiState>>,
+    session: LuiSession,
+    Json(input): Json<SenderProfileInput>,
+) -> ApiResult<(StatusCode, Json<SenderProfile>)> {
+    let (actor, scope, by) = library_of(&state, &session).await?;
+    may_manage(&actor)?;
+    let name = check_name("sender profile", &input.name)?;
+    for (what, text) in [
+        ("the sender name", &input.from_name),
+        ("the sender address", &input.from_address),
+        ("the reply-to", &input.reply_to),
+    ] {
+        if text.len() > 2000 || text.contains(['\r', '\n']) {
+            return Err(ApiError::bad_request(format!(
+                "{what} must be one line of at most 2000 bytes"
+            )));
+        }
+    }
+    if !input.from_address.contains('@') {
+        return Err(ApiError::bad_request(format!(
+            "\"{}\" is not a sender address",
+            input.from_address
+        )));
+    }
+    let profile = SenderProfile {
+        id: 0,
+        name: name.clone(),
+        from_name: input.from_name.trim().to_string(),
+        from_address: input.from_address.trim().to_string(),
+        reply_to: input.reply_to.trim().to_string(),
+        updated_by: by.clone(),
+        updated_ms: 0,
+    };
+    let result = state
+        .library
+        .save_sender_profile(&scope, &profile, &by)
+        .await
+        .map_err(db_error)?;
+    let id = saved(result, "sender profile", &name)?;
+    let saved = state
+        .library
+        .sender_profiles(&scope)
+        .await
+        .map_err(db_error)?
+        .into_iter()
+        .find(|p| p.id == id)
+        .ok_or_else(|| ApiError::internal("sender profiles", "the saved profile is gone"))?;
+    Ok((StatusCode::CREATED, Json(saved)))
+}
+
+/// Delete a sender profile.
+#[utoipa::path(delete, path = "/sender-profiles/{id}", tag = "library", responses((status = 204), (status = 403), (status = 404)))]
+async fn delete_sender_profile(
+    State(state): State<Arc<LuiState>>,
+    session: LuiSession,
+    Path(id): Path<i64>,
+) -> ApiResult<StatusCode> {
+    delete_entry(&state, &session, Table::SenderProfiles, id).await
 }

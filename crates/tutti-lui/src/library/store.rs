@@ -39,6 +39,19 @@ pub struct Template {
     pub updated_ms: i64,
 }
 
+/// A sender profile: who a message comes from and where replies go.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SenderProfile {
+    pub id: i64,
+    pub name: String,
+    pub from_name: String,
+    pub from_address: String,
+    #[serde(default)]
+    pub reply_to: String,
+    pub updated_by: String,
+    pub updated_ms: i64,
+}
+
 #[derive(Clone)]
 pub struct Library {
     db: Database,
@@ -188,6 +201,59 @@ impl Library {
         rows.iter().map(template).collect()
     }
 
+    pub async fn sender_profiles(&self, scope: &str) -> sqlx::Result<Vec<SenderProfile>> {
+        let rows = sqlx::query(
+            "SELECT id, name, from_name, from_address, reply_to, updated_by, updated_ms FROM sender_profiles WHERE scope = $1 ORDER BY name",
+        )
+        .bind(scope)
+        .fetch_all(&self.db.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(SenderProfile {
+                    id: r.try_get(0)?,
+                    name: r.try_get(1)?,
+                    from_name: r.try_get(2)?,
+                    from_address: r.try_get(3)?,
+                    reply_to: r.try_get(4)?,
+                    updated_by: r.try_get(5)?,
+                    updated_ms: r.try_get(6)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Saves a new sender profile of `scope`.
+    pub async fn save_sender_profile(
+        &self,
+        scope: &str,
+        p: &SenderProfile,
+        by: &str,
+    ) -> sqlx::Result<Saved> {
+        if self
+            .name_taken("sender_profiles", scope, &p.name, -1)
+            .await?
+        {
+            return Ok(Saved::NameTaken);
+        }
+        Ok(Saved::Done(
+            sqlx::query(
+                "INSERT INTO sender_profiles (scope, name, from_name, from_address, reply_to, updated_by, updated_ms) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+            )
+            .bind(scope)
+            .bind(&p.name)
+            .bind(&p.from_name)
+            .bind(&p.from_address)
+            .bind(&p.reply_to)
+            .bind(by)
+            .bind(now_ms())
+            .fetch_one(&self.db.pool)
+            .await?
+            .try_get(0)?,
+        ))
+    }
+
     /// Saves a new template of `scope`.
     pub async fn save_template(
         &self,
@@ -219,11 +285,12 @@ impl Library {
     }
 }
 
-/// The two kinds of library entries.
+/// The kinds of library entries.
 #[derive(Clone, Copy)]
 pub enum Table {
     Dropins,
     Templates,
+    SenderProfiles,
 }
 
 impl Table {
@@ -231,6 +298,7 @@ impl Table {
         match self {
             Table::Dropins => "dropins",
             Table::Templates => "templates",
+            Table::SenderProfiles => "sender_profiles",
         }
     }
 }
