@@ -53,6 +53,8 @@ pub(crate) struct LuiState {
     /// `DefaultMailCharset` and `AllowCharsetChoice`.
     pub default_charset: String,
     pub allow_charset_choice: bool,
+    /// `MaxUploadMegabytes`, in bytes.
+    pub max_upload: u64,
 }
 
 /// Starts the component: returns its routes and its background tasks.
@@ -88,6 +90,7 @@ pub async fn start(ctx: ComponentContext, config: LuiConfig) -> anyhow::Result<S
         job_id_prefix: config.job_id_prefix.clone(),
         default_charset: config.default_charset.clone(),
         allow_charset_choice: config.allow_charset_choice,
+        max_upload: config.max_upload,
     });
     let (api, doc) = OpenApiRouter::new()
         .routes(routes!(

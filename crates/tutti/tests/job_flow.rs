@@ -88,6 +88,19 @@ async fn the_whole_job(database: &[(&str, &str)]) {
     assert_eq!(status, 422, "{body}");
     let (status, body) = upload(&anna, &id, "?separator=ab", CSV.as_bytes()).await;
     assert_eq!(status, 400, "{body}");
+    let (status, body) = upload(&anna, &id, "?separator=,", CSV.as_bytes()).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("';'"),
+        "the wrong separator is named: {body}"
+    );
+    let big = format!("Email\n{}", "someone@example.org\n".repeat(60_000));
+    let (status, body) = upload(&anna, &id, "", big.as_bytes()).await;
+    assert_eq!(status, 413, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("larger than 1 MB"),
+        "{body}"
+    );
     assert_eq!(anna.get(&format!("/jobs/{id}/recipients")).await.0, 404);
     let (status, body) = upload(&anna, &id, "", b"Email\nnobody\nnoone@\n").await;
     assert_eq!(status, 202, "{body}");
@@ -99,6 +112,20 @@ async fn the_whole_job(database: &[(&str, &str)]) {
             .unwrap()
             .contains("no valid recipient")
     );
+    // A broken quote costs its row only, which is listed with line and reason.
+    let (status, _) = upload(
+        &anna,
+        &id,
+        "",
+        b"Email;Name\nok@example.org;\"Ann\nnext@example.org;Bo\"b\"x\nlast@example.org;Cy\n",
+    )
+    .await;
+    assert_eq!(status, 202);
+    let list = imported(&anna, &id).await;
+    let (_, rejected) = text(&anna, &format!("/jobs/{id}/recipients/rejected.csv")).await;
+    assert!(list["rejected"].as_i64().unwrap() >= 1, "{list}");
+    assert!(rejected.to_lowercase().contains("quote"), "{rejected}");
+    assert!(list["accepted"].as_i64().unwrap() >= 1, "{list}");
 
     // Preview, then the real upload: one invalid row, one duplicate (any letter case in the
     // domain... and the local part as written: ANN@EXAMPLE.ORG is another mailbox).
@@ -510,7 +537,7 @@ async fn the_whole_job(database: &[(&str, &str)]) {
 
 #[tokio::test]
 async fn a_job_from_upload_to_sent_on_the_internal_database() {
-    the_whole_job(&[]).await;
+    the_whole_job(&[("MaxUploadMegabytes", "1")]).await;
 }
 
 #[tokio::test]
@@ -518,7 +545,12 @@ async fn a_job_from_upload_to_sent_on_postgresql() {
     let Some(pg) = PgDatabase::create().await else {
         return;
     };
-    the_whole_job(&[("DatabaseType", "postgresql"), ("DatabaseUrl", &pg.url)]).await;
+    the_whole_job(&[
+        ("DatabaseType", "postgresql"),
+        ("DatabaseUrl", &pg.url),
+        ("MaxUploadMegabytes", "1"),
+    ])
+    .await;
 }
 
 /// Fills a `customers` table at `url` (SQLite or PostgreSQL).
@@ -633,4 +665,22 @@ async fn recipients_from_a_query_on_postgresql() {
         &[("DatabaseType", "postgresql"), ("DatabaseUrl", &system.url)],
     )
     .await;
+}
+
+#[tokio::test]
+async fn recipients_from_a_query_on_mariadb() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = support::mariadb::MariaDb::start(dir.path());
+    sqlx::any::install_default_drivers();
+    let admin = sqlx::any::AnyPoolOptions::new()
+        .connect(&server.url("mysql"))
+        .await
+        .unwrap();
+    sqlx::query("CREATE DATABASE crm")
+        .execute(&admin)
+        .await
+        .unwrap();
+    admin.close().await;
+    customers(&server.url("crm")).await;
+    recipients_from_a_query(&server.url("crm"), &[]).await;
 }

@@ -156,6 +156,8 @@ pub struct LuiConfig {
     pub default_charset: String,
     /// Whether users may choose another (`AllowCharsetChoice`).
     pub allow_charset_choice: bool,
+    /// The largest recipient upload (`MaxUploadMegabytes`), in bytes.
+    pub max_upload: u64,
 }
 
 /// The User Interface's system database.
@@ -286,6 +288,13 @@ impl Installation {
                         })?
                 },
                 allow_charset_choice: ini.get("AllowCharsetChoice")?,
+                max_upload: {
+                    let mb: u32 = ini.get("MaxUploadMegabytes")?;
+                    if mb == 0 {
+                        return Err(ini.error("MaxUploadMegabytes", "expected 1 or more"));
+                    }
+                    u64::from(mb) << 20
+                },
             })
         } else {
             None

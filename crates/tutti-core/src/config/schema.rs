@@ -192,6 +192,14 @@ pub static LUI_INI: &FileSpec = &FileSpec {
                   NEWS-261129A.",
         },
         KeySpec {
+            name: "MaxUploadMegabytes",
+            default: "2048",
+            expected: "a whole number of megabytes, 1 or more",
+            doc: "The largest recipient file a user may upload. Uploads go to disk as they \
+                  arrive (lui/luidata/uploads) and are read from there, so memory does not \
+                  grow with them; this bounds the disk they take.",
+        },
+        KeySpec {
             name: "DefaultMailCharset",
             default: "UTF-8",
             expected: "a charset name Tutti writes (UTF-8, ISO-8859-1, ..., see the list below)",

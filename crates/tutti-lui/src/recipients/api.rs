@@ -30,8 +30,6 @@ use crate::session_api::LuiSession;
 
 type ApiResult<T> = Result<T, ApiError>;
 
-/// The largest upload.
-const MAX_UPLOAD: u64 = 2 << 30;
 /// Rows per page of a download.
 const PAGE: i64 = 5000;
 
@@ -257,12 +255,15 @@ async fn upload(
         let chunk =
             chunk.map_err(|e| ApiError::bad_request(format!("the upload broke off: {e}")))?;
         size += chunk.len() as u64;
-        if size > MAX_UPLOAD {
+        if size > state.max_upload {
             drop(file);
             let _ = tokio::fs::remove_file(&path).await;
             return Err(ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
-                format!("the file is larger than {} GB", MAX_UPLOAD >> 30),
+                format!(
+                    "the file is larger than {} MB (MaxUploadMegabytes in lui.ini); nothing was imported",
+                    state.max_upload >> 20
+                ),
             ));
         }
         if sample.len() < tutti_recipients::SAMPLE_BYTES {
@@ -652,8 +653,8 @@ async fn list_connections(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewConnection {
     pub name: String,
-    /// `postgres://user:password@host:port/database` or `sqlite:///path/file.db`
-    /// (opened read-only).
+    /// `postgres://user:password@host:port/database`, `mysql://…` (MySQL or MariaDB) or
+    /// `sqlite:///path/file.db` (opened read-only).
     pub url: String,
 }
 
@@ -676,7 +677,7 @@ async fn add_connection(
     }
     let Some(kind) = query::kind_of(body.url.trim()) else {
         return Err(ApiError::bad_request(
-            "the URL is postgres://user:password@host:port/database or sqlite:///path/file.db",
+            "the URL is postgres://user:password@host:port/database, mysql://user:password@host:port/database or sqlite:///path/file.db",
         ));
     };
     let pool = query::open(body.url.trim())

@@ -1,6 +1,6 @@
-//! Recipients from a database query: connections an administrator defines (PostgreSQL or
-//! SQLite), a single SELECT run read-only, its rows streamed into a list with the same
-//! address checks and de-duplication as an uploaded file.
+//! Recipients from a database query: connections an administrator defines (PostgreSQL,
+//! MySQL/MariaDB or SQLite), a single SELECT run read-only, its rows streamed into a list
+//! with the same address checks and de-duplication as an uploaded file.
 
 use std::collections::HashSet;
 
@@ -21,7 +21,7 @@ use crate::database::{Database, now_ms};
 pub struct Connection {
     pub id: i64,
     pub name: String,
-    /// `postgresql` or `sqlite`.
+    /// `postgresql`, `mysql` or `sqlite`.
     pub kind: String,
     /// The URL with its password hidden (shown to the `admin` login only).
     pub url: Option<String>,
@@ -31,6 +31,8 @@ pub struct Connection {
 pub fn kind_of(url: &str) -> Option<&'static str> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         Some("postgresql")
+    } else if url.starts_with("mysql://") || url.starts_with("mariadb://") {
+        Some("mysql")
     } else if url.starts_with("sqlite:") {
         Some("sqlite")
     } else {
@@ -123,11 +125,13 @@ pub async fn open(url: &str) -> anyhow::Result<sqlx::AnyPool> {
         Some("sqlite") if !url.contains("mode=") => {
             format!("{url}{}mode=ro", if url.contains('?') { '&' } else { '?' })
         }
+        Some("mysql") => url.replacen("mariadb://", "mysql://", 1),
         Some(_) => url.to_string(),
-        None => anyhow::bail!("a connection is a postgres:// or sqlite: URL"),
+        None => anyhow::bail!("a connection is a postgres://, mysql:// or sqlite: URL"),
     };
     let pool = AnyPoolOptions::new()
         .max_connections(1)
+        .after_connect(|conn, _| Box::pin(async move { session_read_only(conn).await }))
         .acquire_timeout(std::time::Duration::from_secs(5))
         .connect(&url)
         .await
@@ -223,9 +227,22 @@ pub async fn shape(
     })
 }
 
+/// Makes the transaction just begun read-only (SQLite connections are opened read-only;
+/// MySQL's are made read-only by [`session_read_only`]).
 async fn read_only(conn: &mut sqlx::AnyConnection) -> sqlx::Result<()> {
     if conn.backend_name().eq_ignore_ascii_case("postgresql") {
         sqlx::query("SET TRANSACTION READ ONLY")
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// MySQL sets a transaction's access mode before it begins: every transaction of each new
+/// connection is read-only.
+async fn session_read_only(conn: &mut sqlx::AnyConnection) -> sqlx::Result<()> {
+    if conn.backend_name().eq_ignore_ascii_case("mysql") {
+        sqlx::query("SET SESSION TRANSACTION READ ONLY")
             .execute(conn)
             .await?;
     }

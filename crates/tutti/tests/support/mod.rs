@@ -4,6 +4,7 @@
 
 #![allow(dead_code)] // each test binary uses a different part of this module
 
+pub mod mariadb;
 pub mod postfix;
 
 use std::net::{IpAddr, SocketAddr, TcpListener};
