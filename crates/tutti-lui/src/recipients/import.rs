@@ -196,6 +196,9 @@ fn import_sqlite(
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.busy_timeout(std::time::Duration::from_secs(30))?;
+    // A larger page cache keeps the address index's upper levels in memory (bounded: the
+    // import's memory does not grow with the file).
+    conn.pragma_update(None, "cache_size", -16_384)?;
     let (send, chunks) = std::sync::mpsc::sync_channel(8);
     let (file, options) = (file.to_path_buf(), options.clone());
     let reader = std::thread::spawn(move || read_file(file, options, send));
