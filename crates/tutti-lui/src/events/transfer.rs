@@ -21,6 +21,25 @@ const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
 pub async fn run(state: Arc<LuiState>) {
     let mut shutdown = state.ctx.shutdown.clone();
     let mut interval = DEFAULT_INTERVAL;
+    // Sources that failed last time: an outage is logged when it starts and when it ends,
+    // not at every try.
+    let mut failing = std::collections::HashSet::<String>::new();
+    let mut report = |source: String, result: anyhow::Result<()>, interval: Duration| match result {
+        Ok(()) => {
+            if failing.remove(&source) {
+                tracing::info!("events from {source} flow again");
+            }
+        }
+        Err(e) => {
+            if failing.insert(source.clone()) {
+                tracing::warn!(
+                    "events from {source}: {e}; trying again every {interval:?} until it answers"
+                );
+            } else {
+                tracing::debug!("events from {source}: {e}");
+            }
+        }
+    };
     loop {
         if let Ok(settings) = state
             .hub
@@ -29,18 +48,12 @@ pub async fn run(state: Arc<LuiState>) {
         {
             interval = Duration::from_secs(u64::from(settings.event_transfer_seconds.max(1)));
         }
-        if let Err(e) = from_tracker(&state).await {
-            tracing::warn!("events from the Tracker: {e}; trying again in {interval:?}");
-        }
+        report("the Tracker".into(), from_tracker(&state).await, interval);
         match state.sending.mailers().await {
             Ok(mailers) => {
                 for m in mailers {
-                    if let Err(e) = from_mailer(&state, &m).await {
-                        tracing::warn!(
-                            "events from the Mailer at {}: {e}; trying again in {interval:?}",
-                            m.host
-                        );
-                    }
+                    let result = from_mailer(&state, &m).await;
+                    report(format!("the Mailer at {}", m.host), result, interval);
                 }
             }
             Err(e) => tracing::warn!("events: listing the Mailers: {e}"),
