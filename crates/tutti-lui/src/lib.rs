@@ -16,6 +16,7 @@ mod pages;
 mod recipients;
 mod refresher;
 mod registry_cache;
+mod report;
 mod send;
 mod session_api;
 #[cfg(any(test, feature = "testing"))]
@@ -38,6 +39,8 @@ pub use move_db::{Moved, move_database};
 
 pub(crate) struct LuiState {
     pub ctx: ComponentContext,
+    /// The system database, for queries that span its parts (reports).
+    pub db: database::Database,
     pub hub: PeerClient,
     pub cache: registry_cache::RegistryCache,
     pub jobs: jobs::store::Jobs,
@@ -75,6 +78,7 @@ pub async fn start(ctx: ComponentContext, config: LuiConfig) -> anyhow::Result<S
         config.common.cluster_secret.clone(),
     );
     let state = Arc::new(LuiState {
+        db: db.clone(),
         ctx: ctx.clone(),
         hub,
         cache,
@@ -104,6 +108,7 @@ pub async fn start(ctx: ComponentContext, config: LuiConfig) -> anyhow::Result<S
         .merge(send::api::router())
         .merge(library::api::router())
         .merge(events::api::router())
+        .merge(report::api::router())
         .split_for_parts();
     let doc = describe(doc);
     let public = Router::new()

@@ -36,6 +36,7 @@ pub fn router() -> Router<Arc<LuiState>> {
         .route("/jobs/{id}/preview", get(preview_page))
         .route("/library", get(library_page))
         .route("/connections", get(connections_page))
+        .route("/jobs/{id}/report", get(report_page))
         .route("/static/tutti.js", get(script))
         .route("/static/tutti.css", get(style))
 }
@@ -517,6 +518,95 @@ async fn connections_page(
                 .list(true)
                 .await
                 .map_err(|e| ApiError::internal("the system database", e))?,
+        })
+    };
+    match page.await {
+        Ok(page) => render(page),
+        Err(e) => refused(e),
+    }
+}
+
+/// A report's figures as the page writes them.
+struct ReportFigures {
+    opens_unique: String,
+    clicks_unique: String,
+    unsubscribes_unique: String,
+    open_rate: String,
+    click_rate: String,
+    click_to_open: String,
+    /// (number from 1, URL, unique, total)
+    links: Vec<(i64, String, String, i64)>,
+}
+
+fn known(n: Option<i64>) -> String {
+    n.map_or_else(|| "not known".to_string(), |n| n.to_string())
+}
+
+fn percent(r: Option<f64>) -> String {
+    r.map_or_else(
+        || "not known".to_string(),
+        |r| format!("{:.1} %", r * 100.0),
+    )
+}
+
+#[derive(Template)]
+#[template(path = "report.html")]
+struct ReportPage {
+    frame: Frame,
+    job: Job,
+    r: crate::report::figures::Report,
+    f: ReportFigures,
+    hours_json: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ReportPageQuery {
+    people_only: Option<bool>,
+}
+
+async fn report_page(
+    State(state): State<Arc<LuiState>>,
+    session: Result<LuiSession, ApiError>,
+    Path(id): Path<String>,
+    Query(q): Query<ReportPageQuery>,
+) -> Response {
+    let session = match session {
+        Ok(s) => s,
+        Err(e) => return refused(e),
+    };
+    let page = async {
+        let actor = actor(&state, &session).await?;
+        let (job, _) = job_for(&state, &actor, &id).await?;
+        let r =
+            crate::report::api::report_for(&state, &session, &id, q.people_only.unwrap_or(true))
+                .await?;
+        let f = ReportFigures {
+            opens_unique: known(r.opens.unique),
+            clicks_unique: known(r.clicks.unique),
+            unsubscribes_unique: known(r.unsubscribes.unique),
+            open_rate: percent(r.open_rate),
+            click_rate: percent(r.click_rate),
+            click_to_open: percent(r.click_to_open),
+            links: r
+                .links
+                .iter()
+                .map(|l| {
+                    (
+                        l.link + 1,
+                        l.url.clone(),
+                        known(l.clicks.unique),
+                        l.clicks.total,
+                    )
+                })
+                .collect(),
+        };
+        let hours_json = serde_json::to_string(&r.hours).unwrap_or_else(|_| "[]".into());
+        Ok::<_, ApiError>(ReportPage {
+            frame: Frame::of(&session, &actor),
+            job,
+            r,
+            f,
+            hours_json,
         })
     };
     match page.await {

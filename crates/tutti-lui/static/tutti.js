@@ -153,3 +153,45 @@ document.addEventListener("change", (event) => {
   document.getElementById("from_address").value = chosen.dataset.fromAddress || "";
   document.getElementById("reply_to").value = chosen.dataset.replyTo || "";
 });
+
+// The report's chart: opens and clicks per hour, labelled in the reader's time zone.
+for (const el of document.querySelectorAll("#chart[data-hours]")) {
+  const hours = JSON.parse(el.dataset.hours || "[]");
+  if (hours.length === 0) continue;
+  const max = Math.max(1, ...hours.map((h) => Math.max(h.opens, h.clicks)));
+  const slot = 48, height = 180, top = 20, left = 40;
+  const width = left + hours.length * slot + 10;
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("viewBox", `0 0 ${width} ${height + 60}`);
+  svg.setAttribute("width", String(width));
+  svg.setAttribute("role", "img");
+  svg.setAttribute("aria-label", "Opens and clicks per hour");
+  const add = (name, attrs, text) => {
+    const node = document.createElementNS(ns, name);
+    for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
+    if (text !== undefined) node.textContent = text;
+    svg.append(node);
+    return node;
+  };
+  add("line", { x1: left, y1: top + height, x2: width, y2: top + height, stroke: "#5b6475" });
+  add("text", { x: 2, y: top + 4, "font-size": 11 }, String(max));
+  add("text", { x: 2, y: top + height, "font-size": 11 }, "0");
+  hours.forEach((h, i) => {
+    const x = left + i * slot + 6;
+    const bar = (value, dx, color, what) => {
+      const barHeight = (value / max) * height;
+      add("rect", { x: x + dx, y: top + height - barHeight, width: 16, height: barHeight, fill: color, class: what })
+        .append(Object.assign(document.createElementNS(ns, "title"), { textContent: `${value} ${what}` }));
+    };
+    bar(h.opens, 0, "#1f6f5c", "opens");
+    bar(h.clicks, 18, "#d08a1e", "clicks");
+    const label = new Date(h.start_ms).toLocaleString([], { month: "short", day: "numeric", hour: "2-digit" });
+    add("text", { x, y: top + height + 14, "font-size": 10 }, label);
+  });
+  add("rect", { x: left, y: top + height + 30, width: 10, height: 10, fill: "#1f6f5c" });
+  add("text", { x: left + 14, y: top + height + 39, "font-size": 11 }, "opens");
+  add("rect", { x: left + 70, y: top + height + 30, width: 10, height: 10, fill: "#d08a1e" });
+  add("text", { x: left + 84, y: top + height + 39, "font-size": 11 }, "clicks");
+  el.replaceChildren(svg);
+}

@@ -513,6 +513,44 @@ async fn the_whole_job(database: &[(&str, &str)]) {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // The report agrees with the raw events: 4 sent, one unsubscribe, one click (by a
+    // machine: within seconds, without a browser), no open (no image was loaded).
+    let (status, r) = anna
+        .get(&format!("/jobs/{id}/report?people_only=false"))
+        .await;
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(
+        (
+            r["recipients"].as_i64(),
+            r["sent"].as_i64(),
+            r["delivered"].as_i64(),
+            r["hard_bounces"].as_i64()
+        ),
+        (Some(4), Some(4), Some(4), Some(0)),
+        "{r}"
+    );
+    assert_eq!(r["clicks"], json!({"total": 1, "unique": 1}));
+    assert_eq!(
+        r["opens"],
+        json!({"total": 0, "unique": 1}),
+        "a click shows the message was read"
+    );
+    assert_eq!(r["unsubscribes"], json!({"total": 1, "unique": 1}));
+    assert_eq!(r["open_rate"], 0.25);
+    assert_eq!(r["click_to_open"], 1.0);
+    assert_eq!(r["links"][0]["url"], "https://shop.example/sale");
+    assert_eq!(r["links"][0]["clicks"]["total"], 1);
+    assert_eq!(r["hours"][0]["clicks"], 1);
+    let (_, people) = anna.get(&format!("/jobs/{id}/report")).await;
+    assert_eq!(
+        people["clicks"]["total"], 0,
+        "the machine's click is not a person's: {people}"
+    );
+    assert_eq!(
+        people["unsubscribes"]["total"], 1,
+        "a one-click unsubscribe is a person's"
+    );
+
     let (_, follow) = anna.post("/jobs", json!({"title": "Follow-up"})).await;
     let follow = follow["id"].as_str().unwrap();
     let reaction = |reaction: &str, people_only: bool| json!({"job": id, "reaction": reaction, "people_only": people_only});

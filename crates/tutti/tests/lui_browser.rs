@@ -140,6 +140,43 @@ async fn a_job_from_login_to_a_full_progress_bar_in_a_browser() {
     // One test message and three real ones.
     assert_eq!(sink.received().len(), 4);
 
+    // A click comes back; the report shows it in the chart and the per-link table.
+    let delivered = sink.received();
+    let first = mail_parser::MessageParser::default()
+        .parse(&delivered[1].content)
+        .unwrap();
+    let html = first.body_html(0).unwrap().to_string();
+    let start = html.find("/trk/click?ref=").unwrap();
+    let begin = html[..start].rfind("http").unwrap();
+    let link: String = html[begin..].chars().take_while(|c| *c != '"').collect();
+    let r = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(link.replace("&amp;", "&"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 302);
+    let job_url = b.client.current_url().await.unwrap();
+    let report = format!("{}/report?people_only=false", job_url.as_str());
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        b.client.goto(&report).await.unwrap();
+        let source = b.client.source().await.unwrap();
+        if source.contains("<svg") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no chart: {source}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    b.wait_for_text("Clicks per link").await;
+    b.wait_for_text("https://shop.example/sale</td><td>1</td><td>1</td>")
+        .await;
+    b.screenshot("lui-report").await;
+    b.client.goto(job_url.as_str()).await.unwrap();
+    b.wait_for_text("1. Recipients").await;
+
     // Maria lets Ben, of her group, edit the job; then copies it.
     let job_url = b.client.current_url().await.unwrap();
     let job_id = job_url.path().rsplit('/').next().unwrap().to_string();
