@@ -14,7 +14,16 @@ use tutti_smtp::server::ServerConfig;
 use tutti_smtp::sink::Sink;
 
 #[tokio::test]
-async fn a_job_from_login_to_a_full_progress_bar_in_a_browser() {
+async fn a_job_from_login_to_a_full_progress_bar_in_chromium() {
+    a_job_in(Browser::start().await, "chromium").await;
+}
+
+#[tokio::test]
+async fn a_job_from_login_to_a_full_progress_bar_in_firefox() {
+    a_job_in(Browser::start_firefox().await, "firefox").await;
+}
+
+async fn a_job_in(browser: Browser, name: &str) {
     let dir = tempfile::tempdir().unwrap();
     let sink = Sink::start(
         "127.0.0.1:0".parse().unwrap(),
@@ -33,7 +42,6 @@ async fn a_job_from_login_to_a_full_progress_bar_in_a_browser() {
     )
     .unwrap();
 
-    let browser = Browser::start().await;
     let b = &browser;
     // Any page leads to the login first.
     b.client.goto(&server.url("/lui")).await.unwrap();
@@ -136,7 +144,7 @@ async fn a_job_from_login_to_a_full_progress_bar_in_a_browser() {
     }
     b.wait_for_text("3 sent").await;
     b.wait_for_text(">completed<").await;
-    b.screenshot("lui-job-sent").await;
+    b.screenshot(&format!("lui-job-sent-{name}")).await;
     // One test message and three real ones.
     assert_eq!(sink.received().len(), 4);
 
@@ -173,7 +181,7 @@ async fn a_job_from_login_to_a_full_progress_bar_in_a_browser() {
     b.wait_for_text("Clicks per link").await;
     b.wait_for_text("https://shop.example/sale</td><td>1</td><td>1</td>")
         .await;
-    b.screenshot("lui-report").await;
+    b.screenshot(&format!("lui-report-{name}")).await;
     b.client.goto(job_url.as_str()).await.unwrap();
     b.wait_for_text("1. Recipients").await;
 

@@ -473,7 +473,8 @@ pub async fn sender(server: &Server, name: &str) -> HubApi {
     api
 }
 
-/// A headless Chromium driven through chromedriver (WebDriver), for browser tests.
+/// A headless Chromium (through chromedriver) or Firefox (through geckodriver), driven
+/// over WebDriver, for browser tests.
 pub struct Browser {
     pub client: fantoccini::Client,
     driver: Child,
@@ -522,6 +523,50 @@ impl Browser {
             .connect(&url)
             .await
             .expect("a Chromium session");
+        Browser {
+            client,
+            driver,
+            _profile: profile,
+        }
+    }
+
+    /// Starts geckodriver on a free port and opens a headless Firefox session.
+    pub async fn start_firefox() -> Browser {
+        let port = free_port("127.0.0.1");
+        let geckodriver = std::env::var("HOME")
+            .map(|h| format!("{h}/.cargo/bin/geckodriver"))
+            .ok()
+            .filter(|p| Path::new(p).exists())
+            .unwrap_or_else(|| "geckodriver".into());
+        let driver = Command::new(geckodriver)
+            .args(["--port", &port.to_string(), "--host", "127.0.0.1"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect(
+                "geckodriver is installed (scripts/install-test-deps: cargo install geckodriver)",
+            );
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + DEADLINE;
+        while reqwest::get(format!("{url}/status")).await.is_err() {
+            assert!(Instant::now() < deadline, "geckodriver did not start");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let profile = tempfile::tempdir().expect("profile dir");
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "moz:firefoxOptions".into(),
+            serde_json::json!({
+                "args": ["-headless", "-width", "1280", "-height", "1000"],
+                "binary": "/usr/bin/firefox-esr",
+            }),
+        );
+        let client = fantoccini::ClientBuilder::rustls()
+            .expect("rustls")
+            .capabilities(caps)
+            .connect(&url)
+            .await
+            .expect("a Firefox session");
         Browser {
             client,
             driver,
