@@ -109,6 +109,7 @@ pub async fn start(ctx: ComponentContext, config: LuiConfig) -> anyhow::Result<S
         .merge(library::api::router())
         .merge(events::api::router())
         .merge(report::api::router())
+        .merge(report::downloads::router())
         .split_for_parts();
     let doc = describe(doc);
     let public = Router::new()

@@ -541,6 +541,41 @@ async fn the_whole_job(database: &[(&str, &str)]) {
     assert_eq!(r["links"][0]["url"], "https://shop.example/sale");
     assert_eq!(r["links"][0]["clicks"]["total"], 1);
     assert_eq!(r["hours"][0]["clicks"], 1);
+    // Downloads agree with the report.
+    let csv = |which: &str| format!("/jobs/{id}/report/{which}.csv?people_only=false");
+    let (status, all) = text(&anna, &csv("recipients")).await;
+    assert_eq!(status, 200, "{all}");
+    let lines: Vec<&str> = all.lines().collect();
+    assert_eq!(
+        lines[0],
+        "number,Email,Name,Tier,delivery,reply,opened,clicked,unsubscribed"
+    );
+    assert_eq!(lines.len(), 5, "{all}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(&clicker) && l.ends_with("yes,yes,no")),
+        "{all}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("cy@example.org") && l.ends_with(",yes")),
+        "{all}"
+    );
+    let (_, clickers) = text(&anna, &csv("clickers")).await;
+    assert_eq!(clickers.lines().count(), 2, "{clickers}");
+    assert!(clickers.contains(&clicker));
+    let (_, non_openers) = text(&anna, &csv("non_openers")).await;
+    assert_eq!(non_openers.lines().count(), 4, "{non_openers}");
+    let (_, bounced) = text(&anna, &csv("bounced")).await;
+    assert_eq!(bounced.lines().count(), 1, "{bounced}");
+    let (_, events) = text(&anna, &format!("/jobs/{id}/report/events.csv")).await;
+    assert_eq!(events.lines().count(), 3, "{events}");
+    assert_eq!(
+        anna.get(&format!("/jobs/{id}/report/nonsense.csv")).await.0,
+        404
+    );
     let (_, people) = anna.get(&format!("/jobs/{id}/report")).await;
     assert_eq!(
         people["clicks"]["total"], 0,

@@ -366,7 +366,7 @@ fn csv_field(text: &str, out: &mut String) {
     }
 }
 
-fn csv_line(fields: impl IntoIterator<Item = impl AsRef<str>>) -> String {
+pub(crate) fn csv_line(fields: impl IntoIterator<Item = impl AsRef<str>>) -> String {
     let mut line = String::new();
     for (i, f) in fields.into_iter().enumerate() {
         if i > 0 {
@@ -380,7 +380,7 @@ fn csv_line(fields: impl IntoIterator<Item = impl AsRef<str>>) -> String {
 
 /// A CSV body: `header`, then pages from `page(after)` (text and the key to go on after)
 /// until one is empty; a database error ends the download broken off.
-fn paged_csv<F, Fut>(header: String, start: i64, page: F) -> Body
+pub(crate) fn paged_csv<F, Fut>(header: String, start: i64, page: F) -> Body
 where
     F: Fn(i64) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = sqlx::Result<(String, Option<i64>)>> + Send + 'static,
@@ -398,7 +398,7 @@ where
     Body::from_stream(futures_util::stream::once(async move { Ok(header) }).chain(pages))
 }
 
-fn csv_response(name: String, body: Body) -> Response {
+pub(crate) fn csv_response(name: String, body: Body) -> Response {
     (
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),

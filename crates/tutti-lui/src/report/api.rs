@@ -28,13 +28,12 @@ pub struct ReportQuery {
     pub people_only: Option<bool>,
 }
 
-/// A job's report for someone who may see it.
-pub(crate) async fn report_for(
+/// Whether the caller may see the job's report: `Err` says why not.
+pub(crate) async fn may_view(
     state: &LuiState,
     session: &LuiSession,
     id: &str,
-    people_only: bool,
-) -> Result<Report, ApiError> {
+) -> Result<(), ApiError> {
     let actor = actor(state, session).await?;
     job_for(state, &actor, id).await?;
     if !matches!(actor, Actor::Admin) && !actor.has(Right::ViewReports) {
@@ -43,6 +42,17 @@ pub(crate) async fn report_for(
             "your account may not view reports",
         ));
     }
+    Ok(())
+}
+
+/// A job's report for someone who may see it.
+pub(crate) async fn report_for(
+    state: &LuiState,
+    session: &LuiSession,
+    id: &str,
+    people_only: bool,
+) -> Result<Report, ApiError> {
+    may_view(state, session, id).await?;
     let tracking = state
         .sending
         .tracking(id)

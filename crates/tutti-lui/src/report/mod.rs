@@ -3,4 +3,5 @@
 //! `null`, not zero.
 
 pub mod api;
+pub mod downloads;
 pub mod figures;

@@ -1,0 +1,235 @@
+//! Report downloads, streamed page by page: each recipient's fate and reactions, the
+//! openers, clickers and non-openers, the bounced addresses with the servers' replies,
+//! and the tracking events.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Deserialize;
+use sqlx::Row;
+use tutti_core::api::TrackingType;
+use tutti_core::http_error::ApiError;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::LuiState;
+use crate::database::Database;
+use crate::recipients::api::{csv_line, csv_response, paged_csv};
+use crate::session_api::LuiSession;
+
+/// Rows per page of a download.
+const PAGE: i64 = 5000;
+
+pub fn router() -> OpenApiRouter<Arc<LuiState>> {
+    OpenApiRouter::new()
+        .routes(routes!(recipients_csv))
+        .routes(routes!(events_csv))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct DownloadQuery {
+    /// Count only people's opens and clicks (default true).
+    pub people_only: Option<bool>,
+}
+
+/// Which recipients a download lists.
+#[derive(Clone, Copy)]
+enum Who {
+    All,
+    Openers,
+    Clickers,
+    NonOpeners,
+    Bounced,
+}
+
+impl Who {
+    fn of(name: &str) -> Option<Who> {
+        Some(match name {
+            "recipients" => Who::All,
+            "openers" => Who::Openers,
+            "clickers" => Who::Clickers,
+            "non_openers" => Who::NonOpeners,
+            "bounced" => Who::Bounced,
+            _ => return None,
+        })
+    }
+
+    fn needs_recipients(self) -> bool {
+        !matches!(self, Who::All | Who::Bounced)
+    }
+}
+
+fn flag(r: &sqlx::any::AnyRow, i: usize) -> sqlx::Result<bool> {
+    r.try_get::<i64, _>(i)
+        .map(|v| v != 0)
+        .or_else(|_| r.try_get(i))
+}
+
+/// One page of recipients after `after` (a recipient number).
+async fn page(
+    db: &Database,
+    job: &str,
+    who: Who,
+    people: &'static str,
+    after: i64,
+) -> sqlx::Result<(String, Option<i64>)> {
+    let opened = format!(
+        "EXISTS (SELECT 1 FROM tracking_events e WHERE e.job_id = s.job_id AND e.recipient = s.number AND e.kind IN ('open', 'click'){people})"
+    );
+    let clicked = format!(
+        "EXISTS (SELECT 1 FROM tracking_events e WHERE e.job_id = s.job_id AND e.recipient = s.number AND e.kind = 'click'{people})"
+    );
+    let filter = match who {
+        Who::All => String::new(),
+        Who::Openers => format!(" AND {opened}"),
+        Who::Clickers => format!(" AND {clicked}"),
+        Who::NonOpeners => format!(" AND NOT {opened}"),
+        Who::Bounced => " AND EXISTS (SELECT 1 FROM delivery_events d WHERE d.job_id = s.job_id AND d.recipient = s.number AND d.kind IN ('hard_bounce', 'soft_bounce', 'failed'))".into(),
+    };
+    let sql = format!(
+        "SELECT s.number, r.fields, \
+         (SELECT d.kind FROM delivery_events d WHERE d.job_id = s.job_id AND d.recipient = s.number ORDER BY d.at_ms DESC, d.seq DESC LIMIT 1), \
+         (SELECT d.reply FROM delivery_events d WHERE d.job_id = s.job_id AND d.recipient = s.number ORDER BY d.at_ms DESC, d.seq DESC LIMIT 1), \
+         {opened}, {clicked}, \
+         EXISTS (SELECT 1 FROM tracking_events e WHERE e.job_id = s.job_id AND e.recipient = s.number AND e.kind = 'unsubscribe') \
+         FROM sent_recipients s JOIN recipients r ON r.list_id = s.list_id AND r.seq = s.seq \
+         WHERE s.job_id = $1 AND s.number > $2{filter} ORDER BY s.number LIMIT $3"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(job)
+        .bind(after)
+        .bind(PAGE)
+        .fetch_all(&db.pool)
+        .await?;
+    let mut text = String::new();
+    let mut last = None;
+    for r in &rows {
+        let number: i64 = r.try_get(0)?;
+        let fields: String = r.try_get(1)?;
+        let fields: Vec<String> = serde_json::from_str(&fields).unwrap_or_default();
+        let delivery: Option<String> = r.try_get(2)?;
+        let reply: Option<String> = r.try_get(3)?;
+        let yes = |b: bool| if b { "yes" } else { "no" }.to_string();
+        let mut line = vec![number.to_string()];
+        line.extend(fields);
+        line.extend([
+            delivery.unwrap_or_default(),
+            reply.unwrap_or_default(),
+            yes(flag(r, 4)?),
+            yes(flag(r, 5)?),
+            yes(flag(r, 6)?),
+        ]);
+        text.push_str(&csv_line(line));
+        last = Some(number);
+    }
+    Ok((text, last))
+}
+
+/// Recipients of a sent job as CSV: `recipients` (everyone), `openers`, `clickers`,
+/// `non_openers` or `bounced`; each row with the list's columns, the last delivery result
+/// and reply, and whether they opened, clicked, unsubscribed.
+#[utoipa::path(get, path = "/jobs/{id}/report/{which}", tag = "reports", params(DownloadQuery,
+    ("which" = String, Path, description = "recipients.csv, openers.csv, clickers.csv, non_openers.csv or bounced.csv")),
+    responses((status = 200, content_type = "text/csv"), (status = 403), (status = 404),
+        (status = 409, description = "the tracking type does not know who opened")))]
+async fn recipients_csv(
+    State(state): State<Arc<LuiState>>,
+    session: LuiSession,
+    Path((id, which)): Path<(String, String)>,
+    Query(q): Query<DownloadQuery>,
+) -> Result<Response, ApiError> {
+    let which = which.trim_end_matches(".csv").to_string();
+    let who = Who::of(&which).ok_or_else(|| {
+        ApiError::not_found(format!(
+            "no download {which}: recipients, openers, clickers, non_openers or bounced"
+        ))
+    })?;
+    super::api::may_view(&state, &session, &id).await?;
+    let tracking = state
+        .sending
+        .tracking(&id)
+        .await
+        .map_err(|e| ApiError::internal("the system database", e))?;
+    if who.needs_recipients() && tracking.kind != TrackingType::Personal {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!(
+                "job {id} was tracked {}: only personal tracking knows who opened or clicked",
+                crate::send::store::kind_key(tracking.kind)
+            ),
+        ));
+    }
+    let columns = state
+        .lists
+        .of_job(&id)
+        .await
+        .map_err(|e| ApiError::internal("the system database", e))?
+        .map(|l| l.columns)
+        .unwrap_or_default();
+    let mut header = vec!["number".to_string()];
+    header.extend(columns);
+    header.extend(["delivery", "reply", "opened", "clicked", "unsubscribed"].map(str::to_string));
+    let people: &'static str = if q.people_only.unwrap_or(true) {
+        " AND e.machine = ''"
+    } else {
+        ""
+    };
+    let db = state.db.clone();
+    let body = paged_csv(csv_line(header), -1, move |after| {
+        let (db, id) = (db.clone(), id.clone());
+        async move { page(&db, &id, who, people, after).await }
+    });
+    Ok(csv_response(format!("{which}.csv"), body))
+}
+
+/// A sent job's tracking events as CSV: time (UTC), kind, recipient number, link, agent,
+/// machine flags.
+#[utoipa::path(get, path = "/jobs/{id}/report/events.csv", tag = "reports",
+    responses((status = 200, content_type = "text/csv"), (status = 403), (status = 404)))]
+async fn events_csv(
+    State(state): State<Arc<LuiState>>,
+    session: LuiSession,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    super::api::may_view(&state, &session, &id).await?;
+    let db = state.db.clone();
+    let header = csv_line(["time", "kind", "recipient", "link", "agent", "machine"]);
+    let body = paged_csv(header, -1, move |after| {
+        let (db, id) = (db.clone(), id.clone());
+        async move {
+            // Events of one job, by arrival; `after` counts rows already written.
+            let rows = sqlx::query(
+                "SELECT at_ms, kind, recipient, link, agent, machine FROM tracking_events \
+                 WHERE job_id = $1 ORDER BY source, seq LIMIT $2 OFFSET $3",
+            )
+            .bind(&id)
+            .bind(PAGE)
+            .bind(after + 1)
+            .fetch_all(&db.pool)
+            .await?;
+            let mut text = String::new();
+            for r in &rows {
+                let at: i64 = r.try_get(0)?;
+                let time = chrono::DateTime::from_timestamp_millis(at)
+                    .map(|t| t.to_rfc3339())
+                    .unwrap_or_default();
+                let recipient: Option<i64> = r.try_get(2)?;
+                let link: Option<i64> = r.try_get(3)?;
+                text.push_str(&csv_line([
+                    time,
+                    r.try_get::<String, _>(1)?,
+                    recipient.map(|n| n.to_string()).unwrap_or_default(),
+                    link.map(|n| (n + 1).to_string()).unwrap_or_default(),
+                    r.try_get::<String, _>(4)?,
+                    r.try_get::<String, _>(5)?,
+                ]));
+            }
+            let n = i64::try_from(rows.len()).unwrap_or(0);
+            Ok((text, (n > 0).then_some(after + n)))
+        }
+    });
+    Ok(csv_response("events.csv".into(), body))
+}
