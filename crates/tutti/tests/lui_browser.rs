@@ -192,7 +192,7 @@ async fn a_job_in(browser: Browser, name: &str) {
     b.wait_for_text("Who else may work on it").await;
     b.click("tr[data-grant-account] input[data-grant=edit]")
         .await;
-    b.click("#save-grants").await;
+    b.click_and_wait_for_reload("#save-grants").await;
     let deadline = Instant::now() + DEADLINE;
     loop {
         let (status, job) = ben.get(&format!("/jobs/{job_id}")).await;

@@ -574,20 +574,25 @@ impl Browser {
         }
     }
 
-    /// Types into the field with this id (after clearing it).
+    /// Types into the field with this id (after clearing it), waiting until it is there.
     pub async fn fill(&self, id: &str, text: &str) {
         let field = self
             .client
-            .find(fantoccini::Locator::Id(id))
+            .wait()
+            .at_most(DEADLINE)
+            .for_element(fantoccini::Locator::Id(id))
             .await
             .unwrap_or_else(|e| panic!("field #{id}: {e}"));
         field.clear().await.expect("clear");
         field.send_keys(text).await.expect("type");
     }
 
+    /// Clicks the element, waiting (with a deadline) until a page that reloads shows it.
     pub async fn click(&self, css: &str) {
         self.client
-            .find(fantoccini::Locator::Css(css))
+            .wait()
+            .at_most(DEADLINE)
+            .for_element(fantoccini::Locator::Css(css))
             .await
             .unwrap_or_else(|e| panic!("{css}: {e}"))
             .click()
@@ -595,11 +600,42 @@ impl Browser {
             .expect("click");
     }
 
+    /// Clicks an element whose form reloads the page, and waits for the new page.
+    pub async fn click_and_wait_for_reload(&self, css: &str) {
+        self.client
+            .execute("window.tuttiOldPage = true;", vec![])
+            .await
+            .expect("mark the page");
+        self.click(css).await;
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            let fresh = self
+                .client
+                .execute(
+                    "return !window.tuttiOldPage && document.readyState === 'complete';",
+                    vec![],
+                )
+                .await
+                .ok()
+                .and_then(|v| v.as_bool())
+                .unwrap_or(false);
+            if fresh {
+                return;
+            }
+            assert!(Instant::now() < deadline, "{css} did not reload the page");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Waits until the page shows `text`; returns the page source.
     pub async fn wait_for_text(&self, text: &str) -> String {
         let deadline = Instant::now() + DEADLINE;
         loop {
-            let source = self.client.source().await.expect("page source");
+            // While a page is being replaced a browser may have no document to show.
+            let source = match self.client.source().await {
+                Ok(source) => source,
+                Err(e) => format!("(no page: {e})"),
+            };
             if source.contains(text) {
                 return source;
             }
