@@ -474,6 +474,84 @@ async fn the_whole_job(database: &[(&str, &str)]) {
         (Some(3), Some(1))
     );
 
+    // Held until released; and scheduled for later, where the Mailer waits for its time.
+    let (_, held) = anna
+        .post(&format!("/jobs/{id}/copy"), json!({"title": "Held"}))
+        .await;
+    let held = held["id"].as_str().unwrap().to_string();
+    for step in ["test", "authorize"] {
+        let body = json!({"addresses": ["me@shop.example"]});
+        assert_eq!(
+            anna.post(&format!("/jobs/{held}/{step}"), body).await.0,
+            200
+        );
+    }
+    let (status, view) = anna
+        .post(&format!("/jobs/{held}/send"), json!({"hold": true}))
+        .await;
+    assert_eq!(status, 200, "{view}");
+    assert_eq!(
+        (
+            view["job"]["state"].as_str(),
+            view["approvals"]["send_at_ms"].as_i64()
+        ),
+        (Some("open"), Some(-1))
+    );
+    let (status, view) = anna.post(&format!("/jobs/{held}/release"), json!({})).await;
+    assert_eq!(status, 200, "{view}");
+    assert_eq!(view["job"]["state"], "ongoing");
+    let (_, later) = anna
+        .post(&format!("/jobs/{id}/copy"), json!({"title": "Later"}))
+        .await;
+    let later = later["id"].as_str().unwrap().to_string();
+    for step in ["test", "authorize"] {
+        let body = json!({"addresses": ["me@shop.example"]});
+        assert_eq!(
+            anna.post(&format!("/jobs/{later}/{step}"), body).await.0,
+            200
+        );
+    }
+    let at = (chrono::Utc::now() + chrono::Duration::hours(2)).to_rfc3339();
+    let (status, _) = anna
+        .post(&format!("/jobs/{later}/send"), json!({"at": at}))
+        .await;
+    assert_eq!(status, 200);
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let (_, p) = anna.get(&format!("/jobs/{later}/progress")).await;
+        if p["waiting"]
+            .as_str()
+            .is_some_and(|w| w.contains("scheduled for"))
+        {
+            assert_eq!(p["sent"], 0, "{p}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the scheduled job is not waiting: {p}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Pause, resume and cancel go to the Mailer; a cancelled job has failed.
+    let (status, p) = anna.post(&format!("/jobs/{later}/pause"), json!({})).await;
+    assert_eq!((status, p["state"].as_str()), (200, Some("paused")), "{p}");
+    let (status, p) = anna.post(&format!("/jobs/{later}/resume"), json!({})).await;
+    assert_eq!((status, p["state"].as_str()), (200, Some("sending")), "{p}");
+    let (status, p) = anna.post(&format!("/jobs/{later}/cancel"), json!({})).await;
+    assert_eq!(
+        (status, p["state"].as_str()),
+        (200, Some("cancelled")),
+        "{p}"
+    );
+    let (_, job) = anna.get(&format!("/jobs/{later}")).await;
+    assert_eq!(job["state"], "failed");
+    assert_eq!(
+        anna.post(&format!("/jobs/{later}/pause"), json!({}))
+            .await
+            .0,
+        409
+    );
+
     // The tracked link points at this Tracker, which knows the job: it redirects.
     let m = MessageParser::default()
         .parse(&received[3].content)
