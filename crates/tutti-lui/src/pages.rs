@@ -37,6 +37,7 @@ pub fn router() -> Router<Arc<LuiState>> {
         .route("/library", get(library_page))
         .route("/connections", get(connections_page))
         .route("/jobs/{id}/report", get(report_page))
+        .route("/reports", get(reports_page))
         .route("/static/tutti.js", get(script))
         .route("/static/tutti.css", get(style))
 }
@@ -607,6 +608,90 @@ async fn report_page(
             r,
             f,
             hours_json,
+        })
+    };
+    match page.await {
+        Ok(page) => render(page),
+        Err(e) => refused(e),
+    }
+}
+
+/// A job's line in the comparison.
+struct CompareRow {
+    job: String,
+    title: String,
+    recipients: i64,
+    delivered: i64,
+    bounced: i64,
+    opened: String,
+    clicked: String,
+    open_rate: String,
+    click_rate: String,
+    click_to_open: String,
+    unsubscribed: String,
+}
+
+#[derive(Template)]
+#[template(path = "reports.html")]
+struct ReportsPage {
+    frame: Frame,
+    jobs: String,
+    people_only: bool,
+    rows: Vec<CompareRow>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ReportsQuery {
+    #[serde(default)]
+    jobs: String,
+    people_only: Option<bool>,
+}
+
+async fn reports_page(
+    State(state): State<Arc<LuiState>>,
+    session: Result<LuiSession, ApiError>,
+    Query(q): Query<ReportsQuery>,
+) -> Response {
+    let session = match session {
+        Ok(s) => s,
+        Err(e) => return refused(e),
+    };
+    let page = async {
+        let actor = actor(&state, &session).await?;
+        let people_only = q.people_only.unwrap_or(true);
+        let ids: Vec<String> = if q.jobs.trim().is_empty() {
+            crate::report::api::recent_sent(&state, &session, 10).await?
+        } else {
+            q.jobs
+                .split(',')
+                .map(|j| j.trim().to_string())
+                .filter(|j| !j.is_empty())
+                .take(20)
+                .collect()
+        };
+        let mut rows = Vec::with_capacity(ids.len());
+        for id in &ids {
+            let (job, _) = job_for(&state, &actor, id).await?;
+            let r = crate::report::api::report_for(&state, &session, id, people_only).await?;
+            rows.push(CompareRow {
+                job: job.id,
+                title: job.title,
+                recipients: r.recipients,
+                delivered: r.delivered,
+                bounced: r.hard_bounces + r.soft_bounces,
+                opened: known(r.opens.unique),
+                clicked: known(r.clicks.unique),
+                open_rate: percent(r.open_rate),
+                click_rate: percent(r.click_rate),
+                click_to_open: percent(r.click_to_open),
+                unsubscribed: known(r.unsubscribes.unique),
+            });
+        }
+        Ok::<_, ApiError>(ReportsPage {
+            frame: Frame::of(&session, &actor),
+            jobs: q.jobs.clone(),
+            people_only,
+            rows,
         })
     };
     match page.await {

@@ -619,6 +619,27 @@ async fn the_whole_job(database: &[(&str, &str)]) {
     assert_eq!(r["links"][0]["url"], "https://shop.example/sale");
     assert_eq!(r["links"][0]["clicks"]["total"], 1);
     assert_eq!(r["hours"][0]["clicks"], 1);
+    // Jobs side by side; without a choice, the most recent sent ones.
+    let (status, side) = anna
+        .get(&format!("/reports?jobs={id},{again}&people_only=false"))
+        .await;
+    assert_eq!(status, 200, "{side}");
+    assert_eq!(
+        (side[0]["job"].as_str(), side[1]["job"].as_str()),
+        (Some(id.as_str()), Some(again.as_str()))
+    );
+    assert_eq!(side[0]["clicks"], r["clicks"]);
+    let (_, recent) = anna.get("/reports").await;
+    assert!(
+        recent
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|j| j["job"] == id.as_str()),
+        "{recent}"
+    );
+    assert_eq!(anna.get("/reports?jobs=NOPE").await.0, 404);
+
     // Downloads agree with the report.
     let csv = |which: &str| format!("/jobs/{id}/report/{which}.csv?people_only=false");
     let (status, all) = text(&anna, &csv("recipients")).await;

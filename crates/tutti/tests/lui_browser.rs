@@ -182,6 +182,8 @@ async fn a_job_in(browser: Browser, name: &str) {
     b.wait_for_text("https://shop.example/sale</td><td>1</td><td>1</td>")
         .await;
     b.screenshot(&format!("lui-report-{name}")).await;
+    b.client.goto(&server.url("/lui/reports")).await.unwrap();
+    b.wait_for_text("Browser sale").await;
     b.client.goto(job_url.as_str()).await.unwrap();
     b.wait_for_text("1. Recipients").await;
 

@@ -19,7 +19,9 @@ use crate::jobs::model::Actor;
 use crate::session_api::LuiSession;
 
 pub fn router() -> OpenApiRouter<Arc<LuiState>> {
-    OpenApiRouter::new().routes(routes!(job_report))
+    OpenApiRouter::new()
+        .routes(routes!(job_report))
+        .routes(routes!(compare))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -81,4 +83,66 @@ async fn job_report(
     Ok(Json(
         report_for(&state, &session, &id, q.people_only.unwrap_or(true)).await?,
     ))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct CompareQuery {
+    /// Job ids separated by commas (at most 20); empty: the caller's 10 most recent sent jobs.
+    pub jobs: Option<String>,
+    pub people_only: Option<bool>,
+}
+
+/// Several jobs' reports side by side (the dashboard shows the most recent ones).
+#[utoipa::path(get, path = "/reports", tag = "reports", params(CompareQuery),
+    responses((status = 200, body = Vec<Report>), (status = 400), (status = 403), (status = 404)))]
+async fn compare(
+    State(state): State<Arc<LuiState>>,
+    session: LuiSession,
+    Query(q): Query<CompareQuery>,
+) -> Result<Json<Vec<Report>>, ApiError> {
+    let people_only = q.people_only.unwrap_or(true);
+    let ids = match q.jobs.as_deref().map(str::trim).filter(|j| !j.is_empty()) {
+        Some(list) => list
+            .split(',')
+            .map(|j| j.trim().to_string())
+            .filter(|j| !j.is_empty())
+            .collect::<Vec<_>>(),
+        None => recent_sent(&state, &session, 10).await?,
+    };
+    if ids.len() > 20 {
+        return Err(ApiError::bad_request("compare at most 20 jobs"));
+    }
+    let mut reports = Vec::with_capacity(ids.len());
+    for id in &ids {
+        reports.push(report_for(&state, &session, id, people_only).await?);
+    }
+    Ok(Json(reports))
+}
+
+/// The caller's most recent jobs that were sent.
+pub(crate) async fn recent_sent(
+    state: &LuiState,
+    session: &LuiSession,
+    limit: usize,
+) -> Result<Vec<String>, ApiError> {
+    let actor = actor(state, session).await?;
+    let filter = crate::jobs::store::ListFilter {
+        visible_to: match &actor {
+            Actor::Admin => None,
+            Actor::User { id, .. } => Some(*id),
+        },
+        limit: 200,
+        ..crate::jobs::store::ListFilter::default()
+    };
+    Ok(state
+        .jobs
+        .list(&filter)
+        .await
+        .map_err(|e| ApiError::internal("the system database", e))?
+        .0
+        .into_iter()
+        .filter(|j| j.state != crate::jobs::model::JobState::Open)
+        .take(limit)
+        .map(|j| j.id)
+        .collect())
 }
