@@ -110,6 +110,7 @@ pub async fn start(ctx: ComponentContext, config: LuiConfig) -> anyhow::Result<S
         .merge(events::api::router())
         .merge(report::api::router())
         .merge(report::downloads::router())
+        .merge(report::saved::router())
         .split_for_parts();
     let doc = describe(doc);
     let public = Router::new()

@@ -159,6 +159,17 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
         ],
     ),
     (
+        "saved_reports",
+        &[
+            ("id", Int),
+            ("owner_id", Int),
+            ("name", Text),
+            ("jobs", Text),
+            ("people_only", Int),
+            ("created_ms", Int),
+        ],
+    ),
+    (
         "db_connections",
         &[
             ("id", Int),
@@ -394,6 +405,7 @@ pub async fn move_database(root: &Path, to: &str) -> anyhow::Result<Moved> {
             "dropins",
             "templates",
             "sender_profiles",
+            "saved_reports",
             "db_connections",
         ] {
             let sql = format!(

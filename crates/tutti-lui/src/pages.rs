@@ -635,6 +635,7 @@ struct CompareRow {
 #[template(path = "reports.html")]
 struct ReportsPage {
     frame: Frame,
+    saved: Vec<crate::report::saved::SavedReport>,
     jobs: String,
     people_only: bool,
     rows: Vec<CompareRow>,
@@ -687,7 +688,12 @@ async fn reports_page(
                 unsubscribed: known(r.unsubscribes.unique),
             });
         }
+        let owner = match &actor {
+            Actor::User { id, .. } => *id,
+            Actor::Admin => 0,
+        };
         Ok::<_, ApiError>(ReportsPage {
+            saved: crate::report::saved::saved_of(&state, owner).await?,
             frame: Frame::of(&session, &actor),
             jobs: q.jobs.clone(),
             people_only,

@@ -639,6 +639,18 @@ async fn the_whole_job(database: &[(&str, &str)]) {
         "{recent}"
     );
     assert_eq!(anna.get("/reports?jobs=NOPE").await.0, 404);
+    let keep = json!({"name": "Spring", "jobs": format!("{id},{again}"), "people_only": false});
+    let (status, saved) = anna.post("/saved-reports", keep.clone()).await;
+    assert_eq!(status, 201, "{saved}");
+    assert_eq!(anna.post("/saved-reports", keep).await.0, 409);
+    let (status, _) = anna
+        .post("/saved-reports", json!({"name": "Other", "jobs": "NOPE"}))
+        .await;
+    assert_eq!(status, 404);
+    let (_, kept) = anna.get("/saved-reports").await;
+    assert_eq!(kept[0]["jobs"], json!([id, again]));
+    let path = format!("/saved-reports/{}", saved["id"]);
+    assert_eq!(anna.send(Method::DELETE, &path, None).await.0, 204);
 
     // Downloads agree with the report.
     let csv = |which: &str| format!("/jobs/{id}/report/{which}.csv?people_only=false");

@@ -5,3 +5,4 @@
 pub mod api;
 pub mod downloads;
 pub mod figures;
+pub mod saved;
