@@ -25,12 +25,24 @@ pub enum Command {
     Serve(ServeArgs),
     /// Check the configuration and every peer it names: reachable, and the secret accepted.
     Check(RootArg),
+    /// Copy an installation root, consistently, while it runs: every SQLite database through
+    /// SQLite's online backup, the other files (INI files, keys, the outbox) as they are.
+    Backup(BackupArgs),
     /// Administration Hub tasks that work while it is stopped.
     #[command(subcommand)]
     Hub(HubCommand),
     /// User Interface tasks that work while it is stopped.
     #[command(subcommand)]
     Lui(LuiCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    #[command(flatten)]
+    pub root: RootArg,
+    /// An empty or new folder to write the copy into.
+    #[arg(long, value_name = "DIR")]
+    pub to: PathBuf,
 }
 
 #[derive(Debug, Subcommand)]

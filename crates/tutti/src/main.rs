@@ -1,5 +1,6 @@
 //! `tutti`: one binary for every component of a Tutti installation.
 
+mod backup_cmd;
 mod check;
 mod cli;
 mod hub_cmd;
@@ -25,6 +26,7 @@ fn main() -> ExitCode {
         cli::Command::Init(args) => init_cmd::run(&args),
         cli::Command::Serve(args) => serve::run(args),
         cli::Command::Check(args) => check::run(&args),
+        cli::Command::Backup(args) => backup_cmd::run(&args),
         cli::Command::Hub(cli::HubCommand::ResetAdminPassword(args)) => {
             hub_cmd::reset_admin_password(&args)
         }

@@ -428,3 +428,56 @@ fn run_move(root: &std::path::Path, to: &str) -> std::process::Output {
         .output()
         .unwrap()
 }
+
+#[tokio::test]
+async fn a_backup_taken_while_running_starts_with_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    let mut server = hub_and_lui(&root, &[]).await;
+    let admin = HubApi::first_use(&server.base(), "new-admin-pw").await;
+    assert_eq!(admin.post("/groups", json!({"name": "Sales"})).await.0, 201);
+    admin
+        .post(
+            "/accounts",
+            json!({"user_name": "anna", "group_name": "Sales", "password": "anna-password"}),
+        )
+        .await;
+    let anna = user(&server, "anna", "Sales").await;
+    let (_, job) = anna.post("/jobs", json!({"title": "Kept"})).await;
+    upload_csv(&anna, job["id"].as_str().unwrap(), "email\nx@example.org\n").await;
+
+    let copy = dir.path().join("copy");
+    let backup = |to: &std::path::Path| {
+        tutti()
+            .args([
+                "backup",
+                "--root",
+                root.to_str().unwrap(),
+                "--to",
+                to.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap()
+    };
+    let out = backup(&copy);
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("lui/database/lui.sqlite") && text.contains("accountreg"),
+        "{text}"
+    );
+    let again = backup(&copy);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("not empty"));
+
+    // The copy runs in place of the original, with the account, the job and its list.
+    assert!(server.stop().success());
+    let restored = Server::start(&copy).await;
+    let anna = user(&restored, "anna", "Sales").await;
+    let (_, page) = anna.get("/jobs").await;
+    assert_eq!(page["jobs"][0]["title"], "Kept", "{page}");
+    let (_, list) = anna
+        .get(&format!("/jobs/{}/recipients", job["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(list["accepted"], 1, "{list}");
+}
