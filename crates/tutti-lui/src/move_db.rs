@@ -215,6 +215,27 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
         ],
     ),
     (
+        "report_counts",
+        &[
+            ("job_id", Text),
+            ("kind", Text),
+            ("link", Int),
+            ("hour", Int),
+            ("machine", Int),
+            ("n", Int),
+        ],
+    ),
+    (
+        "report_reactors",
+        &[
+            ("job_id", Text),
+            ("kind", Text),
+            ("link", Int),
+            ("recipient", Int),
+            ("people", Int),
+        ],
+    ),
+    (
         "suppressions",
         &[
             ("addr_key", Text),

@@ -56,6 +56,67 @@ async fn suppress(
     Ok(())
 }
 
+/// Counts a new tracking event into the report's figures.
+async fn count_tracking(
+    conn: &mut sqlx::AnyConnection,
+    job: &str,
+    kind: &str,
+    link: Option<i64>,
+    recipient: Option<i64>,
+    at_ms: i64,
+    person: bool,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO report_counts (job_id, kind, link, hour, machine, n) VALUES ($1, $2, $3, $4, $5, 1) \
+         ON CONFLICT (job_id, kind, link, hour, machine) DO UPDATE SET n = report_counts.n + 1",
+    )
+    .bind(job)
+    .bind(kind)
+    .bind(link.unwrap_or(-1))
+    .bind(at_ms / 3_600_000)
+    .bind(i64::from(!person))
+    .execute(&mut *conn)
+    .await?;
+    let Some(recipient) = recipient else {
+        return Ok(());
+    };
+    let mut reactions = vec![(kind, -1)];
+    if kind == "open" || kind == "click" {
+        reactions.push(("read", -1));
+    }
+    if let (Some(link), "click") = (link, kind) {
+        reactions.push(("link", link));
+    }
+    for (reaction, link) in reactions {
+        react(conn, job, reaction, link, recipient, person).await?;
+    }
+    Ok(())
+}
+
+/// Notes that `recipient` showed `reaction` (a person did, when `person`).
+async fn react(
+    conn: &mut sqlx::AnyConnection,
+    job: &str,
+    reaction: &str,
+    link: i64,
+    recipient: i64,
+    person: bool,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO report_reactors (job_id, kind, link, recipient, people) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (job_id, kind, link, recipient) DO UPDATE SET people = \
+         CASE WHEN excluded.people > report_reactors.people THEN excluded.people ELSE report_reactors.people END",
+    )
+    .bind(job)
+    .bind(reaction)
+    .bind(link)
+    .bind(recipient)
+    .bind(i64::from(person))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 async fn set_cursor(conn: &mut sqlx::AnyConnection, source: &str, cursor: i64) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO event_cursors (source, cursor) VALUES ($1, $2) ON CONFLICT (source) DO UPDATE SET cursor = $2",
@@ -91,21 +152,31 @@ impl Events {
         let mut tx = self.db.pool.begin().await?;
         for e in &page.events {
             let at = e.at.timestamp_millis();
-            sqlx::query(
+            let kind = wire_name(&e.kind);
+            let link = e.link.map(i64::from);
+            let recipient = e.recipient.and_then(|r| i64::try_from(r).ok());
+            let new = sqlx::query(
                 "INSERT INTO tracking_events (source, seq, job_id, kind, link, recipient, at_ms, agent, machine) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
             )
             .bind(source)
             .bind(e.seq)
             .bind(&e.job)
-            .bind(wire_name(&e.kind))
-            .bind(e.link.map(i64::from))
-            .bind(e.recipient.and_then(|r| i64::try_from(r).ok()))
+            .bind(&kind)
+            .bind(link)
+            .bind(recipient)
             .bind(at)
             .bind(wire_name(&e.agent))
             .bind(e.machine.join(","))
             .execute(&mut *tx)
-            .await?;
+            .await?
+            .rows_affected()
+                == 1;
+            // An event seen before (a page read again) is counted once.
+            if new {
+                let person = e.machine.is_empty();
+                count_tracking(&mut tx, &e.job, &kind, link, recipient, at, person).await?;
+            }
             if let (EventKind::Unsubscribe, Some(r)) = (e.kind, e.recipient) {
                 let number = i64::try_from(r).unwrap_or(-1);
                 suppress(&mut tx, &e.job, number, "unsubscribed", at).await?;
@@ -121,6 +192,7 @@ impl Events {
         for e in &page.events {
             let at = e.at.timestamp_millis();
             let number = i64::try_from(e.recipient).unwrap_or(-1);
+            let kind = wire_name(&e.kind);
             sqlx::query(
                 "INSERT INTO delivery_events (source, seq, job_id, recipient, kind, reply, at_ms) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
@@ -129,10 +201,19 @@ impl Events {
             .bind(e.seq)
             .bind(&e.job)
             .bind(number)
-            .bind(wire_name(&e.kind))
+            .bind(&kind)
             .bind(&e.reply)
             .bind(at)
             .execute(&mut *tx)
+            .await?;
+            react(
+                &mut tx,
+                &e.job,
+                &format!("delivery:{kind}"),
+                -1,
+                number,
+                true,
+            )
             .await?;
             let reason = match e.kind {
                 DeliveryKind::HardBounce => Some("hard_bounce"),
@@ -227,11 +308,13 @@ impl Events {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Counts of a job's imported events by kind: (tracking, delivery).
+    /// A job's tracking events by kind, and its recipients by delivery result, from the
+    /// figures kept as events arrive.
     pub async fn counts(&self, job: &str) -> sqlx::Result<Vec<(String, i64)>> {
         let rows = sqlx::query(
-            "SELECT kind, count(*) FROM tracking_events WHERE job_id = $1 GROUP BY kind \
-             UNION ALL SELECT kind, count(*) FROM delivery_events WHERE job_id = $1 GROUP BY kind",
+            "SELECT kind, CAST(sum(n) AS BIGINT) FROM report_counts WHERE job_id = $1 GROUP BY kind \
+             UNION ALL SELECT substr(kind, 10), count(*) FROM report_reactors \
+             WHERE job_id = $1 AND kind LIKE 'delivery:%' GROUP BY kind",
         )
         .bind(job)
         .fetch_all(&self.db.pool)

@@ -80,101 +80,96 @@ pub async fn report(
     links: &[String],
 ) -> sqlx::Result<Report> {
     let pool = &db.pool;
-    let one = |sql: &'static str| sqlx::query(sql).bind(job);
-    let recipients: i64 = one("SELECT count(*) FROM sent_recipients WHERE job_id = $1")
+    let recipients: i64 = sqlx::query("SELECT count(*) FROM sent_recipients WHERE job_id = $1")
+        .bind(job)
         .fetch_one(pool)
         .await?
         .try_get(0)?;
-    // Delivery: recipients by their kinds of events.
-    let rows = one(
-        "SELECT kind, count(DISTINCT recipient) FROM delivery_events WHERE job_id = $1 GROUP BY kind",
-    )
-    .fetch_all(pool)
-    .await?;
-    let mut delivery = std::collections::HashMap::new();
-    for r in &rows {
-        delivery.insert(r.try_get::<String, _>(0)?, r.try_get::<i64, _>(1)?);
-    }
-    let d = |k: &str| delivery.get(k).copied().unwrap_or(0);
-    let known = matches!(tracking, TrackingType::Personal | TrackingType::Unique);
-    let people = if people_only { " AND machine = ''" } else { "" };
-    let count = |kinds: &str| {
-        format!(
-            "SELECT count(*), count(DISTINCT recipient) FROM tracking_events WHERE job_id = $1 AND kind IN {kinds}{people}"
-        )
-    };
-    let counted = |sql: String| async move {
-        let r = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(job)
-            .fetch_one(pool)
-            .await?;
-        Ok::<_, sqlx::Error>((r.try_get::<i64, _>(0)?, r.try_get::<i64, _>(1)?))
-    };
-    let (open_total, _) = counted(count("('open')")).await?;
-    let (_, openers) = counted(count("('open', 'click')")).await?;
-    let (click_total, clickers) = counted(count("('click')")).await?;
-    let (unsubscribe_total, unsubscribers) = counted(count("('unsubscribe')")).await?;
-    let unique = |n: i64| known.then_some(n);
-    let hard = d("hard_bounce");
-    let sent = d("sent");
-    let delivered = (sent - hard).max(0);
-    let link_rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT link, count(*), count(DISTINCT recipient) FROM tracking_events \
-         WHERE job_id = $1 AND kind = 'click' AND link IS NOT NULL{people} GROUP BY link ORDER BY link"
+    // Recipients by reaction (and delivery result), counted over short index ranges.
+    let people = if people_only { " AND people = 1" } else { "" };
+    let reactor_rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT kind, link, count(*) FROM report_reactors WHERE job_id = $1 \
+         AND (kind LIKE 'delivery:%' OR (1 = 1{people})) GROUP BY kind, link"
     )))
     .bind(job)
     .fetch_all(pool)
     .await?;
-    let mut clicks_by_link = std::collections::HashMap::new();
-    for r in &link_rows {
-        clicks_by_link.insert(
-            r.try_get::<i64, _>(0)?,
-            (r.try_get::<i64, _>(1)?, r.try_get::<i64, _>(2)?),
+    let mut reactors = std::collections::HashMap::new();
+    for r in &reactor_rows {
+        reactors.insert(
+            (r.try_get::<String, _>(0)?, r.try_get::<i64, _>(1)?),
+            r.try_get::<i64, _>(2)?,
         );
     }
+    let who = |kind: &str| reactors.get(&(kind.to_string(), -1)).copied().unwrap_or(0);
+    // Events by kind, link and hour.
+    let machine = if people_only { " AND machine = 0" } else { "" };
+    let count_rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT kind, link, hour, CAST(sum(n) AS BIGINT) FROM report_counts \
+         WHERE job_id = $1{machine} GROUP BY kind, link, hour"
+    )))
+    .bind(job)
+    .fetch_all(pool)
+    .await?;
+    let mut totals = std::collections::HashMap::<String, i64>::new();
+    let mut link_totals = std::collections::HashMap::<i64, i64>::new();
+    let mut by_hour = std::collections::BTreeMap::<i64, (i64, i64)>::new();
+    for r in &count_rows {
+        let kind: String = r.try_get(0)?;
+        let link: i64 = r.try_get(1)?;
+        let hour: i64 = r.try_get(2)?;
+        let n: i64 = r.try_get(3)?;
+        *totals.entry(kind.clone()).or_default() += n;
+        if kind == "click" && link >= 0 {
+            *link_totals.entry(link).or_default() += n;
+        }
+        let slot = by_hour.entry(hour).or_default();
+        match kind.as_str() {
+            "open" => slot.0 += n,
+            "click" => slot.1 += n,
+            _ => {}
+        }
+    }
+    let total = |kind: &str| totals.get(kind).copied().unwrap_or(0);
+    let known = matches!(tracking, TrackingType::Personal | TrackingType::Unique);
+    let unique = |n: i64| known.then_some(n);
+    let (openers, clickers) = (who("read"), who("click"));
+    let d = |kind: &str| who(&format!("delivery:{kind}"));
+    let hard = d("hard_bounce");
+    let sent = d("sent");
+    let delivered = (sent - hard).max(0);
     let links = links
         .iter()
         .enumerate()
         .map(|(i, url)| {
             let link = i64::try_from(i).unwrap_or(i64::MAX);
-            let (total, distinct) = clicks_by_link.get(&link).copied().unwrap_or((0, 0));
             LinkClicks {
                 link,
                 url: url.clone(),
                 clicks: Count {
-                    total,
-                    unique: unique(distinct),
+                    total: link_totals.get(&link).copied().unwrap_or(0),
+                    unique: unique(
+                        reactors
+                            .get(&("link".to_string(), link))
+                            .copied()
+                            .unwrap_or(0),
+                    ),
                 },
             }
         })
         .collect();
-    let hour_rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT at_ms / 3600000, kind, count(*) FROM tracking_events \
-         WHERE job_id = $1 AND kind IN ('open', 'click'){people} GROUP BY at_ms / 3600000, kind ORDER BY 1"
-    )))
-    .bind(job)
-    .fetch_all(pool)
-    .await?;
-    let mut hours: Vec<Hour> = Vec::new();
-    for r in &hour_rows {
-        let start_ms = r.try_get::<i64, _>(0)? * 3_600_000;
-        let kind: String = r.try_get(1)?;
-        let n: i64 = r.try_get(2)?;
-        if hours.last().is_none_or(|h| h.start_ms != start_ms) {
-            hours.push(Hour {
-                start_ms,
-                opens: 0,
-                clicks: 0,
-            });
-        }
-        if let Some(h) = hours.last_mut() {
-            if kind == "open" {
-                h.opens += n;
-            } else {
-                h.clicks += n;
-            }
-        }
-    }
+    let hours: Vec<Hour> = by_hour
+        .into_iter()
+        .filter(|(_, (opens, clicks))| opens + clicks > 0)
+        .map(|(hour, (opens, clicks))| Hour {
+            start_ms: hour * 3_600_000,
+            opens,
+            clicks,
+        })
+        .collect();
+    let (open_total, click_total, unsubscribe_total) =
+        (total("open"), total("click"), total("unsubscribe"));
+    let unsubscribers = who("unsubscribe");
     Ok(Report {
         job: job.to_string(),
         tracking: crate::send::store::kind_key(tracking).to_string(),
