@@ -197,39 +197,81 @@ async fn events_csv(
     super::api::may_view(&state, &session, &id).await?;
     let db = state.db.clone();
     let header = csv_line(["time", "kind", "recipient", "link", "agent", "machine"]);
-    let body = paged_csv(header, -1, move |after| {
-        let (db, id) = (db.clone(), id.clone());
+    // By source (one per Tracker) and within it by the source's own order, a page at a time
+    // from where the last one ended.
+    let sources: Vec<String> = sqlx::query(
+        "SELECT DISTINCT source FROM tracking_events WHERE job_id = $1 ORDER BY source",
+    )
+    .bind(&id)
+    .fetch_all(&db.pool)
+    .await
+    .map_err(|e| ApiError::internal("the system database", e))?
+    .iter()
+    .filter_map(|r| r.try_get::<String, _>(0).ok())
+    .collect();
+    let pages = futures_util::stream::unfold(Some((0usize, -1i64)), move |position| {
+        let (db, id, sources) = (db.clone(), id.clone(), sources.clone());
         async move {
-            // Events of one job, by arrival; `after` counts rows already written.
-            let rows = sqlx::query(
-                "SELECT at_ms, kind, recipient, link, agent, machine FROM tracking_events \
-                 WHERE job_id = $1 ORDER BY source, seq LIMIT $2 OFFSET $3",
-            )
-            .bind(&id)
-            .bind(PAGE)
-            .bind(after + 1)
-            .fetch_all(&db.pool)
-            .await?;
-            let mut text = String::new();
-            for r in &rows {
-                let at: i64 = r.try_get(0)?;
-                let time = chrono::DateTime::from_timestamp_millis(at)
-                    .map(|t| t.to_rfc3339())
-                    .unwrap_or_default();
-                let recipient: Option<i64> = r.try_get(2)?;
-                let link: Option<i64> = r.try_get(3)?;
-                text.push_str(&csv_line([
-                    time,
-                    r.try_get::<String, _>(1)?,
-                    recipient.map(|n| n.to_string()).unwrap_or_default(),
-                    link.map(|n| (n + 1).to_string()).unwrap_or_default(),
-                    r.try_get::<String, _>(4)?,
-                    r.try_get::<String, _>(5)?,
-                ]));
+            let (mut source, mut after) = position?;
+            loop {
+                let name = sources.get(source)?;
+                match events_page(&db, &id, name, after).await {
+                    Ok((text, Some(last))) => {
+                        return Some((Ok::<_, std::io::Error>(text), Some((source, last))));
+                    }
+                    Ok((_, None)) => {
+                        source += 1;
+                        after = -1;
+                    }
+                    Err(e) => {
+                        return Some((Err(std::io::Error::other(e.to_string())), None));
+                    }
+                }
             }
-            let n = i64::try_from(rows.len()).unwrap_or(0);
-            Ok((text, (n > 0).then_some(after + n)))
         }
     });
+    let body = axum::body::Body::from_stream(futures_util::StreamExt::chain(
+        futures_util::stream::once(async move { Ok::<_, std::io::Error>(header) }),
+        pages,
+    ));
     Ok(csv_response("events.csv".into(), body))
+}
+
+/// One page of a source's events for a job after `after` (the source's sequence number).
+async fn events_page(
+    db: &Database,
+    job: &str,
+    source: &str,
+    after: i64,
+) -> sqlx::Result<(String, Option<i64>)> {
+    let rows = sqlx::query(
+        "SELECT at_ms, kind, recipient, link, agent, machine, seq FROM tracking_events \
+         WHERE job_id = $1 AND source = $2 AND seq > $3 ORDER BY seq LIMIT $4",
+    )
+    .bind(job)
+    .bind(source)
+    .bind(after)
+    .bind(PAGE)
+    .fetch_all(&db.pool)
+    .await?;
+    let mut text = String::new();
+    let mut last = None;
+    for r in &rows {
+        let at: i64 = r.try_get(0)?;
+        let time = chrono::DateTime::from_timestamp_millis(at)
+            .map(|t| t.to_rfc3339())
+            .unwrap_or_default();
+        let recipient: Option<i64> = r.try_get(2)?;
+        let link: Option<i64> = r.try_get(3)?;
+        text.push_str(&csv_line([
+            time,
+            r.try_get::<String, _>(1)?,
+            recipient.map(|n| n.to_string()).unwrap_or_default(),
+            link.map(|n| (n + 1).to_string()).unwrap_or_default(),
+            r.try_get::<String, _>(4)?,
+            r.try_get::<String, _>(5)?,
+        ]));
+        last = Some(r.try_get::<i64, _>(6)?);
+    }
+    Ok((text, last))
 }
