@@ -687,6 +687,38 @@ async fn the_whole_job(database: &[(&str, &str)]) {
         anna.get(&format!("/jobs/{id}/report/nonsense.csv")).await.0,
         404
     );
+    let r = anna
+        .http
+        .get(format!(
+            "{}/jobs/{id}/report/all.zip?people_only=false",
+            anna.base
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let bytes = r.bytes().await.unwrap();
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes.to_vec())).unwrap();
+    let mut names: Vec<String> = archive.file_names().map(str::to_string).collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "bounced.csv",
+            "clickers.csv",
+            "events.csv",
+            "non_openers.csv",
+            "openers.csv",
+            "recipients.csv"
+        ]
+    );
+    let mut inside = String::new();
+    std::io::Read::read_to_string(&mut archive.by_name("recipients.csv").unwrap(), &mut inside)
+        .unwrap();
+    assert_eq!(
+        inside, all,
+        "the zip holds the same file as the single download"
+    );
     let (_, people) = anna.get(&format!("/jobs/{id}/report")).await;
     assert_eq!(
         people["clicks"]["total"], 0,

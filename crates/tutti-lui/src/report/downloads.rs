@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use sqlx::Row;
 use tutti_core::api::TrackingType;
@@ -27,6 +27,7 @@ pub fn router() -> OpenApiRouter<Arc<LuiState>> {
     OpenApiRouter::new()
         .routes(routes!(recipients_csv))
         .routes(routes!(events_csv))
+        .routes(routes!(all_zip))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -274,4 +275,138 @@ async fn events_page(
         last = Some(r.try_get::<i64, _>(6)?);
     }
     Ok((text, last))
+}
+
+/// Appends one CSV to the zip, page by page.
+async fn zip_csv<F, Fut>(
+    zip: &mut zip::ZipWriter<std::fs::File>,
+    name: &str,
+    header: String,
+    mut page: F,
+) -> anyhow::Result<()>
+where
+    F: FnMut(i64) -> Fut,
+    Fut: std::future::Future<Output = sqlx::Result<(String, Option<i64>)>>,
+{
+    use std::io::Write;
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    tokio::task::block_in_place(|| zip.start_file(name, options))?;
+    tokio::task::block_in_place(|| zip.write_all(header.as_bytes()))?;
+    let mut after = -1;
+    while let (text, Some(last)) = page(after).await? {
+        tokio::task::block_in_place(|| zip.write_all(text.as_bytes()))?;
+        after = last;
+    }
+    Ok(())
+}
+
+/// Every download of a sent job in one zip: recipients, openers, clickers, non-openers
+/// (personal tracking), bounced, and the tracking events.
+#[utoipa::path(get, path = "/jobs/{id}/report/all.zip", tag = "reports", params(DownloadQuery),
+    responses((status = 200, content_type = "application/zip"), (status = 403), (status = 404)))]
+async fn all_zip(
+    State(state): State<Arc<LuiState>>,
+    session: LuiSession,
+    Path(id): Path<String>,
+    Query(q): Query<DownloadQuery>,
+) -> Result<Response, ApiError> {
+    super::api::may_view(&state, &session, &id).await?;
+    let internal = |e: anyhow::Error| ApiError::internal("the zip of the report", e);
+    let tracking = state
+        .sending
+        .tracking(&id)
+        .await
+        .map_err(|e| ApiError::internal("the system database", e))?;
+    let columns = state
+        .lists
+        .of_job(&id)
+        .await
+        .map_err(|e| ApiError::internal("the system database", e))?
+        .map(|l| l.columns)
+        .unwrap_or_default();
+    let mut header = vec!["number".to_string()];
+    header.extend(columns);
+    header.extend(["delivery", "reply", "opened", "clicked", "unsubscribed"].map(str::to_string));
+    let header = csv_line(header);
+    let people: &'static str = if q.people_only.unwrap_or(true) {
+        " AND e.machine = ''"
+    } else {
+        ""
+    };
+    // Written to a file that is gone from the folder once it is open: nothing is left
+    // behind, whatever happens to the download.
+    let dir = state.ctx.root.join("lui/luidata/downloads");
+    std::fs::create_dir_all(&dir).map_err(|e| internal(e.into()))?;
+    let path = dir.join(format!("{id}-{}.zip", crate::database::now_ms()));
+    let file = std::fs::File::create(&path).map_err(|e| internal(e.into()))?;
+    let mut zip = zip::ZipWriter::new(file);
+    let mut files = vec![("recipients.csv", Who::All), ("bounced.csv", Who::Bounced)];
+    if tracking.kind == TrackingType::Personal {
+        files.extend([
+            ("openers.csv", Who::Openers),
+            ("clickers.csv", Who::Clickers),
+            ("non_openers.csv", Who::NonOpeners),
+        ]);
+    }
+    for (name, who) in files {
+        let db = state.db.clone();
+        zip_csv(&mut zip, name, header.clone(), |after| {
+            let (db, id) = (db.clone(), id.clone());
+            async move { page(&db, &id, who, people, after).await }
+        })
+        .await
+        .map_err(internal)?;
+    }
+    let sources: Vec<String> = sqlx::query(
+        "SELECT DISTINCT source FROM tracking_events WHERE job_id = $1 ORDER BY source",
+    )
+    .bind(&id)
+    .fetch_all(&state.db.pool)
+    .await
+    .map_err(|e| ApiError::internal("the system database", e))?
+    .iter()
+    .filter_map(|r| r.try_get::<String, _>(0).ok())
+    .collect();
+    let events_header = csv_line(["time", "kind", "recipient", "link", "agent", "machine"]);
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    tokio::task::block_in_place(|| zip.start_file("events.csv", options))
+        .map_err(|e| internal(e.into()))?;
+    {
+        use std::io::Write;
+        tokio::task::block_in_place(|| zip.write_all(events_header.as_bytes()))
+            .map_err(|e| internal(e.into()))?;
+        for source in &sources {
+            let mut after = -1;
+            while let (text, Some(last)) = events_page(&state.db, &id, source, after)
+                .await
+                .map_err(|e| ApiError::internal("the system database", e))?
+            {
+                tokio::task::block_in_place(|| zip.write_all(text.as_bytes()))
+                    .map_err(|e| internal(e.into()))?;
+                after = last;
+            }
+        }
+    }
+    tokio::task::block_in_place(|| zip.finish()).map_err(|e| internal(e.into()))?;
+    let file = tokio::fs::File::open(&path)
+        .await
+        .map_err(|e| internal(e.into()))?;
+    let _ = tokio::fs::remove_file(&path).await;
+    let body = axum::body::Body::from_stream(tokio_util::io::ReaderStream::new(file));
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "application/zip".to_string(),
+            ),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{id}-report.zip\""),
+            ),
+        ],
+        body,
+    )
+        .into_response())
 }
