@@ -179,6 +179,9 @@ async fn a_job_in(browser: Browser, name: &str) {
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     b.wait_for_text("Clicks per link").await;
+    let title = b.client.title().await.unwrap();
+    assert!(title.starts_with("Report ") && title.ends_with(" · Tutti"), "{title}");
+    b.wait_for_text("All of them in one zip").await;
     b.wait_for_text("https://shop.example/sale</td><td>1</td><td>1</td>")
         .await;
     b.screenshot(&format!("lui-report-{name}")).await;
