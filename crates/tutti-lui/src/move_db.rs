@@ -236,6 +236,16 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
         ],
     ),
     (
+        "report_uniques",
+        &[
+            ("job_id", Text),
+            ("kind", Text),
+            ("link", Int),
+            ("people", Int),
+            ("n", Int),
+        ],
+    ),
+    (
         "suppressions",
         &[
             ("addr_key", Text),

@@ -180,7 +180,10 @@ async fn a_job_in(browser: Browser, name: &str) {
     }
     b.wait_for_text("Clicks per link").await;
     let title = b.client.title().await.unwrap();
-    assert!(title.starts_with("Report ") && title.ends_with(" · Tutti"), "{title}");
+    assert!(
+        title.starts_with("Report ") && title.ends_with(" · Tutti"),
+        "{title}"
+    );
     b.wait_for_text("All of them in one zip").await;
     b.wait_for_text("https://shop.example/sale</td><td>1</td><td>1</td>")
         .await;

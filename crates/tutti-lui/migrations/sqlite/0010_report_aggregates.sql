@@ -1,7 +1,8 @@
--- Report figures kept as events arrive, so a report counts short index ranges and a few
--- hundred rows whatever the job's size: event counts by kind, link, hour and machine flag;
--- and one row per recipient and reaction (open, click, read = opened or clicked, a link's
--- click, unsubscribe, each delivery result), marked when a person (not a machine) showed it.
+-- Report figures kept as events arrive, so a report reads a few hundred rows whatever the
+-- job's size: event counts by kind, link, hour and machine flag; one row per recipient and
+-- reaction (open, click, read = opened or clicked, a link's click, unsubscribe, each
+-- delivery result), marked when a person (not a machine) showed it; and how many
+-- recipients showed each reaction (all, and people), counted up as those rows appear.
 CREATE TABLE report_counts (
     job_id  TEXT NOT NULL,
     kind    TEXT NOT NULL,
@@ -33,3 +34,15 @@ INSERT INTO report_reactors (job_id, kind, link, recipient, people)
     FROM tracking_events WHERE recipient IS NOT NULL AND kind = 'click' AND link IS NOT NULL GROUP BY job_id, link, recipient;
 INSERT INTO report_reactors (job_id, kind, link, recipient, people)
     SELECT DISTINCT job_id, 'delivery:' || kind, -1, recipient, 1 FROM delivery_events;
+CREATE TABLE report_uniques (
+    job_id TEXT NOT NULL,
+    kind   TEXT NOT NULL,
+    link   INTEGER NOT NULL,
+    people INTEGER NOT NULL,
+    n      INTEGER NOT NULL,
+    PRIMARY KEY (job_id, kind, link, people)
+) WITHOUT ROWID;
+INSERT INTO report_uniques (job_id, kind, link, people, n)
+    SELECT job_id, kind, link, 0, count(*) FROM report_reactors GROUP BY job_id, kind, link;
+INSERT INTO report_uniques (job_id, kind, link, people, n)
+    SELECT job_id, kind, link, 1, count(*) FROM report_reactors WHERE people = 1 GROUP BY job_id, kind, link;

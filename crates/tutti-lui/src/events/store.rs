@@ -93,7 +93,8 @@ async fn count_tracking(
     Ok(())
 }
 
-/// Notes that `recipient` showed `reaction` (a person did, when `person`).
+/// Notes that `recipient` showed `reaction` (a person did, when `person`), and counts the
+/// recipient once among those who showed it (and among the people who did).
 async fn react(
     conn: &mut sqlx::AnyConnection,
     job: &str,
@@ -102,16 +103,61 @@ async fn react(
     recipient: i64,
     person: bool,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    let first = sqlx::query(
         "INSERT INTO report_reactors (job_id, kind, link, recipient, people) VALUES ($1, $2, $3, $4, $5) \
-         ON CONFLICT (job_id, kind, link, recipient) DO UPDATE SET people = \
-         CASE WHEN excluded.people > report_reactors.people THEN excluded.people ELSE report_reactors.people END",
+         ON CONFLICT DO NOTHING",
     )
     .bind(job)
     .bind(reaction)
     .bind(link)
     .bind(recipient)
     .bind(i64::from(person))
+    .execute(&mut *conn)
+    .await?
+    .rows_affected()
+        == 1;
+    if first {
+        count_unique(conn, job, reaction, link, false).await?;
+    }
+    let first_as_person = if !person {
+        false
+    } else if first {
+        true
+    } else {
+        // A person now showed what only a machine had shown for this recipient.
+        sqlx::query(
+            "UPDATE report_reactors SET people = 1 WHERE job_id = $1 AND kind = $2 AND link = $3 AND recipient = $4 AND people = 0",
+        )
+        .bind(job)
+        .bind(reaction)
+        .bind(link)
+        .bind(recipient)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected()
+            == 1
+    };
+    if first_as_person {
+        count_unique(conn, job, reaction, link, true).await?;
+    }
+    Ok(())
+}
+
+async fn count_unique(
+    conn: &mut sqlx::AnyConnection,
+    job: &str,
+    reaction: &str,
+    link: i64,
+    people: bool,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO report_uniques (job_id, kind, link, people, n) VALUES ($1, $2, $3, $4, 1) \
+         ON CONFLICT (job_id, kind, link, people) DO UPDATE SET n = report_uniques.n + 1",
+    )
+    .bind(job)
+    .bind(reaction)
+    .bind(link)
+    .bind(i64::from(people))
     .execute(conn)
     .await?;
     Ok(())
@@ -313,8 +359,8 @@ impl Events {
     pub async fn counts(&self, job: &str) -> sqlx::Result<Vec<(String, i64)>> {
         let rows = sqlx::query(
             "SELECT kind, CAST(sum(n) AS BIGINT) FROM report_counts WHERE job_id = $1 GROUP BY kind \
-             UNION ALL SELECT substr(kind, 10), count(*) FROM report_reactors \
-             WHERE job_id = $1 AND kind LIKE 'delivery:%' GROUP BY kind",
+             UNION ALL SELECT substr(kind, 10), n FROM report_uniques \
+             WHERE job_id = $1 AND kind LIKE 'delivery:%' AND people = 0",
         )
         .bind(job)
         .fetch_all(&self.db.pool)

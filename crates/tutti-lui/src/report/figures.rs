@@ -86,12 +86,13 @@ pub async fn report(
         .await?
         .try_get(0)?;
     // Recipients by reaction (and delivery result), counted over short index ranges.
-    let people = if people_only { " AND people = 1" } else { "" };
-    let reactor_rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT kind, link, count(*) FROM report_reactors WHERE job_id = $1 \
-         AND (kind LIKE 'delivery:%' OR (1 = 1{people})) GROUP BY kind, link"
-    )))
+    // Delivery results are counted over all recipients; reactions of people or of all.
+    let reactor_rows = sqlx::query(
+        "SELECT kind, link, n FROM report_uniques WHERE job_id = $1 \
+         AND people = CASE WHEN kind LIKE 'delivery:%' THEN 0 ELSE $2 END",
+    )
     .bind(job)
+    .bind(i64::from(people_only))
     .fetch_all(pool)
     .await?;
     let mut reactors = std::collections::HashMap::new();
