@@ -202,3 +202,119 @@ pub async fn report(
         hours,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::collections::{HashMap, HashSet};
+
+    use chrono::{TimeZone, Utc};
+    use proptest::prelude::*;
+    use tutti_core::api::{AgentClass, EventKind, EventPage, TrackingEvent};
+    use tutti_core::distribute::{DeliveryEvent, DeliveryKind, DeliveryPage};
+
+    use super::*;
+    use crate::database::testing;
+    use crate::events::store::Events;
+
+    /// (kind 0 open / 1 click / 2 unsubscribe, link, recipient, hour, machine)
+    type Raw = (u8, u32, u64, i64, bool);
+
+    fn event(seq: i64, (kind, link, recipient, hour, machine): Raw) -> TrackingEvent {
+        let kind = [EventKind::Open, EventKind::Click, EventKind::Unsubscribe][usize::from(kind)];
+        TrackingEvent {
+            seq,
+            job: "J".into(),
+            kind,
+            link: (kind == EventKind::Click).then_some(link),
+            recipient: Some(recipient),
+            at: Utc.timestamp_millis_opt(hour * 3_600_000 + 1000).unwrap(),
+            agent: AgentClass::Browser,
+            machine: if machine {
+                vec!["proxy".into()]
+            } else {
+                vec![]
+            },
+        }
+    }
+
+    /// The report's figures counted straight from the raw events, independently.
+    fn expected(raw: &[Raw], people_only: bool) -> (i64, i64, i64, i64, i64, Vec<(i64, i64)>) {
+        let seen: Vec<&Raw> = raw.iter().filter(|e| !(people_only && e.4)).collect();
+        let count = |k: u8| seen.iter().filter(|e| e.0 == k).count() as i64;
+        let unique = |f: &dyn Fn(&&&Raw) -> bool| {
+            seen.iter()
+                .filter(f)
+                .map(|e| e.2)
+                .collect::<HashSet<_>>()
+                .len() as i64
+        };
+        let openers = unique(&|e| e.0 <= 1);
+        let clickers = unique(&|e| e.0 == 1);
+        let mut links: HashMap<u32, (i64, HashSet<u64>)> = HashMap::new();
+        for e in seen.iter().filter(|e| e.0 == 1) {
+            let l = links.entry(e.1).or_default();
+            l.0 += 1;
+            l.1.insert(e.2);
+        }
+        let links = (0..3)
+            .map(|l| links.get(&l).map_or((0, 0), |(t, u)| (*t, u.len() as i64)))
+            .collect();
+        (count(0), count(1), count(2), openers, clickers, links)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(8))]
+        #[test]
+        fn figures_equal_counts_of_the_raw_events(
+            raw in proptest::collection::vec((0u8..3, 0u32..3, 0u64..20, 0i64..4, any::<bool>()), 0..80),
+            replay in 0usize..80,
+        ) {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async {
+                for t in testing::both().await {
+                    let events = Events::new(t.db.clone());
+                    let all: Vec<TrackingEvent> =
+                        raw.iter().enumerate().map(|(i, r)| event(i as i64 + 1, *r)).collect();
+                    // Pages as the Tracker hands them out, one of them read twice.
+                    let cut = replay.min(all.len());
+                    let first = EventPage { events: all[..cut].to_vec(), next: cut as i64 };
+                    let second = EventPage { events: all.clone(), next: all.len() as i64 };
+                    events.store_tracking("trk", &first).await.unwrap();
+                    events.store_tracking("trk", &second).await.unwrap();
+                    let sent = DeliveryPage {
+                        events: (0..20)
+                            .map(|r| DeliveryEvent {
+                                seq: r + 1,
+                                job: "J".into(),
+                                recipient: r as u64,
+                                kind: if r == 3 { DeliveryKind::HardBounce } else { DeliveryKind::Sent },
+                                reply: String::new(),
+                                at: Utc::now(),
+                            })
+                            .collect(),
+                        next: 20,
+                    };
+                    events.store_delivery("m", &sent).await.unwrap();
+                    let links = ["a".to_string(), "b".into(), "c".into()];
+                    for people_only in [false, true] {
+                        let r = report(&t.db, "J", TrackingType::Personal, people_only, &links).await.unwrap();
+                        let (opens, clicks, unsubscribes, openers, clickers, per_link) =
+                            expected(&raw, people_only);
+                        assert_eq!((r.opens.total, r.clicks.total, r.unsubscribes.total), (opens, clicks, unsubscribes));
+                        assert_eq!((r.opens.unique, r.clicks.unique), (Some(openers), Some(clickers)));
+                        let got: Vec<(i64, i64)> = r.links.iter().map(|l| (l.clicks.total, l.clicks.unique.unwrap())).collect();
+                        assert_eq!(got, per_link);
+                        assert_eq!((r.sent, r.hard_bounces, r.delivered), (19, 1, 18));
+                        let hourly: i64 = r.hours.iter().map(|h| h.opens + h.clicks).sum();
+                        assert_eq!(hourly, opens + clicks);
+                    }
+                    let blind = report(&t.db, "J", TrackingType::Blind, false, &links).await.unwrap();
+                    assert_eq!(blind.opens.unique, None, "blind tracking cannot know who");
+                    assert_eq!(blind.open_rate, None);
+                }
+            });
+        }
+    }
+}
