@@ -32,6 +32,19 @@ pub struct Hour {
     pub clicks: i64,
 }
 
+/// A recipient the message did not reach, with the server's reply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Bounce {
+    pub recipient: i64,
+    pub address: String,
+    /// `hard_bounce`, `soft_bounce` or `failed`.
+    pub kind: String,
+    pub reply: String,
+}
+
+/// How many bounces a report lists (the download has them all).
+const BOUNCES_SHOWN: i64 = 100;
+
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct Report {
     pub job: String,
@@ -62,6 +75,8 @@ pub struct Report {
     pub click_to_open: Option<f64>,
     pub links: Vec<LinkClicks>,
     pub hours: Vec<Hour>,
+    /// The first bounces and failures with the servers' replies (all are in bounced.csv).
+    pub bounces: Vec<Bounce>,
 }
 
 fn ratio(part: Option<i64>, whole: i64) -> Option<f64> {
@@ -171,7 +186,29 @@ pub async fn report(
     let (open_total, click_total, unsubscribe_total) =
         (total("open"), total("click"), total("unsubscribe"));
     let unsubscribers = who("unsubscribe");
+    let bounce_rows = sqlx::query(
+        "SELECT d.recipient, s.addr_key, d.kind, d.reply FROM delivery_events d \
+         LEFT JOIN sent_recipients s ON s.job_id = d.job_id AND s.number = d.recipient \
+         WHERE d.job_id = $1 AND d.kind IN ('hard_bounce', 'soft_bounce', 'failed') \
+         ORDER BY d.at_ms, d.seq LIMIT $2",
+    )
+    .bind(job)
+    .bind(BOUNCES_SHOWN)
+    .fetch_all(pool)
+    .await?;
+    let bounces = bounce_rows
+        .iter()
+        .map(|r| {
+            Ok(Bounce {
+                recipient: r.try_get(0)?,
+                address: r.try_get::<Option<String>, _>(1)?.unwrap_or_default(),
+                kind: r.try_get(2)?,
+                reply: r.try_get(3)?,
+            })
+        })
+        .collect::<sqlx::Result<Vec<_>>>()?;
     Ok(Report {
+        bounces,
         job: job.to_string(),
         tracking: crate::send::store::kind_key(tracking).to_string(),
         people_only,
@@ -307,6 +344,8 @@ mod tests {
                         let got: Vec<(i64, i64)> = r.links.iter().map(|l| (l.clicks.total, l.clicks.unique.unwrap())).collect();
                         assert_eq!(got, per_link);
                         assert_eq!((r.sent, r.hard_bounces, r.delivered), (19, 1, 18));
+                        assert_eq!(r.bounces.len(), 1);
+                        assert_eq!((r.bounces[0].recipient, r.bounces[0].kind.as_str()), (3, "hard_bounce"));
                         let hourly: i64 = r.hours.iter().map(|h| h.opens + h.clicks).sum();
                         assert_eq!(hourly, opens + clicks);
                     }
