@@ -25,6 +25,9 @@ pub enum Command {
     Serve(ServeArgs),
     /// Check the configuration and every peer it names: reachable, and the secret accepted.
     Check(RootArg),
+    /// Print the firewall matrix of this server: each port, direction, who talks over it,
+    /// and what must face the Internet.
+    Ports(RootArg),
     /// Copy an installation root, consistently, while it runs: every SQLite database through
     /// SQLite's online backup, the other files (INI files, keys, the outbox) as they are.
     Backup(BackupArgs),

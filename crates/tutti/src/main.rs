@@ -7,6 +7,7 @@ mod hub_cmd;
 mod init_cmd;
 mod listen;
 mod lui_cmd;
+mod ports_cmd;
 mod serve;
 
 use std::process::ExitCode;
@@ -27,6 +28,7 @@ fn main() -> ExitCode {
         cli::Command::Serve(args) => serve::run(args),
         cli::Command::Check(args) => check::run(&args),
         cli::Command::Backup(args) => backup_cmd::run(&args),
+        cli::Command::Ports(args) => ports_cmd::run(&args),
         cli::Command::Hub(cli::HubCommand::ResetAdminPassword(args)) => {
             hub_cmd::reset_admin_password(&args)
         }
