@@ -374,11 +374,19 @@ impl tutti_message::TrackingUrls for PreviewUrls<'_> {
 pub(crate) async fn preview_for(state: &LuiState, job: &str, index: i64) -> ApiResult<PreviewView> {
     let def = match definition(state, job, Tracking::for_check()).await? {
         Ok(def) => def,
-        Err(problems) => return Err(problems_answer(&problems)),
+        Err(problems) => {
+            return Err(problems_error(
+                "the message cannot be previewed yet",
+                &problems,
+            ));
+        }
     };
-    let composer = def
-        .composer(job)
-        .map_err(|p| problems_answer(&p.into_iter().map(Problem::from).collect::<Vec<_>>()))?;
+    let composer = def.composer(job).map_err(|p| {
+        problems_error(
+            "the message cannot be previewed yet",
+            &p.into_iter().map(Problem::from).collect::<Vec<_>>(),
+        )
+    })?;
     let list = state
         .lists
         .of_job(job)
@@ -418,20 +426,20 @@ pub(crate) async fn preview_for(state: &LuiState, job: &str, index: i64) -> ApiR
     })
 }
 
-fn problems_answer(problems: &[Problem]) -> ApiError {
+/// A 422 that lists every problem at its place, after `what` ("job X is not ready").
+pub(crate) fn problems_error(what: &str, problems: &[Problem]) -> ApiError {
+    let listed: Vec<String> = problems
+        .iter()
+        .map(|p| {
+            format!(
+                "{}, line {}, column {}: {}",
+                p.source, p.line, p.column, p.message
+            )
+        })
+        .collect();
     ApiError::new(
         StatusCode::UNPROCESSABLE_ENTITY,
-        format!(
-            "the message cannot be previewed yet: {}",
-            problems
-                .iter()
-                .map(|p| format!(
-                    "{}, line {}, column {}: {}",
-                    p.source, p.line, p.column, p.message
-                ))
-                .collect::<Vec<_>>()
-                .join("; ")
-        ),
+        format!("{what}: {}", listed.join("; ")),
     )
 }
 

@@ -99,6 +99,15 @@ fn list(row: &AnyRow) -> sqlx::Result<ListInfo> {
     })
 }
 
+/// A `(seq, fields)` row: its number and its fields, stored as a JSON array.
+fn numbered_row(r: &AnyRow) -> sqlx::Result<(i64, Vec<String>)> {
+    let fields: String = r.try_get(1)?;
+    Ok((
+        r.try_get(0)?,
+        serde_json::from_str(&fields).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+    ))
+}
+
 impl Lists {
     pub fn new(db: Database) -> Lists {
         Lists { db }
@@ -242,15 +251,7 @@ impl Lists {
         .bind(limit)
         .fetch_all(&self.db.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                let fields: String = r.try_get(1)?;
-                Ok((
-                    r.try_get(0)?,
-                    serde_json::from_str(&fields).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
-                ))
-            })
-            .collect()
+        rows.iter().map(numbered_row).collect()
     }
 
     /// Rows after `after` for sending, in order: (seq, fields, address key, suppressed).
@@ -289,14 +290,7 @@ impl Lists {
         .bind(index)
         .fetch_optional(&self.db.pool)
         .await?;
-        row.map(|r| {
-            let fields: String = r.try_get(1)?;
-            Ok((
-                r.try_get(0)?,
-                serde_json::from_str(&fields).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
-            ))
-        })
-        .transpose()
+        row.as_ref().map(numbered_row).transpose()
     }
 
     pub async fn rejected(

@@ -28,7 +28,7 @@ use super::store::{Approvals, TrackingChoice};
 use crate::LuiState;
 use crate::jobs::api::{actor, job_for};
 use crate::jobs::model::{Actor, Job, JobState};
-use crate::message::api::{Problem, editable};
+use crate::message::api::{Problem, editable, problems_error};
 use crate::session_api::LuiSession;
 
 type ApiResult<T> = Result<T, ApiError>;
@@ -203,7 +203,7 @@ async fn hand_over(
     def: &DistributeJob,
     rows: Rows<'_>,
 ) -> ApiResult<(u64, u64)> {
-    let links = compile(mailer_id, def).map_err(|problems| problems_error(mailer_id, &problems))?;
+    let links = compile(mailer_id, def).map_err(|problems| not_ready(mailer_id, &problems))?;
     let registration = JobRegistration {
         key: def.tracking.key.clone(),
         tracking: def.tracking.kind,
@@ -423,28 +423,15 @@ async fn ready_definition(
 ) -> ApiResult<DistributeJob> {
     match definition(state, id, tracking).await? {
         Ok(def) => {
-            compile(id, &def).map_err(|problems| problems_error(id, &problems))?;
+            compile(id, &def).map_err(|problems| not_ready(id, &problems))?;
             Ok(def)
         }
-        Err(problems) => Err(problems_error(id, &problems)),
+        Err(problems) => Err(not_ready(id, &problems)),
     }
 }
 
-fn problems_error(id: &str, problems: &[Problem]) -> ApiError {
-    ApiError::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        format!(
-            "job {id} is not ready: {}",
-            problems
-                .iter()
-                .map(|p| format!(
-                    "{}, line {}, column {}: {}",
-                    p.source, p.line, p.column, p.message
-                ))
-                .collect::<Vec<_>>()
-                .join("; ")
-        ),
-    )
+fn not_ready(id: &str, problems: &[Problem]) -> ApiError {
+    problems_error(&format!("job {id} is not ready"), problems)
 }
 
 /// Authorize the tested job for sending (needs send access).
