@@ -108,14 +108,6 @@ pub fn component_span(component: Component) -> Span {
 
 fn request_span(component: Component, req: &Request) -> Span {
     let (method, path) = (req.method(), req.uri().path());
-    // The Tracker's open and click answers are its hot path: they share one span (a clone
-    // is a reference count) rather than each building its own with method and path.
-    if component == Component::Trk && matches!(path, "/click" | "/open") {
-        static TRACKER_HITS: std::sync::OnceLock<Span> = std::sync::OnceLock::new();
-        return TRACKER_HITS
-            .get_or_init(|| tracing::info_span!("tutti_trk", path = "/click|/open"))
-            .clone();
-    }
     match component {
         Component::Hub => tracing::info_span!("tutti_hub", %method, path),
         Component::Lui => tracing::info_span!("tutti_lui", %method, path),

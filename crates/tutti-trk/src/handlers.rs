@@ -5,18 +5,20 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{Html, IntoResponse, Response};
 use chrono::{DurationRound, TimeDelta, Utc};
 use serde::Deserialize;
+use tutti_core::Component;
 use tutti_core::api::{EventKind, EventPage, JobRegistration, TrackingType};
 use tutti_core::http_error::ApiError;
+use tutti_core::runtime::component_span;
 use tutti_core::token::{Token, TokenKind, parse};
 
 use crate::TrkState;
 use crate::classify::{HEAD, TOO_FAST, TOO_FAST_SECONDS, classify};
-use crate::events::NewEvent;
+use crate::events::{FeedError, NewEvent};
 use crate::jobs::{Job, RegisterError, Registered, valid_target};
 
 /// A transparent 1×1 GIF.
@@ -98,6 +100,7 @@ async fn record(
             },
     };
     if let Err(e) = state.events.record(event).await {
+        let _span = component_span(Component::Trk).entered();
         tracing::error!(
             "a {kind:?} event of job {} was not recorded: {e}",
             token.job
@@ -121,13 +124,9 @@ fn machine_flags(method: &Method, token: &Token, kind: EventKind) -> u32 {
 }
 
 /// `GET`/`HEAD /trk/click?ref=TOKEN`: 302 to the link's target.
-pub async fn click(
-    State(state): State<Arc<TrkState>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
-    let Some((token, job)) = verified(&state, &uri, TokenKind::Click) else {
+pub async fn click(State(state): State<Arc<TrkState>>, request: Request) -> Response {
+    let (method, uri, headers) = (request.method(), request.uri(), request.headers());
+    let Some((token, job)) = verified(&state, uri, TokenKind::Click) else {
         return not_found();
     };
     let Some(link) = usize::try_from(token.link)
@@ -148,8 +147,8 @@ pub async fn click(
         return not_found();
     };
     if link.tracked {
-        let flags = machine_flags(&method, &token, EventKind::Click);
-        record(&state, &job, &token, EventKind::Click, flags, &headers).await;
+        let flags = machine_flags(method, &token, EventKind::Click);
+        record(&state, &job, &token, EventKind::Click, flags, headers).await;
     }
     (
         StatusCode::FOUND,
@@ -162,18 +161,14 @@ pub async fn click(
 }
 
 /// `GET`/`HEAD /trk/open?ref=TOKEN`: a 1×1 GIF that no cache keeps.
-pub async fn open(
-    State(state): State<Arc<TrkState>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
-    let Some((token, job)) = verified(&state, &uri, TokenKind::Open) else {
+pub async fn open(State(state): State<Arc<TrkState>>, request: Request) -> Response {
+    let (method, uri, headers) = (request.method(), request.uri(), request.headers());
+    let Some((token, job)) = verified(&state, uri, TokenKind::Open) else {
         return not_found();
     };
     if job.registration.opens {
-        let flags = machine_flags(&method, &token, EventKind::Open);
-        record(&state, &job, &token, EventKind::Open, flags, &headers).await;
+        let flags = machine_flags(method, &token, EventKind::Open);
+        record(&state, &job, &token, EventKind::Open, flags, headers).await;
     }
     (
         [
@@ -275,5 +270,8 @@ pub async fn events(
         .page(q.after, q.limit.unwrap_or(1000))
         .await
         .map(Json)
-        .map_err(|e| ApiError::internal("cannot read the event log", e))
+        .map_err(|e| match e {
+            FeedError::BadCursor(_) => ApiError::bad_request(e.to_string()),
+            FeedError::Io(e) => ApiError::internal("cannot read the event log", e),
+        })
 }

@@ -1,0 +1,105 @@
+//! The log's segment files in `trk/data/events/`: each is named by the log position of
+//! its first byte (20 digits, `.log`), so a cursor — a position — tells which file and
+//! where in it to read. A crash can leave the newest file with a record cut off at its
+//! end (its request was never answered). Opening the log reads each file up to its last
+//! whole record and never changes a file: the writer goes on in a new one.
+
+use std::fs::{self, File};
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+use super::record::{Decoded, at_ms, decode};
+
+/// One segment file and what the log knows of it.
+#[derive(Debug, Clone)]
+pub struct Segment {
+    /// The log position of its first byte.
+    pub base: u64,
+    /// Bytes in it that are durable (written and synced).
+    pub len: u64,
+    /// The time of its newest event (ms since the epoch); `i64::MIN` if it has none.
+    pub newest_ms: i64,
+    /// The time of its first event; `i64::MIN` if it has none.
+    pub first_ms: i64,
+    /// Bytes in the file, whole records or not.
+    pub file_len: u64,
+    pub path: PathBuf,
+}
+
+impl Segment {
+    pub fn end(&self) -> u64 {
+        self.base + self.len
+    }
+}
+
+pub fn segment_path(dir: &Path, base: u64) -> PathBuf {
+    dir.join(format!("{base:020}.log"))
+}
+
+/// Makes a directory entry durable (a new or removed segment file).
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// Reads every segment in `dir`, oldest first. A record cut off at the end of the newest
+/// one is a crash's (reported as such); a bad record anywhere else is damage, reported,
+/// and ends the readable part of its segment.
+pub fn scan(dir: &Path) -> io::Result<Vec<Segment>> {
+    let mut bases = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        let name = entry?.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if let Some(base) = name
+            .strip_suffix(".log")
+            .and_then(|n| n.parse::<u64>().ok())
+        {
+            bases.push(base);
+        }
+    }
+    bases.sort_unstable();
+    let mut segments = Vec::with_capacity(bases.len());
+    for (i, &base) in bases.iter().enumerate() {
+        let path = segment_path(dir, base);
+        let mut bytes = Vec::new();
+        File::open(&path)?.read_to_end(&mut bytes)?;
+        let (mut len, mut first_ms, mut newest_ms) = (0usize, i64::MIN, i64::MIN);
+        loop {
+            match decode(&bytes[len..]) {
+                Decoded::Event(_, n) => {
+                    let at = at_ms(&bytes[len..]).unwrap_or(i64::MIN);
+                    if first_ms == i64::MIN {
+                        first_ms = at;
+                    }
+                    newest_ms = newest_ms.max(at);
+                    len += n;
+                }
+                Decoded::Short if len == bytes.len() => break,
+                _ => {
+                    if i + 1 == bases.len() {
+                        tracing::warn!(
+                            "{}: the last {} bytes are an event record a crash left unfinished (its request was never answered); they are not read",
+                            path.display(),
+                            bytes.len() - len
+                        );
+                    } else {
+                        tracing::error!(
+                            "{}: the record at byte {len} is damaged; the {} bytes after it are not read",
+                            path.display(),
+                            bytes.len() - len
+                        );
+                    }
+                    break;
+                }
+            }
+        }
+        segments.push(Segment {
+            base,
+            len: len as u64,
+            newest_ms,
+            first_ms,
+            file_len: bytes.len() as u64,
+            path,
+        });
+    }
+    Ok(segments)
+}
