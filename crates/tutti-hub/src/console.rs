@@ -326,6 +326,8 @@ struct OverviewPage {
     accounts: i64,
     groups: usize,
     components: Vec<ComponentEntry>,
+    /// Where browsers open the User Interface: the setting, else where it announced itself.
+    lui_url: Option<String>,
 }
 
 async fn overview(
@@ -363,12 +365,27 @@ async fn overview(
             .map_err(|e| ApiError::internal("account registry", e))?
             .len();
         let components = state.component_list().await?.components;
+        let lui_url = state
+            .store
+            .component_settings()
+            .await
+            .map_err(|e| ApiError::internal("account registry", e))?
+            .lui_url
+            .and_then(|u| u.parse::<tutti_core::HostPort>().ok())
+            .map(|h| format!("{}/lui", h.base_url()))
+            .or_else(|| {
+                components
+                    .iter()
+                    .find(|c| c.component == tutti_core::Component::Lui)
+                    .map(|c| c.url.clone())
+            });
         Ok::<_, ApiError>(OverviewPage {
             frame,
             warnings,
             accounts,
             groups,
             components,
+            lui_url,
         })
     };
     match page.await {

@@ -30,6 +30,7 @@ use tracing::Instrument;
 use tutti_core::Component;
 use tutti_core::client::PeerClient;
 use tutti_core::config::LuiConfig;
+use tutti_core::hostport::HostPort;
 use tutti_core::runtime::{ComponentContext, Started, component_span, start_hub_client};
 use utoipa::openapi::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -58,6 +59,9 @@ pub(crate) struct LuiState {
     pub allow_charset_choice: bool,
     /// `MaxUploadMegabytes`, in bytes.
     pub max_upload: u64,
+    /// The Hub's console as browsers reach it (`ExternalHubHostName`, else
+    /// `RegistryHubHost`).
+    pub hub_console_url: String,
 }
 
 /// Starts the component: returns its routes and its background tasks.
@@ -95,6 +99,14 @@ pub async fn start(ctx: ComponentContext, config: LuiConfig) -> anyhow::Result<S
         default_charset: config.default_charset.clone(),
         allow_charset_choice: config.allow_charset_choice,
         max_upload: config.max_upload,
+        hub_console_url: format!(
+            "{}/hub",
+            config
+                .external_hub_host
+                .as_ref()
+                .unwrap_or(&config.registry_hub_host)
+                .base_url()
+        ),
     });
     let (api, doc) = OpenApiRouter::new()
         .routes(routes!(
@@ -112,7 +124,7 @@ pub async fn start(ctx: ComponentContext, config: LuiConfig) -> anyhow::Result<S
         .merge(report::downloads::router())
         .merge(report::saved::router())
         .split_for_parts();
-    let doc = describe(doc);
+    let doc = describe(doc, config.external_host.as_ref());
     let public = Router::new()
         .nest(
             "/api",
@@ -136,7 +148,8 @@ pub async fn start(ctx: ComponentContext, config: LuiConfig) -> anyhow::Result<S
     Ok(started)
 }
 
-fn describe(mut doc: OpenApi) -> OpenApi {
+/// The API document; its server is the external name when browsers use one.
+fn describe(mut doc: OpenApi, external: Option<&HostPort>) -> OpenApi {
     doc.info.title = "Tutti User Interface API".into();
     doc.info.version = tutti_core::api::VERSION.into();
     doc.info.description = Some(
@@ -145,6 +158,9 @@ fn describe(mut doc: OpenApi) -> OpenApi {
          at the Hub and are checked on every call."
             .into(),
     );
-    doc.servers = Some(vec![utoipa::openapi::Server::new("/lui/api")]);
+    let base = external.map(HostPort::base_url).unwrap_or_default();
+    doc.servers = Some(vec![utoipa::openapi::Server::new(format!(
+        "{base}/lui/api"
+    ))]);
     doc
 }

@@ -99,15 +99,17 @@ fn refused(e: ApiError) -> Response {
 #[template(path = "login.html")]
 struct LoginPage {
     frame: Frame,
+    hub_console_url: String,
 }
 
-async fn login_page(jar: CookieJar) -> Response {
+async fn login_page(State(state): State<Arc<LuiState>>, jar: CookieJar) -> Response {
     render(LoginPage {
         frame: Frame {
             csrf: COOKIES.current_csrf(&jar).unwrap_or_default(),
             actor: String::new(),
             offline: false,
         },
+        hub_console_url: state.hub_console_url.clone(),
     })
 }
 

@@ -88,20 +88,7 @@ async fn events_are_imported_exactly_once_across_kills_of_tracker_and_mailer() {
     let csv: String = std::iter::once("Email,NAME\n".to_string())
         .chain((0..RECIPIENTS).map(|i| format!("p{i}@example.org,P{i}\n")))
         .collect();
-    let r = anna
-        .http
-        .post(format!("{}/jobs/{id}/recipients", anna.base))
-        .header("x-csrf-token", &anna.csrf)
-        .body(csv)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 202);
-    let deadline = Instant::now() + DEADLINE;
-    while anna.get(&format!("/jobs/{id}/recipients")).await.1["state"] != "ready" {
-        assert!(Instant::now() < deadline, "the upload was not imported");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    upload_recipients(&anna, &id, csv).await;
     let message = json!({"subject": "Hi &NAME;", "from_address": "news@shop.example",
         "html": "<p>Hi &NAME;</p><a href=\"https://shop.example/sale\">Sale</a>"});
     assert_eq!(

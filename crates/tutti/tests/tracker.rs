@@ -67,13 +67,15 @@ async fn feed(trk: &Server, secret: &ClusterSecret, after: i64) -> EventPage {
 
 /// The cursor after the last event the Tracker holds now (the feed pages at 10,000; a
 /// shorter page is the end, even while new events keep coming).
-async fn feed_end(trk: &Server, secret: &ClusterSecret) -> i64 {
-    let mut after = 0;
+/// How many events the feed holds.
+async fn feed_count(trk: &Server, secret: &ClusterSecret) -> usize {
+    let (mut after, mut count) = (0, 0);
     loop {
         let page = feed(trk, secret, after).await;
         after = page.next;
+        count += page.events.len();
         if page.events.len() < 10_000 {
-            return after;
+            return count;
         }
     }
 }
@@ -343,7 +345,7 @@ async fn no_answered_click_is_lost_to_kill_9() {
     let mut next_recipient = 0u64;
     for round in 0..5 {
         // Eight clients click with recipients of their own; each keeps the ones answered.
-        let before = feed_end(&trk, &secret).await;
+        let before = feed_count(&trk, &secret).await;
         let stop = Arc::new(AtomicBool::new(false));
         let mut clients = Vec::new();
         for c in 0..8u64 {
@@ -375,7 +377,7 @@ async fn no_answered_click_is_lost_to_kill_9() {
         // Let the load build (200 more events than the rounds before left), then kill -9
         // in the middle of it.
         let deadline = Instant::now() + DEADLINE;
-        while feed_end(&trk, &secret).await < before + 200 {
+        while feed_count(&trk, &secret).await < before + 200 {
             assert!(
                 Instant::now() < deadline,
                 "round {round}: the load did not get going (from {before})"

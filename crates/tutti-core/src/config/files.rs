@@ -148,6 +148,10 @@ pub struct LuiConfig {
     pub common: CommonConfig,
     pub registry_hub_host: HostPort,
     pub tracker_host: HostPort,
+    /// Where browsers reach the User Interface (`ExternalHostName`), if not where it runs.
+    pub external_host: Option<HostPort>,
+    /// Where browsers reach the Hub (`ExternalHubHostName`), if not `registry_hub_host`.
+    pub external_hub_host: Option<HostPort>,
     pub announce_interval: Duration,
     pub database: DatabaseConfig,
     /// Put before every new job's id (`JobIdPrefix`), e.g. `NEWS-`.
@@ -246,6 +250,8 @@ impl Installation {
                 common: CommonConfig::from_ini(&ini)?,
                 registry_hub_host: ini.get("RegistryHubHost")?,
                 tracker_host: ini.get("TrackerHost")?,
+                external_host: ini.get("ExternalHostName")?,
+                external_hub_host: ini.get("ExternalHubHostName")?,
                 announce_interval: announce_interval(&ini)?,
                 database: match ini.get::<DatabaseType>("DatabaseType")? {
                     DatabaseType::Internal => DatabaseConfig::Internal,

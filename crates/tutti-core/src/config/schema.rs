@@ -185,6 +185,26 @@ pub static LUI_INI: &FileSpec = &FileSpec {
                   on TLS. Keep this file readable by the User Interface's user only.",
         },
         KeySpec {
+            name: "ExternalHostName",
+            default: "",
+            expected: HOST_PORT_EXPECTED,
+            doc: "The name (and port) under which browsers reach the User Interface, when it \
+                  differs from where it runs (a proxy, a NAT, a DNS alias), e.g. \
+                  maestro.example.com:9001; the port is left out when it is the protocol's \
+                  default, and https:// goes in front when browsers use HTTPS. Used in every \
+                  User Interface URL it gives out (the API document's server). Empty: the \
+                  address it runs on.",
+        },
+        KeySpec {
+            name: "ExternalHubHostName",
+            default: "",
+            expected: HOST_PORT_EXPECTED,
+            doc: "The name (and port) under which browsers reach the Administration Hub, \
+                  when it differs from RegistryHubHost (the name the User Interface itself \
+                  uses), e.g. hub.example.com. The User Interface's link to the Hub uses it. \
+                  Empty: RegistryHubHost.",
+        },
+        KeySpec {
             name: "JobIdPrefix",
             default: "",
             expected: "up to 20 letters, digits, - or _",

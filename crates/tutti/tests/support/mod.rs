@@ -5,6 +5,7 @@
 #![allow(dead_code)] // each test binary uses a different part of this module
 
 pub mod mariadb;
+pub mod nginx;
 pub mod postfix;
 
 use std::net::{IpAddr, SocketAddr, TcpListener};
@@ -288,6 +289,12 @@ impl HubApi {
             .cookie_store(true)
             .build()
             .expect("client");
+        HubApi::with_client(http, base, prefix)
+    }
+
+    /// A session through `http` (which must keep cookies), e.g. one that resolves a proxy's
+    /// names to loopback.
+    pub fn with_client(http: reqwest::Client, base: &str, prefix: &str) -> HubApi {
         HubApi {
             http,
             base: format!("{base}{prefix}/api"),
@@ -471,6 +478,24 @@ pub async fn sender(server: &Server, name: &str) -> HubApi {
         .await;
     assert_eq!(status, 200, "{body}");
     api
+}
+
+/// Uploads `csv` as the recipients of `job` and waits until they are imported.
+pub async fn upload_recipients(api: &HubApi, job: &str, csv: impl Into<reqwest::Body>) {
+    let r = api
+        .http
+        .post(format!("{}/jobs/{job}/recipients", api.base))
+        .header("x-csrf-token", &api.csrf)
+        .body(csv)
+        .send()
+        .await
+        .expect("the User Interface answers");
+    assert_eq!(r.status().as_u16(), 202);
+    let deadline = Instant::now() + DEADLINE;
+    while api.get(&format!("/jobs/{job}/recipients")).await.1["state"] != "ready" {
+        assert!(Instant::now() < deadline, "the upload was not imported");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// A headless Chromium (through chromedriver) or Firefox (through geckodriver), driven
