@@ -31,12 +31,28 @@ pub enum Command {
     /// Copy an installation root, consistently, while it runs: every SQLite database through
     /// SQLite's online backup, the other files (INI files, keys, the outbox) as they are.
     Backup(BackupArgs),
+    /// Move a component (hub, lui, trk, mailer) to another server's root, as the reference's
+    /// section 15.2 describes: copies its INI file and data, then says which INI keys on
+    /// which servers to change. Both roots must be stopped; make the new one with tutti init.
+    Move(MoveArgs),
     /// Administration Hub tasks that work while it is stopped.
     #[command(subcommand)]
     Hub(HubCommand),
     /// User Interface tasks that work while it is stopped.
     #[command(subcommand)]
     Lui(LuiCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct MoveArgs {
+    /// hub, lui, trk or mailer
+    pub component: String,
+    /// The old server's installation root.
+    #[arg(long, value_name = "DIR")]
+    pub from: PathBuf,
+    /// The new server's installation root (made by tutti init with the component).
+    #[arg(long, value_name = "DIR")]
+    pub to: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -7,6 +7,7 @@ mod hub_cmd;
 mod init_cmd;
 mod listen;
 mod lui_cmd;
+mod move_cmd;
 mod ports_cmd;
 mod serve;
 
@@ -29,6 +30,7 @@ fn main() -> ExitCode {
         cli::Command::Check(args) => check::run(&args),
         cli::Command::Backup(args) => backup_cmd::run(&args),
         cli::Command::Ports(args) => ports_cmd::run(&args),
+        cli::Command::Move(args) => move_cmd::run(&args),
         cli::Command::Hub(cli::HubCommand::ResetAdminPassword(args)) => {
             hub_cmd::reset_admin_password(&args)
         }

@@ -220,10 +220,15 @@ async fn moving_the_hub_to_another_server_keeps_its_data() {
         assert!(s.stop().success());
     }
     // Copy hub.ini, accountreg and hubreg; point RegistryHubHost of lui.ini and tracker.ini at it.
-    for part in ["hub/hub.ini", "hub/accountreg", "hub/hubreg"] {
-        copy_path(&roots[0].join(part), &new_root.join(part));
-    }
     let new_hub_host = format!("{new_ip}:{new_port}");
+    let told = move_component("hub", &roots[0], &new_root);
+    for part in ["hub/hub.ini", "hub/accountreg", "hub/hubreg"] {
+        assert!(told.contains(&format!("copied {part}")), "{told}");
+    }
+    assert!(
+        told.contains(&format!("RegistryHubHost={new_hub_host}")),
+        "it names the keys to change: {told}"
+    );
     set_key(
         &roots[1].join("lui/lui.ini"),
         "RegistryHubHost",
@@ -303,9 +308,11 @@ async fn moving_the_tracker_to_another_server_keeps_its_data() {
     );
     assert!(trk.stop().success());
     assert!(lui.stop().success());
-    for part in ["trk/tracker.ini", "trk/data"] {
-        copy_path(&roots[2].join(part), &new_root.join(part));
-    }
+    let told = move_component("trk", &roots[2], &new_root);
+    assert!(
+        told.contains(&format!("TrackerHost={new_ip}:{new_port}")),
+        "it names the key to change: {told}"
+    );
     set_key(
         &roots[1].join("lui/lui.ini"),
         "TrackerHost",

@@ -44,6 +44,27 @@ pub fn run(command: &str, root: &Path) -> Output {
         .expect("run tutti")
 }
 
+/// Runs `tutti move COMPONENT --from from --to to`, asserts it succeeded, and returns what
+/// it printed (the INI keys to change next).
+pub fn move_component(component: &str, from: &Path, to: &Path) -> String {
+    let out = tutti()
+        .args(["move", component, "--from"])
+        .arg(from)
+        .arg("--to")
+        .arg(to)
+        .output()
+        .expect("run tutti");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    );
+    assert!(
+        out.status.success(),
+        "tutti move {component}: {stderr}{stdout}"
+    );
+    stdout
+}
+
 /// Runs `tutti init --root root ARGS` and asserts it succeeded.
 pub fn init(root: &Path, args: &[&str]) -> Output {
     let out = tutti()

@@ -1,0 +1,158 @@
+//! `tutti move COMPONENT --from DIR --to DIR`: the reference's procedure for moving a
+//! component to another server (section 15.2). Both roots are stopped; the new one was made
+//! by `tutti init` with the component. It copies exactly the files the reference names (the
+//! internal database only when the User Interface uses it), then prints which INI keys on
+//! which servers must change next.
+
+use std::fs;
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use tutti_core::Component;
+use tutti_core::config::{DatabaseConfig, Installation, ServerConfig};
+
+use crate::cli::MoveArgs;
+use crate::fail;
+
+/// The files and folders of `component` that move, relative to the root.
+fn moving(component: Component, installation: &Installation) -> Vec<&'static str> {
+    match component {
+        Component::Hub => vec!["hub/hub.ini", "hub/accountreg", "hub/hubreg"],
+        Component::Lui => {
+            let mut files = vec!["lui/lui.ini", "lui/luidata", "lui/registry"];
+            if installation
+                .lui
+                .as_ref()
+                .is_none_or(|l| l.database == DatabaseConfig::Internal)
+            {
+                files.push("lui/database");
+            }
+            files
+        }
+        Component::Trk => vec!["trk/tracker.ini", "trk/data"],
+        Component::Mailer => vec!["mailer/mailer.ini", "mailer/spool"],
+    }
+}
+
+/// Whether something answers on the root's port (a running `tutti serve`).
+fn running(server: &ServerConfig) -> bool {
+    let host = server.local_host_port();
+    let ip = host.host.trim_matches(['[', ']']).parse();
+    ip.is_ok_and(|ip| {
+        TcpStream::connect_timeout(&SocketAddr::new(ip, server.port), Duration::from_secs(1))
+            .is_ok()
+    })
+}
+
+fn copy(from: &Path, to: &Path) -> std::io::Result<u64> {
+    if from.is_dir() {
+        fs::create_dir_all(to)?;
+        let mut bytes = 0;
+        for entry in fs::read_dir(from)? {
+            let entry = entry?;
+            bytes += copy(&entry.path(), &to.join(entry.file_name()))?;
+        }
+        Ok(bytes)
+    } else {
+        fs::copy(from, to)
+    }
+}
+
+/// Where the component is reached at its new place, `host:port`.
+fn new_place(server: &ServerConfig) -> String {
+    match server.advertised_host() {
+        Some(host) => format!("{host}:{}", server.port),
+        None => format!("THIS-SERVER'S-NAME:{}", server.port),
+    }
+}
+
+/// What must change after the copy, on which servers.
+fn next_steps(component: Component, place: &str) -> Vec<String> {
+    match component {
+        Component::Hub => vec![
+            format!("On every server of the installation, set RegistryHubHost={place} in lui/lui.ini, trk/tracker.ini and mailer/mailer.ini."),
+            "If browsers reach the Hub under another name (a proxy), set ExternalHubHostName in lui/lui.ini.".into(),
+        ],
+        Component::Lui => vec![
+            "Nothing else names the User Interface: start it, and log in at its new address.".into(),
+            "If browsers reach it under another name (a proxy), keep ExternalHostName in lui/lui.ini and the Hub's setting \"User Interface name for browsers\" at that name.".into(),
+        ],
+        Component::Trk => vec![
+            format!("On the User Interface's server, set TrackerHost={place} in lui/lui.ini."),
+            "Every message already sent links to the old Tracker's external name (the Hub's Tracking URL): point that name at the new server (DNS or the proxy), or keep the old Tracker running until no one clicks those links any more.".into(),
+        ],
+        Component::Mailer => vec![
+            format!("In the Hub (Settings), set the mailer connection's host to {place} (globally, and in every group or user that overrides it)."),
+            "If DkimKeys in mailer/mailer.ini names key files outside the root, copy them to the same paths on the new server.".into(),
+        ],
+    }
+}
+
+pub fn run(args: &MoveArgs) -> ExitCode {
+    let component: Component = match args.component.parse() {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
+    let (old, new) = match (Installation::load(&args.from), Installation::load(&args.to)) {
+        (Ok(old), Ok(new)) => (old, new),
+        (Err(e), _) | (_, Err(e)) => return fail(e),
+    };
+    for (name, installation, root) in [("--from", &old, &args.from), ("--to", &new, &args.to)] {
+        if !installation.server.components.contains(&component) {
+            return fail(format!(
+                "{name} {} does not run the {} (Components in server.ini); on the new server run tutti init --root DIR --components {} first",
+                root.display(),
+                component.title(),
+                component.name()
+            ));
+        }
+        if running(&installation.server) {
+            return fail(format!(
+                "{name} {}: something answers on port {}: stop tutti serve on both servers before moving",
+                root.display(),
+                installation.server.port
+            ));
+        }
+    }
+    let files = moving(component, &old);
+    for file in &files {
+        let (from, to) = (args.from.join(file), args.to.join(file));
+        if !from.exists() {
+            println!("  {file}: not in {} (nothing to copy)", args.from.display());
+            continue;
+        }
+        let replaced = if to.is_dir() {
+            fs::remove_dir_all(&to)
+        } else if to.exists() {
+            fs::remove_file(&to)
+        } else {
+            Ok(())
+        };
+        match replaced.and_then(|()| copy(&from, &to)) {
+            Ok(bytes) => println!("  copied {file} ({bytes} bytes)"),
+            Err(e) => {
+                return fail(format!(
+                    "cannot copy {} to {}: {e}",
+                    from.display(),
+                    to.display()
+                ));
+            }
+        }
+    }
+    println!(
+        "The {} is copied to {}. Before you start it there:",
+        component.title(),
+        args.to.display()
+    );
+    for step in next_steps(component, &new_place(&new.server)) {
+        println!("  - {step}");
+    }
+    println!(
+        "Then remove {} from Components in {}/server.ini (or the root), so that it does not start twice.",
+        component.name(),
+        args.from.display()
+    );
+    ExitCode::SUCCESS
+}
