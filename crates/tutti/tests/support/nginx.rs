@@ -89,8 +89,10 @@ http {{
 }
 
 impl Drop for Nginx {
+    /// SIGTERM, so that the master stops its workers too (after a SIGKILL they would live on).
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
         let _ = self.child.wait();
     }
 }
