@@ -37,6 +37,17 @@ pub fn flag_names(flags: u32) -> Vec<String> {
         .collect()
 }
 
+/// The flags `names` stand for; an unknown name is refused with its text.
+pub fn flags_of(names: &[String]) -> Result<u32, String> {
+    names.iter().try_fold(0, |flags, name| {
+        NAMES
+            .iter()
+            .find(|(_, n)| n == name)
+            .map(|(bit, _)| flags | bit)
+            .ok_or_else(|| format!("\"{name}\" is not a machine-traffic flag"))
+    })
+}
+
 const PROXIES: &[&str] = &[
     "googleimageproxy",
     "ggpht.com",

@@ -98,6 +98,7 @@ async fn record(
             } else {
                 ua_flags
             },
+        origin: None,
     };
     if let Err(e) = state.events.record(event).await {
         let _span = component_span(Component::Trk).entered();

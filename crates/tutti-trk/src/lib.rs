@@ -6,17 +6,20 @@
 mod classify;
 mod events;
 mod handlers;
+mod handover;
 mod jobs;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::routing::{get, put};
+use axum::routing::{get, post, put};
 use tracing::Instrument;
 use tutti_core::Component;
 use tutti_core::config::TrkConfig;
 use tutti_core::runtime::{ComponentContext, Started, component_span, start_hub_client};
+
+pub use handover::prepare as prepare_hand_over;
 
 pub(crate) struct TrkState {
     pub jobs: jobs::Jobs,
@@ -49,6 +52,7 @@ pub async fn start(ctx: ComponentContext, config: TrkConfig) -> anyhow::Result<S
     let api = Router::new()
         .route("/jobs/{job}", put(handlers::register_job))
         .route("/events", get(handlers::events))
+        .route("/handover", post(handover::receive))
         .with_state(state.clone());
     let mut started = start_hub_client(
         &ctx,
@@ -60,6 +64,14 @@ pub async fn start(ctx: ComponentContext, config: TrkConfig) -> anyhow::Result<S
         api,
     );
     started.router = started.router.merge(hot);
+    if let Some(successor) = config.hand_over_to.clone() {
+        started.tasks.push(handover::spawn(
+            &ctx,
+            state.clone(),
+            successor,
+            config.common.cluster_secret.clone(),
+        ));
+    }
     let mut shutdown = ctx.shutdown.clone();
     let retention = config.event_retention;
     let purger = async move {

@@ -53,6 +53,10 @@ pub struct MoveArgs {
     /// The new server's installation root (made by tutti init with the component).
     #[arg(long, value_name = "DIR")]
     pub to: PathBuf,
+    /// trk only: the old Tracker stays, answers the links already sent, and hands every
+    /// event it records to the new one (HandOverTo in its tracker.ini).
+    #[arg(long)]
+    pub hand_over: bool,
 }
 
 #[derive(Debug, Args)]

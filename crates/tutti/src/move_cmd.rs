@@ -90,6 +90,26 @@ fn next_steps(component: Component, place: &str) -> Vec<String> {
     }
 }
 
+/// Turns the old Tracker into one that hands over to `successor`: a new instance id (the
+/// successor took the old one), hand-over from the end of its log, `HandOverTo` set.
+fn hand_over(from: &Path, successor: &str) -> Result<(), String> {
+    let data = from.join(Component::Trk.data_dir());
+    let id = data.join("instance-id");
+    match fs::remove_file(&id) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(format!("cannot remove {}: {e}", id.display())),
+    }
+    tutti_trk::prepare_hand_over(&data)
+        .map_err(|e| format!("cannot prepare {} to hand over: {e}", data.display()))?;
+    let ini = from.join(Component::Trk.ini_file());
+    let text =
+        fs::read_to_string(&ini).map_err(|e| format!("cannot read {}: {e}", ini.display()))?;
+    let text = tutti_core::properties::set_in_text(&text, "HandOverTo", successor)
+        .map_err(|e| format!("{}, line {}: {}", ini.display(), e.line, e.message))?;
+    fs::write(&ini, text).map_err(|e| format!("cannot write {}: {e}", ini.display()))
+}
+
 pub fn run(args: &MoveArgs) -> ExitCode {
     let component: Component = match args.component.parse() {
         Ok(c) => c,
@@ -115,6 +135,9 @@ pub fn run(args: &MoveArgs) -> ExitCode {
                 installation.server.port
             ));
         }
+    }
+    if args.hand_over && component != Component::Trk {
+        return fail("--hand-over is for the Tracker (trk) only");
     }
     let files = moving(component, &old);
     for file in &files {
@@ -146,7 +169,22 @@ pub fn run(args: &MoveArgs) -> ExitCode {
         component.title(),
         args.to.display()
     );
-    for step in next_steps(component, &new_place(&new.server)) {
+    let place = new_place(&new.server);
+    if args.hand_over {
+        if let Err(e) = hand_over(&args.from, &place) {
+            return fail(e);
+        }
+        println!("  - On the User Interface's server, set TrackerHost={place} in lui/lui.ini.");
+        println!(
+            "  - In the Hub, set the Tracking URL to the new Tracker's external name, for the messages sent from now on."
+        );
+        println!(
+            "Then start both. The old Tracker (in {}) has a new instance id and HandOverTo={place}: it answers the links already sent and hands every event to the new one. Keep it running as long as those links matter.",
+            args.from.display()
+        );
+        return ExitCode::SUCCESS;
+    }
+    for step in next_steps(component, &place) {
         println!("  - {step}");
     }
     println!(

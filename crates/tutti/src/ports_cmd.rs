@@ -118,6 +118,13 @@ fn rules(installation: &Installation) -> Vec<Rule> {
     if let Some(trk) = &installation.trk {
         let (port, peer) = hub_of(&trk.registry_hub_host);
         outbound(port, peer, "announcements");
+        if let Some(successor) = &trk.hand_over_to {
+            outbound(
+                format!("tcp/{}", successor.port),
+                format!("successor Tracker at {}", place(&successor.host)),
+                "every event recorded, handed over (HandOverTo)",
+            );
+        }
     }
     if let Some(mailer) = &installation.mailer {
         let (port, peer) = hub_of(&mailer.registry_hub_host);

@@ -416,3 +416,123 @@ async fn no_answered_click_is_lost_to_kill_9() {
         );
     }
 }
+
+/// Every event in the feed, by recipient: how many times each is there.
+async fn counts(trk: &Server, secret: &ClusterSecret) -> std::collections::HashMap<u64, usize> {
+    let mut counts = std::collections::HashMap::new();
+    let mut after = 0;
+    loop {
+        let page = feed(trk, secret, after).await;
+        if page.events.is_empty() {
+            return counts;
+        }
+        for e in &page.events {
+            *counts
+                .entry(e.recipient.expect("personal tracking keeps the recipient"))
+                .or_default() += 1;
+        }
+        after = page.next;
+    }
+}
+
+#[tokio::test]
+async fn a_tracker_handed_over_keeps_its_links_working_and_loses_no_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let old_root = dir.path().join("old");
+    let mut old = lone_tracker(&old_root).await;
+    let secret = secret(&old_root);
+    let key = JobKey([7; 32]);
+    let job = json!({"key": key.to_base64(), "tracking": "personal", "opens": true, "links": [{"url": "https://shop.example/", "tracked": true}]});
+    assert_eq!(register(&old, &secret, "H", job).await, 201);
+    let http = no_redirects();
+    let click = |trk: &Server, recipient: u64| {
+        let url = trk.url(&format!(
+            "/trk/click?ref={}",
+            token("H", TokenKind::Click, 0, recipient, &key)
+        ));
+        let http = http.clone();
+        async move { http.get(url).send().await.map(|r| r.status().as_u16()) }
+    };
+    assert_eq!(click(&old, 1).await.unwrap(), 302);
+    let old_id = old
+        .wait_healthy(tutti_core::Component::Trk)
+        .await
+        .instance_id;
+
+    // The successor on another server takes the Tracker's data and instance id; the old
+    // one stays for the links already sent.
+    let new_root = dir.path().join("new");
+    let port = free_port("127.0.0.3");
+    init(
+        &new_root,
+        &[
+            "--components",
+            "trk",
+            "--bind-address",
+            "127.0.0.3",
+            "--port",
+            &port.to_string(),
+            "--hub-host",
+            "127.0.0.2:9",
+        ],
+    );
+    assert!(old.stop().success());
+    let told = move_component_with("trk", &old_root, &new_root, &["--hand-over"]);
+    assert!(
+        told.contains(&format!("TrackerHost=127.0.0.3:{port}")),
+        "{told}"
+    );
+    let ports = String::from_utf8_lossy(&run("ports", &old_root).stdout).to_string();
+    assert!(
+        ports.contains(&format!("tcp/{port}")) && ports.contains("successor Tracker at 127.0.0.3"),
+        "the firewall matrix names the way to the successor: {ports}"
+    );
+    let mut old = Server::start(&old_root).await;
+    let mut new = Server::start(&new_root).await;
+    assert_eq!(
+        new.wait_healthy(tutti_core::Component::Trk)
+            .await
+            .instance_id,
+        old_id
+    );
+    assert_ne!(
+        old.wait_healthy(tutti_core::Component::Trk)
+            .await
+            .instance_id,
+        old_id
+    );
+
+    // Old links still redirect at the old Tracker; new ones work at the new one.
+    for r in 2..=20 {
+        assert_eq!(click(&old, r).await.unwrap(), 302);
+    }
+    assert_eq!(click(&new, 100).await.unwrap(), 302);
+    // With the successor gone, the old Tracker still answers; its events wait.
+    new.stop_with(nix::sys::signal::Signal::SIGKILL);
+    for r in 21..=30 {
+        assert_eq!(click(&old, r).await.unwrap(), 302);
+    }
+    // Both restart (the old one mid-way through its hand-over, perhaps).
+    assert!(old.stop().success());
+    let new = Server::start(&new_root).await;
+    let _old = Server::start(&old_root).await;
+
+    // The successor's feed, which the User Interface reads, holds every event once.
+    let expected: HashSet<u64> = (1..=30).chain([100]).collect();
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let counts = counts(&new, &secret).await;
+        assert!(
+            counts.values().all(|n| *n == 1),
+            "an event twice: {counts:?}"
+        );
+        if counts.keys().copied().collect::<HashSet<_>>() == expected {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not every event was handed over: {counts:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -180,6 +180,8 @@ pub struct TrkConfig {
     pub registry_hub_host: HostPort,
     pub announce_interval: Duration,
     pub event_retention: Duration,
+    /// The successor this Tracker hands its events to (`HandOverTo`), after a move.
+    pub hand_over_to: Option<HostPort>,
 }
 
 /// `mailer/mailer.ini`.
@@ -319,6 +321,7 @@ impl Installation {
                 registry_hub_host: ini.get("RegistryHubHost")?,
                 announce_interval: announce_interval(&ini)?,
                 event_retention: Duration::from_secs(u64::from(days) * 86_400),
+                hand_over_to: ini.get("HandOverTo")?,
             })
         } else {
             None

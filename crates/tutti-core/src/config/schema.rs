@@ -251,6 +251,15 @@ pub static TRK_INI: &FileSpec = &FileSpec {
         REGISTRY_HUB_HOST,
         HUB_ANNOUNCE_INTERVAL,
         KeySpec {
+            name: "HandOverTo",
+            default: "",
+            expected: HOST_PORT_EXPECTED,
+            doc: "Set on a Tracker that was moved but keeps running for the links already \
+                  sent (tutti move trk --hand-over sets it): host[:port] of its successor, to \
+                  which it hands every event it records. It still answers its links itself. \
+                  Empty: no successor.",
+        },
+        KeySpec {
             name: "EventRetentionDays",
             default: "30",
             expected: "a whole number of days, 1 or more",

@@ -49,6 +49,7 @@ pub fn read_old(path: &Path) -> anyhow::Result<(u64, Vec<NewEvent>)> {
             agent: serde_json::from_value::<AgentClass>(serde_json::Value::String(agent))
                 .unwrap_or(AgentClass::Unknown),
             flags,
+            origin: None,
         });
     }
     Ok((u64::try_from(highest).unwrap_or(0), events))

@@ -20,7 +20,7 @@ mod segments;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -65,6 +65,9 @@ pub struct NewEvent {
     pub at: DateTime<Utc>,
     pub agent: AgentClass,
     pub flags: u32,
+    /// For an event another Tracker handed over: its cursor in that Tracker's log. The log
+    /// keeps the highest one it holds and skips any it gets again (a resent batch).
+    pub origin: Option<u64>,
 }
 
 struct Pending {
@@ -79,6 +82,8 @@ struct Shared {
     segments: Mutex<Vec<Segment>>,
     /// The highest cursor the feed has been read past.
     fetched: AtomicI64,
+    /// The highest origin of the events handed over to this log.
+    received: AtomicU64,
 }
 
 impl Shared {
@@ -186,10 +191,22 @@ impl Writer {
         self.buf.clear();
         let mut seqs = Vec::with_capacity(batch.len());
         let mut newest = i64::MIN;
+        let mut received = self.shared.received.load(Ordering::Acquire);
         for p in batch {
+            if let Some(origin) = p.event.origin {
+                if origin <= received {
+                    // Handed over before: already in the log.
+                    seqs.push(0);
+                    continue;
+                }
+                received = origin;
+            }
             record::encode(&p.event, &mut self.buf);
             seqs.push(cursor(self.base + self.len + self.buf.len() as u64));
             newest = newest.max(p.event.at.timestamp_millis());
+        }
+        if self.buf.is_empty() {
+            return Ok(seqs);
         }
         let written = self
             .file
@@ -200,6 +217,7 @@ impl Writer {
             return Err(e);
         }
         self.len += self.buf.len() as u64;
+        self.shared.received.store(received, Ordering::Release);
         if self.first_ms == i64::MIN {
             self.first_ms = batch.first().map_or(now, |p| p.event.at.timestamp_millis());
         }
@@ -233,6 +251,7 @@ fn new_segment(shared: &Shared, base: u64) -> io::Result<File> {
         newest_ms: i64::MIN,
         first_ms: i64::MIN,
         file_len: 0,
+        max_origin: 0,
         path,
     });
     Ok(file)
@@ -369,14 +388,20 @@ impl EventLog {
                 .map_err(|e| anyhow::anyhow!("cannot take over {}: {e}", old.display()))?;
             found = scan(&dir).map_err(context)?;
         }
-        let fetched = match fs::read_to_string(dir.join("fetched")) {
-            Ok(text) => text.trim().parse().unwrap_or(0),
-            Err(_) => 0,
-        };
+        let fetched = read_mark(&dir.join(FETCHED)).unwrap_or(0);
+        // Purging may have deleted the segments with the highest origin: the mark saved
+        // before each purge covers them.
+        let received = found
+            .iter()
+            .map(|s| s.max_origin)
+            .chain(read_mark(&dir.join(RECEIVED)))
+            .max()
+            .unwrap_or(0);
         let shared = Arc::new(Shared {
             dir: dir.clone(),
             segments: Mutex::new(found),
             fetched: AtomicI64::new(fetched),
+            received: AtomicU64::new(received),
         });
         let writer = Writer::open(shared.clone(), limits).map_err(context)?;
         let (queue, rx) = mpsc::channel(QUEUE);
@@ -395,6 +420,25 @@ impl EventLog {
             .map_err(|_| "the event writer has stopped".to_string())?;
         done.await
             .map_err(|_| "the event writer has stopped".to_string())?
+    }
+
+    /// Appends events another Tracker hands over (each with its origin, in order), skipping
+    /// those it already holds; returns once they are durable, with the highest origin held.
+    pub async fn receive(&self, events: Vec<NewEvent>) -> Result<u64, String> {
+        let mut waiting = Vec::with_capacity(events.len());
+        for event in events {
+            let (durable, done) = oneshot::channel();
+            self.queue
+                .send(Pending { event, durable })
+                .await
+                .map_err(|_| "the event writer has stopped".to_string())?;
+            waiting.push(done);
+        }
+        for done in waiting {
+            done.await
+                .map_err(|_| "the event writer has stopped".to_string())??;
+        }
+        Ok(self.shared.received.load(Ordering::Acquire))
     }
 
     /// Events after `after`, at most `limit`. Reading past a cursor tells the log that the
@@ -426,13 +470,35 @@ impl EventLog {
     }
 }
 
+/// The log position after the last byte of the segments in `dir` (0 without any).
+pub fn segments_end(dir: &Path) -> io::Result<u64> {
+    Ok(scan(dir)?.last().map_or(0, |s| s.base + s.file_len))
+}
+
+/// The files that keep how far the feed has been read, and the highest origin received.
+const FETCHED: &str = "fetched";
+const RECEIVED: &str = "received";
+
+pub(crate) fn read_mark<T: std::str::FromStr>(path: &Path) -> Option<T> {
+    fs::read_to_string(path).ok()?.trim().parse().ok()
+}
+
+/// Replaces the mark file `name` in `dir` with `value`, durably.
+pub(crate) fn save_mark(dir: &Path, name: &str, value: impl std::fmt::Display) -> io::Result<()> {
+    let temporary = dir.join(format!("{name}.new"));
+    fs::write(&temporary, value.to_string())?;
+    File::open(&temporary)?.sync_all()?;
+    fs::rename(&temporary, dir.join(name))
+}
+
 fn purge(shared: &Shared, cutoff_ms: i64) -> anyhow::Result<usize> {
     let fetched = shared.fetched.load(Ordering::Acquire);
-    let mark = shared.dir.join("fetched");
-    let temporary = shared.dir.join("fetched.new");
-    fs::write(&temporary, fetched.to_string())?;
-    File::open(&temporary)?.sync_all()?;
-    fs::rename(&temporary, &mark)?;
+    save_mark(&shared.dir, FETCHED, fetched)?;
+    save_mark(
+        &shared.dir,
+        RECEIVED,
+        shared.received.load(Ordering::Acquire),
+    )?;
     let fetched = u64::try_from(fetched).unwrap_or(0);
     let mut segments = shared.segments();
     let newest = segments.len().saturating_sub(1);

@@ -2,9 +2,10 @@
 //! payload`. The CRC finds a record cut off by a crash (or a cursor that does not point at
 //! a record) instead of reading garbage as an event.
 //!
-//! Payload, version 1: `version | kind | agent | present (1 = link, 2 = recipient) |
-//! flags (u32) | at_ms (i64) | [link (u32)] | [recipient (u64)] | job length | job`, all
-//! little-endian.
+//! Payload, version 1: `version | kind | agent | present (1 = link, 2 = recipient, 4 =
+//! origin) | flags (u32) | at_ms (i64) | [link (u32)] | [recipient (u64)] | [origin (u64)] |
+//! job length | job`, all little-endian. The origin is the event's cursor in the log of the
+//! Tracker that handed it over (see `handover`).
 
 use chrono::{DateTime, TimeZone, Utc};
 use tutti_core::api::{AgentClass, EventKind};
@@ -15,10 +16,11 @@ const VERSION: u8 = 1;
 const HEADER: usize = 8;
 const HAS_LINK: u8 = 1;
 const HAS_RECIPIENT: u8 = 2;
+const HAS_ORIGIN: u8 = 4;
 /// The shortest payload: the fixed fields and an empty job id.
 const MIN_PAYLOAD: usize = 4 + 4 + 8 + 1;
-/// The longest payload: fixed fields, link, recipient and a 255-byte job id.
-pub const MAX_PAYLOAD: usize = 4 + 4 + 8 + 4 + 8 + 1 + 255;
+/// The longest payload: fixed fields, link, recipient, origin and a 255-byte job id.
+pub const MAX_PAYLOAD: usize = 4 + 4 + 8 + 4 + 8 + 8 + 1 + 255;
 /// The longest record.
 pub const MAX_RECORD: usize = HEADER + MAX_PAYLOAD;
 
@@ -73,7 +75,8 @@ pub fn encode(e: &NewEvent, out: &mut Vec<u8>) {
             HAS_RECIPIENT
         } else {
             0
-        };
+        }
+        | if e.origin.is_some() { HAS_ORIGIN } else { 0 };
     out.extend_from_slice(&[VERSION, kind_code(e.kind), agent_code(e.agent), present]);
     out.extend_from_slice(&e.flags.to_le_bytes());
     out.extend_from_slice(&e.at.timestamp_millis().to_le_bytes());
@@ -82,6 +85,9 @@ pub fn encode(e: &NewEvent, out: &mut Vec<u8>) {
     }
     if let Some(r) = e.recipient {
         out.extend_from_slice(&r.to_le_bytes());
+    }
+    if let Some(o) = e.origin {
+        out.extend_from_slice(&o.to_le_bytes());
     }
     out.push(job.len() as u8);
     out.extend_from_slice(job);
@@ -138,7 +144,7 @@ pub fn decode(buf: &[u8]) -> Decoded {
 fn payload_event(payload: &[u8]) -> Option<NewEvent> {
     let mut r = Reader(payload);
     let [version, kind, agent, present] = r.take::<4>()?;
-    if version != VERSION || present & !(HAS_LINK | HAS_RECIPIENT) != 0 {
+    if version != VERSION || present & !(HAS_LINK | HAS_RECIPIENT | HAS_ORIGIN) != 0 {
         return None;
     }
     let flags = u32::from_le_bytes(r.take::<4>()?);
@@ -149,6 +155,11 @@ fn payload_event(payload: &[u8]) -> Option<NewEvent> {
         None
     };
     let recipient = if present & HAS_RECIPIENT != 0 {
+        Some(u64::from_le_bytes(r.take::<8>()?))
+    } else {
+        None
+    };
+    let origin = if present & HAS_ORIGIN != 0 {
         Some(u64::from_le_bytes(r.take::<8>()?))
     } else {
         None
@@ -167,16 +178,8 @@ fn payload_event(payload: &[u8]) -> Option<NewEvent> {
         at,
         agent: agent_of(agent)?,
         flags,
+        origin,
     })
-}
-
-/// The time of the record at the start of `buf`, without building the event (the scan
-/// at startup needs only lengths and times).
-pub fn at_ms(record: &[u8]) -> Option<i64> {
-    record
-        .get(HEADER + 8..HEADER + 16)
-        .and_then(|b| b.try_into().ok())
-        .map(i64::from_le_bytes)
 }
 
 #[cfg(test)]
@@ -205,9 +208,10 @@ mod tests {
             -8_000_000_000_000i64..8_000_000_000_000,
             agents(),
             any::<u32>(),
+            proptest::option::of(any::<u64>()),
         )
             .prop_map(
-                |(job, kind, link, recipient, at_ms, agent, flags)| NewEvent {
+                |(job, kind, link, recipient, at_ms, agent, flags, origin)| NewEvent {
                     job,
                     kind,
                     link,
@@ -215,6 +219,7 @@ mod tests {
                     at: Utc.timestamp_millis_opt(at_ms).unwrap(),
                     agent,
                     flags,
+                    origin,
                 },
             )
     }
@@ -231,7 +236,6 @@ mod tests {
                 match decode(&buf[at..]) {
                     Decoded::Event(back, len) => {
                         prop_assert_eq!(&back, e);
-                        prop_assert_eq!(at_ms(&buf[at..]), Some(e.at.timestamp_millis()));
                         at += len;
                     }
                     other => prop_assert!(false, "{other:?}"),

@@ -8,7 +8,7 @@ use std::fs::{self, File};
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
-use super::record::{Decoded, at_ms, decode};
+use super::record::{Decoded, decode};
 
 /// One segment file and what the log knows of it.
 #[derive(Debug, Clone)]
@@ -23,6 +23,8 @@ pub struct Segment {
     pub first_ms: i64,
     /// Bytes in the file, whole records or not.
     pub file_len: u64,
+    /// The highest origin (cursor in a predecessor's log) of an event handed over; 0: none.
+    pub max_origin: u64,
     pub path: PathBuf,
 }
 
@@ -63,14 +65,16 @@ pub fn scan(dir: &Path) -> io::Result<Vec<Segment>> {
         let mut bytes = Vec::new();
         File::open(&path)?.read_to_end(&mut bytes)?;
         let (mut len, mut first_ms, mut newest_ms) = (0usize, i64::MIN, i64::MIN);
+        let mut max_origin = 0;
         loop {
             match decode(&bytes[len..]) {
-                Decoded::Event(_, n) => {
-                    let at = at_ms(&bytes[len..]).unwrap_or(i64::MIN);
+                Decoded::Event(e, n) => {
+                    let at = e.at.timestamp_millis();
                     if first_ms == i64::MIN {
                         first_ms = at;
                     }
                     newest_ms = newest_ms.max(at);
+                    max_origin = max_origin.max(e.origin.unwrap_or(0));
                     len += n;
                 }
                 Decoded::Short if len == bytes.len() => break,
@@ -98,6 +102,7 @@ pub fn scan(dir: &Path) -> io::Result<Vec<Segment>> {
             newest_ms,
             first_ms,
             file_len: bytes.len() as u64,
+            max_origin,
             path,
         });
     }

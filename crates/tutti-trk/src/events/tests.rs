@@ -9,6 +9,7 @@ fn event(recipient: u64, at: DateTime<Utc>) -> NewEvent {
         at,
         agent: AgentClass::Browser,
         flags: 0,
+        origin: None,
     }
 }
 
@@ -209,4 +210,33 @@ async fn the_unfetched_events_of_an_old_sqlite_log_start_the_new_one() {
     let seq = log.record(event(7, Utc::now())).await.unwrap();
     assert!(seq > page.next);
     assert_eq!(all(&log, page.next).await.len(), 1);
+}
+
+#[tokio::test]
+async fn events_handed_over_twice_are_kept_once_also_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let handed = |from: u64, to: u64| -> Vec<NewEvent> {
+        (from..=to)
+            .map(|i| NewEvent {
+                origin: Some(i * 40),
+                ..event(i, Utc::now())
+            })
+            .collect()
+    };
+    {
+        let log = EventLog::open(dir.path()).await.unwrap();
+        assert_eq!(log.receive(handed(1, 5)).await.unwrap(), 200);
+        log.record(event(99, Utc::now())).await.unwrap();
+        // A batch sent again after its answer was lost, overlapping the next one.
+        assert_eq!(log.receive(handed(3, 8)).await.unwrap(), 320);
+    }
+    let log = EventLog::open(dir.path()).await.unwrap();
+    assert_eq!(log.receive(handed(1, 8)).await.unwrap(), 320);
+    let mut recipients: Vec<u64> = all(&log, 0)
+        .await
+        .iter()
+        .filter_map(|e| e.recipient)
+        .collect();
+    recipients.sort_unstable();
+    assert_eq!(recipients, [1, 2, 3, 4, 5, 6, 7, 8, 99]);
 }

@@ -47,11 +47,17 @@ pub fn run(command: &str, root: &Path) -> Output {
 /// Runs `tutti move COMPONENT --from from --to to`, asserts it succeeded, and returns what
 /// it printed (the INI keys to change next).
 pub fn move_component(component: &str, from: &Path, to: &Path) -> String {
+    move_component_with(component, from, to, &[])
+}
+
+/// `tutti move` with more arguments (e.g. `--hand-over`).
+pub fn move_component_with(component: &str, from: &Path, to: &Path, extra: &[&str]) -> String {
     let out = tutti()
         .args(["move", component, "--from"])
         .arg(from)
         .arg("--to")
         .arg(to)
+        .args(extra)
         .output()
         .expect("run tutti");
     let (stdout, stderr) = (
