@@ -32,9 +32,12 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Entry>, SyntaxError> {
     } else {
         encoding_rs::WINDOWS_1252
     };
+    // Decoded here, not by the parser: its decoder panics when a file is nothing but the
+    // start of a byte order mark (java-properties 2.0 reads past the end of its input).
+    let (text, _, _) = encoding.decode(bytes);
     let mut entries = Vec::new();
     let mut last_line = 0;
-    for line in PropertiesIter::new_with_encoding(bytes, encoding) {
+    for line in PropertiesIter::new_with_encoding(text.as_bytes(), encoding_rs::UTF_8) {
         let line = line.map_err(|e| SyntaxError {
             line: e.line_number().unwrap_or(last_line + 1),
             message: e.to_string(),
@@ -196,6 +199,14 @@ mod tests {
             prop_assert_eq!(entries.len(), 1);
             prop_assert_eq!(&entries[0].key, &key);
             prop_assert_eq!(&entries[0].value, &value);
+        }
+
+        #[test]
+        fn a_file_that_is_only_the_start_of_a_byte_order_mark_parses(bom in prop_oneof![
+            Just(vec![0xef]), Just(vec![0xef, 0xbb]), Just(vec![0xfe]), Just(vec![0xff])
+        ]) {
+            // Read as Windows-1252: a one-letter key such as `ï`, and no panic.
+            prop_assert_eq!(parse(&bom).map(|e| e.len()), Ok(1));
         }
 
         #[test]
