@@ -363,8 +363,12 @@ async fn through_the_proxy(example: Example) {
             .get(&format!("/jobs/{id}/report?people_only=false"))
             .await;
         assert_eq!(status, 200, "{report}");
-        if report["clicks"]["total"] == 1 && report["opens"]["total"].as_i64() >= Some(1) {
-            assert_eq!(report["sent"], 2, "{report}");
+        // Delivery results come from the Mailer's feed, clicks and opens from the
+        // Tracker's: either may arrive first.
+        if report["clicks"]["total"] == 1
+            && report["opens"]["total"].as_i64() >= Some(1)
+            && report["sent"] == 2
+        {
             break;
         }
         assert!(
