@@ -11,6 +11,7 @@ pub mod distribute;
 pub mod hostport;
 pub mod http_error;
 pub mod logging;
+pub mod metrics;
 pub mod password;
 pub mod properties;
 pub mod rights;

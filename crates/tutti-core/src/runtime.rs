@@ -52,6 +52,8 @@ pub struct ComponentContext {
     pub started_at: DateTime<Utc>,
     pub http: reqwest::Client,
     pub shutdown: Shutdown,
+    /// The component's metrics (`/{component}/metrics`).
+    pub metrics: crate::metrics::Metrics,
 }
 
 /// A started component: its routes (below its prefix) and its background tasks.

@@ -40,6 +40,8 @@ pub(crate) struct HubState {
     pub limits: limits::LoginLimits,
     /// Checked against when a login names no account, so timing reveals nothing.
     pub dummy_hash: String,
+    /// `tutti_hub_logins_total{result}`: accepted and refused passwords.
+    pub logins: tutti_core::metrics::CounterBy,
 }
 
 /// The password of a new installation's administrator; the Hub allows nothing but changing
@@ -68,6 +70,11 @@ pub async fn start(ctx: ComponentContext, config: HubConfig) -> anyhow::Result<S
         limits: limits::LoginLimits::default(),
         store,
         dummy_hash,
+        logins: ctx.metrics.counter_by(
+            "hub_logins",
+            "Password checks of logins (console, API, User Interface), by result",
+            "result",
+        ),
         ctx,
     });
     components_api::register_self(&state).await?;

@@ -109,10 +109,12 @@ impl HubState {
         match outcome {
             Some(o) => {
                 self.limits.succeeded(&key);
+                self.logins.inc_by("accepted", 1);
                 Ok(o)
             }
             None => {
                 self.limits.failed(&key, address);
+                self.logins.inc_by("refused", 1);
                 tracing::info!(
                     "failed login for {key} from {}",
                     address.unwrap_or("a component")

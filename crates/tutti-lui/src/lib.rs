@@ -62,6 +62,8 @@ pub(crate) struct LuiState {
     /// The Hub's console as browsers reach it (`ExternalHubHostName`, else
     /// `RegistryHubHost`).
     pub hub_console_url: String,
+    /// Events imported from the Tracker and the Mailers (`tutti_lui_events_imported_total`).
+    pub events_imported: tutti_core::metrics::CounterBy,
 }
 
 /// Starts the component: returns its routes and its background tasks.
@@ -81,14 +83,26 @@ pub async fn start(ctx: ComponentContext, config: LuiConfig) -> anyhow::Result<S
         Component::Trk,
         config.common.cluster_secret.clone(),
     );
+    let events_imported = ctx.metrics.counter_by(
+        "lui_events_imported",
+        "Tracking and delivery events imported for the reports",
+        "source",
+    );
     let state = Arc::new(LuiState {
+        events_imported,
         db: db.clone(),
         ctx: ctx.clone(),
         hub,
         cache,
         jobs: jobs::store::Jobs::new(db.clone()),
         messages: message::store::Messages::new(db.clone()),
-        lists: recipients::store::Lists::new(db.clone()),
+        lists: recipients::store::Lists::new(
+            db.clone(),
+            ctx.metrics.counter(
+                "lui_recipient_rows",
+                "Recipient rows read by uploads and queries",
+            ),
+        ),
         sending: send::store::Sending::new(db.clone()),
         library: library::store::Library::new(db.clone()),
         events: events::store::Events::new(db.clone()),

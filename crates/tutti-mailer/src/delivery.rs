@@ -17,6 +17,7 @@ use chrono::Utc;
 use tokio::sync::Notify;
 use tutti_core::config::{MailerConfig, RelaySecurity};
 use tutti_core::distribute::{DeliveryKind, JobProgress};
+use tutti_core::metrics::{CounterBy, Metrics};
 use tutti_core::runtime::Shutdown;
 use tutti_message::Envelope;
 use tutti_smtp::{Connection, Outcome, Outgoing, RelayConfig, Security};
@@ -39,6 +40,8 @@ const BATCH: usize = 64;
 /// What the engine shares with the API.
 pub struct Engine {
     pub spool: Spool,
+    /// `tutti_mailer_deliveries_total{outcome}`.
+    outcomes: CounterBy,
     config: MailerConfig,
     outbox: PathBuf,
     prepared: Mutex<HashMap<String, Arc<Prepared>>>,
@@ -61,9 +64,20 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Engine {
-    pub fn new(spool: Spool, config: MailerConfig, outbox: PathBuf, dkim: Dkim) -> Engine {
+    pub fn new(
+        spool: Spool,
+        config: MailerConfig,
+        outbox: PathBuf,
+        dkim: Dkim,
+        metrics: &Metrics,
+    ) -> Engine {
         let config_retry_interval = config.retry_interval;
         Engine {
+            outcomes: metrics.counter_by(
+                "mailer_deliveries",
+                "Delivery attempts by outcome (sent, deferred, failed)",
+                "outcome",
+            ),
             domains: DomainPacer::new(config.max_per_domain, &config.domain_rates),
             spool,
             config,
@@ -76,6 +90,12 @@ impl Engine {
             next_slot: tokio::sync::Mutex::new(Instant::now()),
             retry_interval: config_retry_interval,
             dkim,
+        }
+    }
+
+    fn count(&self, fates: &[Fate]) {
+        for f in fates {
+            self.outcomes.inc_by(crate::spool::kind_text(f.kind), 1);
         }
     }
 
@@ -330,6 +350,7 @@ impl Engine {
                             .map(|c| c.seq)
                             .filter(|s| !done.iter().any(|f| f.seq == *s))
                             .collect();
+                        self.count(&done);
                         self.spool.record(&job, done).await?;
                         self.spool.unclaim(&job, seqs).await?;
                         self.set_waiting(&job, Some(e.clone()));
@@ -342,6 +363,7 @@ impl Engine {
                 .iter()
                 .filter(|f| f.kind == DeliveryKind::Sent)
                 .count() as u64;
+            self.count(&fates);
             self.spool.record(&job, fates).await?;
             self.count_sent(sent);
             return Ok(true);

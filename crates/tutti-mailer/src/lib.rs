@@ -30,7 +30,24 @@ pub async fn start(ctx: ComponentContext, config: MailerConfig) -> anyhow::Resul
         config.clone(),
         ctx.root.join("mailer/outbox"),
         dkim,
+        &ctx.metrics,
     ));
+    let unfinished = ctx.metrics.gauge(
+        "mailer_spool_unfinished",
+        "Recipients in the spool not yet done: waiting, being sent, deferred or held",
+    );
+    let counted = spool.clone();
+    ctx.metrics.on_scrape(move || {
+        let (spool, gauge) = (counted.clone(), unfinished.clone());
+        async move {
+            match spool.unfinished().await {
+                Ok(n) => {
+                    gauge.set(n);
+                }
+                Err(e) => tracing::warn!("metrics: cannot count the spool: {e}"),
+            }
+        }
+    });
     let bounce_task = match &config.bounce_listener {
         Some(addr) => Some(
             bounces::listen(

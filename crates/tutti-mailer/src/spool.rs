@@ -86,7 +86,7 @@ pub struct Spool {
     counted: Arc<Mutex<HashMap<String, (Instant, JobProgress)>>>,
 }
 
-fn kind_text(kind: DeliveryKind) -> &'static str {
+pub(crate) fn kind_text(kind: DeliveryKind) -> &'static str {
     match kind {
         DeliveryKind::Sent => "sent",
         DeliveryKind::Deferred => "deferred",
@@ -496,6 +496,19 @@ impl Spool {
                 }
                 tx.commit()?;
                 Ok(())
+            })
+            .await?
+    }
+
+    /// Recipients of every job that are not done: waiting, being sent, deferred or held.
+    pub async fn unfinished(&self) -> anyhow::Result<i64> {
+        self.db
+            .call(|conn| -> anyhow::Result<i64> {
+                Ok(conn.query_row(
+                    "SELECT count(*) FROM recipients WHERE state IN (0, 1, 3, 6)",
+                    [],
+                    |r| r.get(0),
+                )?)
             })
             .await?
     }

@@ -13,6 +13,7 @@ use serde::Deserialize;
 use tutti_core::Component;
 use tutti_core::api::{EventKind, EventPage, JobRegistration, TrackingType};
 use tutti_core::http_error::ApiError;
+use tutti_core::metrics::{Counter, Metrics};
 use tutti_core::runtime::component_span;
 use tutti_core::token::{Token, TokenKind, parse};
 
@@ -64,6 +65,32 @@ fn user_agent(headers: &HeaderMap) -> Option<&str> {
         .and_then(|v| v.to_str().ok())
 }
 
+/// The count of recorded events per kind, resolved once.
+pub struct Recorded {
+    open: Counter,
+    click: Counter,
+    unsubscribe: Counter,
+}
+
+impl Recorded {
+    pub fn new(metrics: &Metrics) -> Recorded {
+        let by = metrics.counter_by("tracker_events", "Events recorded durably, by kind", "kind");
+        Recorded {
+            open: by.get("open"),
+            click: by.get("click"),
+            unsubscribe: by.get("unsubscribe"),
+        }
+    }
+
+    fn of(&self, kind: EventKind) -> &Counter {
+        match kind {
+            EventKind::Open => &self.open,
+            EventKind::Click => &self.click,
+            EventKind::Unsubscribe => &self.unsubscribe,
+        }
+    }
+}
+
 /// Records an event and waits until it is durable. A failure to write is logged loudly;
 /// the person still gets their page or redirect.
 async fn record(
@@ -100,7 +127,11 @@ async fn record(
             },
         origin: None,
     };
-    if let Err(e) = state.events.record(event).await {
+    let recorded = state.events.record(event).await;
+    if recorded.is_ok() {
+        state.recorded.of(kind).inc();
+    }
+    if let Err(e) = recorded {
         let _span = component_span(Component::Trk).entered();
         tracing::error!(
             "a {kind:?} event of job {} was not recorded: {e}",

@@ -24,6 +24,8 @@ pub use handover::prepare as prepare_hand_over;
 pub(crate) struct TrkState {
     pub jobs: jobs::Jobs,
     pub events: events::EventLog,
+    /// Events recorded, by kind (`tutti_tracker_events_total`).
+    pub recorded: handlers::Recorded,
 }
 
 /// How often old, fetched events are deleted.
@@ -35,6 +37,16 @@ pub async fn start(ctx: ComponentContext, config: TrkConfig) -> anyhow::Result<S
     let state = Arc::new(TrkState {
         jobs: jobs::Jobs::open(&data.join("jobs.sqlite")).await?,
         events: events::EventLog::open(&data).await?,
+        recorded: handlers::Recorded::new(&ctx.metrics),
+    });
+    let queued = ctx.metrics.gauge(
+        "tracker_event_queue",
+        "Events handed to the log writer and not yet durable",
+    );
+    let log = state.events.clone();
+    ctx.metrics.on_scrape(move || {
+        queued.set(i64::try_from(log.queued()).unwrap_or(i64::MAX));
+        std::future::ready(())
     });
     // The open and click answers are the hot path: they are added after the component's
     // request tracing (a span and two events per request cost a third of their speed),

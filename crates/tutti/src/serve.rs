@@ -116,6 +116,7 @@ async fn serve(
     for &component in &server.components {
         let instance_id = tutti_core::root::instance_id(&root, component)
             .with_context(|| format!("cannot read the instance id of the {}", component.title()))?;
+        let metrics = tutti_core::metrics::Metrics::new(component);
         let ctx = ComponentContext {
             root: root.clone(),
             server: server.clone(),
@@ -123,13 +124,28 @@ async fn serve(
             started_at,
             http: http_client.clone(),
             shutdown: shutdown.clone(),
+            metrics: metrics.clone(),
         };
         let started = start_component(component, ctx, &installation)
             .await
             .with_context(|| format!("the {} did not start", component.title()))?;
         let prefix = component.prefix();
+        let access = tutti_core::metrics::MetricsAccess {
+            metrics: metrics.clone(),
+            token: server.metrics_token.clone(),
+        };
+        let router = started
+            .router
+            .route_layer(axum::middleware::from_fn_with_state(
+                metrics,
+                tutti_core::metrics::measure,
+            ))
+            .route(
+                "/metrics",
+                axum::routing::get(tutti_core::metrics::endpoint).with_state(access),
+            );
         // `/hub/` and `/hub` are the same page.
-        app = app.nest(prefix, started.router).route(
+        app = app.nest(prefix, router).route(
             &format!("{prefix}/"),
             axum::routing::get(move || async move { axum::response::Redirect::permanent(prefix) }),
         );

@@ -280,22 +280,8 @@ async fn through_the_proxy(example: Example) {
     let message = json!({"subject": "Hi &NAME;", "from_address": "news@shop.example",
         "html": "<p>Hi &NAME;</p><a href=\"https://shop.example/sale\">Sale</a>",
         "text": "Hi &NAME;, see https://shop.example/sale"});
-    let (status, body) = anna.put(&format!("/jobs/{id}/message"), message).await;
-    assert_eq!(status, 200, "{body}");
-    for step in ["test", "authorize", "send"] {
-        let (status, body) = anna
-            .post(
-                &format!("/jobs/{id}/{step}"),
-                json!({"addresses": ["me@shop.example"]}),
-            )
-            .await;
-        assert_eq!(status, 200, "{step}: {body}");
-    }
-    let deadline = Instant::now() + DEADLINE;
-    while sink.received().len() < 3 {
-        assert!(Instant::now() < deadline, "the messages were not delivered");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    send_job(&anna, &id, message).await;
+    wait_delivered(&sink, 3).await;
 
     // Every URL in the delivered message names the proxy, never a server behind it.
     let received = sink.received();

@@ -91,24 +91,8 @@ async fn events_are_imported_exactly_once_across_kills_of_tracker_and_mailer() {
     upload_recipients(&anna, &id, csv).await;
     let message = json!({"subject": "Hi &NAME;", "from_address": "news@shop.example",
         "html": "<p>Hi &NAME;</p><a href=\"https://shop.example/sale\">Sale</a>"});
-    assert_eq!(
-        anna.put(&format!("/jobs/{id}/message"), message).await.0,
-        200
-    );
-    for step in ["test", "authorize", "send"] {
-        let (status, body) = anna
-            .post(
-                &format!("/jobs/{id}/{step}"),
-                json!({"addresses": ["me@shop.example"]}),
-            )
-            .await;
-        assert_eq!(status, 200, "{step}: {body}");
-    }
-    let deadline = Instant::now() + DEADLINE;
-    while sink.received().len() < RECIPIENTS + 1 {
-        assert!(Instant::now() < deadline, "not everybody got the message");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    send_job(&anna, &id, message).await;
+    wait_delivered(&sink, RECIPIENTS + 1).await;
 
     // Every recipient clicks; the Tracker and the Mailer are killed twice on the way, and
     // a click to a dead Tracker is not answered (so it does not count).

@@ -20,6 +20,8 @@ pub struct ServerConfig {
     pub host_name: Option<String>,
     pub ssl: Option<SslConfig>,
     pub shutdown_grace: Duration,
+    /// `MetricsToken`: the bearer token that reads the metrics; `None`: loopback only.
+    pub metrics_token: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -75,6 +77,13 @@ impl ServerConfig {
             host_name: ini.get("HostName")?,
             ssl,
             shutdown_grace: Duration::from_secs(u64::from(ini.get::<u32>("ShutdownGraceSeconds")?)),
+            metrics_token: {
+                let token: Option<String> = ini.get("MetricsToken")?;
+                if token.as_ref().is_some_and(|t| t.len() < 16) {
+                    return Err(ini.error("MetricsToken", "expected 16 or more characters"));
+                }
+                token
+            },
         })
     }
 

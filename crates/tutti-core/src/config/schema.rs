@@ -134,6 +134,15 @@ pub static SERVER_INI: &FileSpec = &FileSpec {
             doc: "The private key of SslCertificate (PKCS#8, PKCS#1 or SEC1).",
         },
         KeySpec {
+            name: "MetricsToken",
+            default: "",
+            expected: "a token of 16 or more characters, or empty",
+            doc: "Who may read the Prometheus metrics at /hub/metrics, /lui/metrics, \
+                  /trk/metrics and /mailer/metrics: whoever sends this token as \
+                  `Authorization: Bearer TOKEN`. Empty: callers on this machine (loopback) \
+                  only.",
+        },
+        KeySpec {
             name: "ShutdownGraceSeconds",
             default: "30",
             expected: "a whole number of seconds",

@@ -78,6 +78,9 @@ async fn from_tracker(state: &LuiState) -> anyhow::Result<()> {
             return Ok(());
         }
         state.events.store_tracking(source, &page).await?;
+        state
+            .events_imported
+            .inc_by("tracker", page.events.len() as u64);
         if !full {
             return Ok(());
         }
@@ -105,6 +108,9 @@ async fn from_mailer(state: &LuiState, conn: &MailerConnection) -> anyhow::Resul
             return Ok(());
         }
         state.events.store_delivery(&source, &page).await?;
+        state
+            .events_imported
+            .inc_by("mailer", page.events.len() as u64);
         if !full {
             return Ok(());
         }

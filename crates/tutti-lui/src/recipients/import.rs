@@ -7,6 +7,7 @@
 //! gets multi-row inserts through the pool.
 
 use std::path::{Path, PathBuf};
+use tutti_core::metrics::Counter;
 
 use sqlx::AnyConnection;
 use tokio::sync::mpsc;
@@ -95,8 +96,11 @@ pub async fn import(
     options: Options,
 ) -> anyhow::Result<Imported> {
     if let Some(db_file) = lists.db.sqlite_file.clone() {
-        return tokio::task::spawn_blocking(move || import_sqlite(&db_file, list, &file, &options))
-            .await?;
+        let rows_read = lists.rows_read.clone();
+        return tokio::task::spawn_blocking(move || {
+            import_sqlite(&db_file, list, &file, &options, &rows_read)
+        })
+        .await?;
     }
     import_any(lists, list, file, options).await
 }
@@ -191,6 +195,7 @@ fn import_sqlite(
     list: i64,
     file: &Path,
     options: &Options,
+    rows_read: &Counter,
 ) -> anyhow::Result<Imported> {
     let mut conn = rusqlite::Connection::open(db_file)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -203,6 +208,7 @@ fn import_sqlite(
     let (file, options) = (file.to_path_buf(), options.clone());
     let reader = std::thread::spawn(move || read_file(file, options, send));
     let mut total = Imported::default();
+    let mut rows_read_before = 0;
     let mut failure = None;
     let mut chunks = chunks.into_iter().peekable();
     while chunks.peek().is_some() && failure.is_none() {
@@ -248,6 +254,8 @@ fn import_sqlite(
             rusqlite::params![list, total.read, total.accepted, total.rejected, total.duplicates],
         )?;
         tx.commit()?;
+        rows_read.inc_by(u64::try_from(total.read).unwrap_or(0) - rows_read_before);
+        rows_read_before = u64::try_from(total.read).unwrap_or(0);
     }
     drop(chunks);
     if reader.join().is_err() {
@@ -285,6 +293,7 @@ pub async fn store_records(
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
+    lists.rows_read.inc_by(records.len() as u64);
     Ok(())
 }
 

@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use sqlx::any::AnyRow;
+use tutti_core::metrics::Counter;
 use utoipa::ToSchema;
 
 use crate::database::{Database, now_ms};
@@ -73,6 +74,8 @@ pub struct NewList<'a> {
 #[derive(Clone)]
 pub struct Lists {
     pub(crate) db: Database,
+    /// Rows read by imports, uploads and queries alike (`tutti_lui_recipient_rows_total`).
+    pub(crate) rows_read: Counter,
 }
 
 const COLUMNS: &str = "id, name, owner_id, group_name, columns, email_column, name_column, source, read_rows, accepted, rejected, duplicates, state, failure, created_ms";
@@ -109,8 +112,8 @@ fn numbered_row(r: &AnyRow) -> sqlx::Result<(i64, Vec<String>)> {
 }
 
 impl Lists {
-    pub fn new(db: Database) -> Lists {
-        Lists { db }
+    pub fn new(db: Database, rows_read: Counter) -> Lists {
+        Lists { db, rows_read }
     }
 
     /// Makes an empty list in state `importing`.

@@ -411,6 +411,11 @@ impl EventLog {
         Ok(EventLog { queue, shared })
     }
 
+    /// How many events wait for the writer.
+    pub fn queued(&self) -> usize {
+        QUEUE - self.queue.capacity()
+    }
+
     /// Records an event; returns once it is on disk, with its cursor.
     pub async fn record(&self, event: NewEvent) -> Result<i64, String> {
         let (durable, done) = oneshot::channel();

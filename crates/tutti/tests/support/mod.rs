@@ -525,6 +525,34 @@ pub async fn upload_recipients(api: &HubApi, job: &str, csv: impl Into<reqwest::
     }
 }
 
+/// Puts `message` on the job, then tests (to me@shop.example), authorizes and sends it.
+pub async fn send_job(api: &HubApi, job: &str, message: serde_json::Value) {
+    let (status, body) = api.put(&format!("/jobs/{job}/message"), message).await;
+    assert_eq!(status, 200, "{body}");
+    for step in ["test", "authorize", "send"] {
+        let (status, body) = api
+            .post(
+                &format!("/jobs/{job}/{step}"),
+                serde_json::json!({"addresses": ["me@shop.example"]}),
+            )
+            .await;
+        assert_eq!(status, 200, "{step}: {body}");
+    }
+}
+
+/// Waits until `sink` has received `count` messages.
+pub async fn wait_delivered(sink: &tutti_smtp::sink::Sink, count: usize) {
+    let deadline = Instant::now() + DEADLINE;
+    while sink.received().len() < count {
+        assert!(
+            Instant::now() < deadline,
+            "{} of {count} messages were delivered",
+            sink.received().len()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// A headless Chromium (through chromedriver) or Firefox (through geckodriver), driven
 /// over WebDriver, for browser tests.
 pub struct Browser {

@@ -1,0 +1,246 @@
+//! Each component's Prometheus metrics, at `GET /{component}/metrics` in the text format:
+//! requests and their latency by route (for every component), and what the component adds
+//! (events recorded, messages sent, recipients imported, queue depths).
+//!
+//! Who may read them: with `MetricsToken` in server.ini, whoever sends it as a bearer
+//! token; without it, callers on this machine only (loopback), because a Tracker faces the
+//! Internet.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use prometheus_client::encoding::EncodeLabelSet;
+pub use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+pub use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::{Metric, Registry};
+use subtle::ConstantTimeEq;
+
+use crate::Component;
+
+type Refresh = Box<dyn Fn() -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+
+/// Upper bounds of the latency buckets, in seconds: 0.1 ms to 5 s.
+const LATENCY_BUCKETS: [f64; 15] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+];
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    route: String,
+    method: String,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    route: String,
+}
+
+struct Inner {
+    component: Component,
+    registry: Mutex<Registry>,
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<RouteLabels, Histogram>,
+    /// Run before each scrape: gauges read from stores (queue depths).
+    refreshers: Mutex<Vec<Arc<Refresh>>>,
+}
+
+/// One component's metrics. Cheap to clone.
+#[derive(Clone)]
+pub struct Metrics(Arc<Inner>);
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Metrics({})", self.0.component.name())
+    }
+}
+
+impl Metrics {
+    pub fn new(component: Component) -> Metrics {
+        let mut registry = Registry::with_prefix("tutti");
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests answered, by route, method and status",
+            requests.clone(),
+        );
+        let latency = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(LATENCY_BUCKETS.iter().copied())
+        });
+        registry.register(
+            "http_request_duration_seconds",
+            "Time from request to the answer's headers, by route",
+            latency.clone(),
+        );
+        Metrics(Arc::new(Inner {
+            component,
+            registry: Mutex::new(registry),
+            requests,
+            latency,
+            refreshers: Mutex::new(Vec::new()),
+        }))
+    }
+
+    /// Adds a metric of the component (its name gets the `tutti_` prefix).
+    pub fn register(&self, name: &str, help: &str, metric: impl Metric) {
+        self.0
+            .registry
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .register(name, help, metric);
+    }
+
+    /// A counter of the component (`tutti_{name}_total`).
+    pub fn counter(&self, name: &str, help: &str) -> Counter {
+        let counter = Counter::default();
+        self.register(name, help, counter.clone());
+        counter
+    }
+
+    /// A counter per value of one label (`tutti_{name}_total{label="..."}`).
+    pub fn counter_by(&self, name: &str, help: &str, label: &'static str) -> CounterBy {
+        let family = Family::default();
+        self.register(name, help, family.clone());
+        CounterBy { label, family }
+    }
+
+    /// A gauge of the component, usually set by an `on_scrape` refresher.
+    pub fn gauge(&self, name: &str, help: &str) -> Gauge {
+        let gauge = Gauge::default();
+        self.register(name, help, gauge.clone());
+        gauge
+    }
+
+    /// Runs `refresh` before every scrape (to read a gauge's value from a store).
+    pub fn on_scrape<F, Fut>(&self, refresh: F)
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let boxed: Refresh = Box::new(move || Box::pin(refresh()));
+        self.0
+            .refreshers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Arc::new(boxed));
+    }
+
+    /// The text exposition of every metric, refreshed.
+    pub async fn render(&self) -> String {
+        let refreshers: Vec<Arc<Refresh>> = self
+            .0
+            .refreshers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        for refresh in refreshers {
+            refresh().await;
+        }
+        let mut text = String::new();
+        let registry = self.0.registry.lock().unwrap_or_else(|e| e.into_inner());
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut text, &registry);
+        text
+    }
+}
+
+/// Counters told apart by the value of one label.
+#[derive(Clone, Debug)]
+pub struct CounterBy {
+    label: &'static str,
+    family: Family<Vec<(&'static str, String)>, Counter>,
+}
+
+impl CounterBy {
+    /// The counter for `value` (keep it where the same value is counted often).
+    pub fn get(&self, value: &str) -> Counter {
+        self.family
+            .get_or_create(&vec![(self.label, value.to_string())])
+            .clone()
+    }
+
+    pub fn inc_by(&self, value: &str, n: u64) {
+        self.get(value).inc_by(n);
+    }
+}
+
+/// Middleware (as a route layer, so the route is known): counts and times each request.
+pub async fn measure(State(metrics): State<Metrics>, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let method = request.method().as_str().to_string();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let inner = &metrics.0;
+    let route = match route.strip_prefix(inner.component.prefix()) {
+        // A route of a nested router is seen without the component's prefix.
+        Some(_) => route,
+        None => format!("{}{route}", inner.component.prefix()),
+    };
+    inner
+        .latency
+        .get_or_create(&RouteLabels {
+            route: route.clone(),
+        })
+        .observe(started.elapsed().as_secs_f64());
+    inner
+        .requests
+        .get_or_create(&RequestLabels {
+            route,
+            method,
+            status: response.status().as_u16(),
+        })
+        .inc();
+    response
+}
+
+/// Who may read the metrics.
+#[derive(Clone)]
+pub struct MetricsAccess {
+    pub metrics: Metrics,
+    /// `MetricsToken`; `None`: loopback callers only.
+    pub token: Option<String>,
+}
+
+/// `GET /{component}/metrics`.
+pub async fn endpoint(
+    State(access): State<MetricsAccess>,
+    peer: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+) -> Response {
+    let allowed = match &access.token {
+        Some(token) => headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .is_some_and(|given| bool::from(given.as_bytes().ct_eq(token.as_bytes()))),
+        None => peer.is_some_and(|p| p.0.0.ip().is_loopback()),
+    };
+    if !allowed {
+        let why = if access.token.is_some() {
+            "send MetricsToken (server.ini) as a bearer token"
+        } else {
+            "metrics are answered on this machine only; set MetricsToken in server.ini to scrape them from another"
+        };
+        return (StatusCode::FORBIDDEN, format!("{why}\n")).into_response();
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        access.metrics.render().await,
+    )
+        .into_response()
+}
