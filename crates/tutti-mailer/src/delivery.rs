@@ -395,11 +395,19 @@ impl Engine {
         let mut messages = Vec::with_capacity(claimed.len());
         let mut failed = Vec::new();
         for c in claimed {
-            let address = c
-                .fields
-                .get(d.address_column)
-                .map(|a| a.trim().to_string())
-                .unwrap_or_default();
+            let written = c.fields.get(d.address_column).map_or("", |a| a.trim());
+            let address = match deliverable(written) {
+                Ok(a) => a,
+                Err(reason) => {
+                    failed.push(Fate {
+                        seq: c.seq,
+                        kind: DeliveryKind::Failed,
+                        reply: reason,
+                        next_at_ms: 0,
+                    });
+                    continue;
+                }
+            };
             let name = d
                 .name_column
                 .and_then(|n| c.fields.get(n))
@@ -593,5 +601,43 @@ impl Engine {
             reply,
             next_at_ms: now + i64::try_from(pause.as_millis()).unwrap_or(3_600_000),
         }
+    }
+}
+
+/// The address as it goes into `RCPT TO` and the `To` header: an international domain in
+/// its ASCII (IDNA) form, since relays need not speak SMTPUTF8, which Tutti does not use.
+/// A local part outside ASCII cannot be written so: that recipient fails with the reason.
+fn deliverable(address: &str) -> Result<String, String> {
+    if address.is_ascii() {
+        return Ok(address.to_string());
+    }
+    let ascii = tutti_recipients::address_key(address)
+        .map_err(|problem| format!("not a deliverable address ({address}): {problem}"))?;
+    if ascii.is_ascii() {
+        Ok(ascii)
+    } else {
+        Err(format!(
+            "{address}: the part before the @ is not ASCII; delivering it needs SMTPUTF8, which Tutti does not use"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::deliverable;
+
+    #[test]
+    fn international_domains_go_out_in_ascii_and_local_parts_must_be_ascii() {
+        assert_eq!(
+            deliverable("Ann@shop.example").as_deref(),
+            Ok("Ann@shop.example")
+        );
+        assert_eq!(
+            deliverable("francois@Bücher.example").as_deref(),
+            Ok("francois@xn--bcher-kva.example")
+        );
+        let refused = deliverable("françois@shop.example").unwrap_err();
+        assert!(refused.contains("SMTPUTF8"), "{refused}");
+        assert!(deliverable("ü@").is_err());
     }
 }

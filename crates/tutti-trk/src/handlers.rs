@@ -20,7 +20,7 @@ use tutti_core::token::{Token, TokenKind, parse};
 use crate::TrkState;
 use crate::classify::{HEAD, TOO_FAST, TOO_FAST_SECONDS, classify};
 use crate::events::{FeedError, NewEvent};
-use crate::jobs::{Job, RegisterError, Registered, valid_target};
+use crate::jobs::{Job, RegisterError, Registered, redirect_target};
 
 /// A transparent 1×1 GIF.
 const PIXEL: [u8; 43] = [
@@ -168,14 +168,14 @@ pub async fn click(State(state): State<Arc<TrkState>>, request: Request) -> Resp
         return not_found();
     };
     let target = if link.merged {
-        token.target.clone()
+        token.target.as_deref()
     } else {
-        Some(link.url.clone())
+        Some(link.url.as_str())
     };
-    let Some(target) = target.filter(|t| valid_target(t)) else {
-        return not_found();
-    };
-    let Ok(location) = HeaderValue::from_str(&target) else {
+    let Some(location) = target
+        .and_then(redirect_target)
+        .and_then(|t| HeaderValue::from_str(&t).ok())
+    else {
         return not_found();
     };
     if link.tracked {

@@ -39,16 +39,15 @@ pub enum Registered {
     Same,
 }
 
-/// Whether `url` may be a redirect target: an absolute http(s) URL without spaces.
-pub fn valid_target(url: &str) -> bool {
-    let lower = url
-        .get(..8)
-        .map(str::to_ascii_lowercase)
-        .unwrap_or_default();
-    (lower.starts_with("http://") || lower.starts_with("https://"))
-        && url.len() <= MAX_URL_LEN
-        && url.len() > "http://".len()
-        && !url.chars().any(|c| c.is_whitespace() || c.is_control())
+/// The `Location` for a link target, if it may be one: an absolute http(s) URL with a
+/// host and no control characters, in its ASCII form (spaces and other characters
+/// percent-encoded, an international host as punycode), as a header must be.
+pub fn redirect_target(target: &str) -> Option<String> {
+    if target.len() > MAX_URL_LEN || target.chars().any(char::is_control) {
+        return None;
+    }
+    let url = url::Url::parse(target).ok()?;
+    (matches!(url.scheme(), "http" | "https") && url.host().is_some()).then(|| url.into())
 }
 
 fn check(id: &str, reg: &JobRegistration) -> Result<JobKey, String> {
@@ -60,7 +59,7 @@ fn check(id: &str, reg: &JobRegistration) -> Result<JobKey, String> {
         return Err(format!("a job may have at most {MAX_LINKS} links"));
     }
     for (i, link) in reg.links.iter().enumerate() {
-        if !link.merged && !valid_target(&link.url) {
+        if !link.merged && redirect_target(&link.url).is_none() {
             return Err(format!(
                 "link {i}: \"{}\" is not an absolute http or https URL",
                 link.url.chars().take(200).collect::<String>()
@@ -156,12 +155,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn targets_must_be_absolute_http() {
-        assert!(valid_target("https://shop.example/sale?x=1"));
-        assert!(valid_target("HTTP://shop.example"));
-        assert!(!valid_target("javascript:alert(1)"));
-        assert!(!valid_target("//evil.example"));
-        assert!(!valid_target("https://shop.example/a b"));
-        assert!(!valid_target("http://"));
+    fn targets_must_be_absolute_http_and_are_sent_as_ascii() {
+        let target = |t: &str| redirect_target(t);
+        assert_eq!(
+            target("https://shop.example/sale?x=1").as_deref(),
+            Some("https://shop.example/sale?x=1")
+        );
+        assert_eq!(
+            target("HTTP://shop.example").as_deref(),
+            Some("http://shop.example/")
+        );
+        assert_eq!(target("javascript:alert(1)"), None);
+        assert_eq!(target("//evil.example"), None);
+        assert_eq!(target("http://"), None);
+        assert_eq!(target("https://shop.example/a\nLocation: x"), None);
+        assert_eq!(target("mailto:a@shop.example"), None);
+        // A value merged into a link may hold spaces and any script: the browser gets
+        // them percent-encoded, and a host in its ASCII form.
+        assert_eq!(
+            target("https://bücher.example/über uns?name=Иван Петров").as_deref(),
+            Some(
+                "https://xn--bcher-kva.example/%C3%BCber%20uns?name=%D0%98%D0%B2%D0%B0%D0%BD%20%D0%9F%D0%B5%D1%82%D1%80%D0%BE%D0%B2"
+            )
+        );
     }
 }

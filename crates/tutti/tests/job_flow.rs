@@ -14,8 +14,6 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use support::*;
 use tutti_lui::testing::PgDatabase;
-use tutti_smtp::server::ServerConfig;
-use tutti_smtp::sink::Sink;
 
 async fn upload(api: &HubApi, job: &str, query: &str, body: &[u8]) -> (u16, Value) {
     let r = api
@@ -68,13 +66,7 @@ const HTML: &str = "<p>Dear &NAME;,</p>\n.BB &TIER; = \"gold\"\n<p>Gold offer</p
 async fn the_whole_job(database: &[(&str, &str)]) {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("root");
-    let sink = Sink::start(
-        "127.0.0.1:0".parse().unwrap(),
-        ServerConfig::new("sink.test"),
-        true,
-    )
-    .await
-    .unwrap();
+    let sink = start_sink().await;
     let server = start_sending_installation(&root, sink.addr.port(), database).await;
     let anna = sender(&server, "anna").await;
     let (_, job) = anna.post("/jobs", json!({"title": "Spring sale"})).await;

@@ -10,8 +10,6 @@ use std::time::{Duration, Instant};
 
 use fantoccini::Locator;
 use support::*;
-use tutti_smtp::server::ServerConfig;
-use tutti_smtp::sink::Sink;
 
 #[tokio::test]
 async fn a_job_from_login_to_a_full_progress_bar_in_chromium() {
@@ -25,13 +23,7 @@ async fn a_job_from_login_to_a_full_progress_bar_in_firefox() {
 
 async fn a_job_in(browser: Browser, name: &str) {
     let dir = tempfile::tempdir().unwrap();
-    let sink = Sink::start(
-        "127.0.0.1:0".parse().unwrap(),
-        ServerConfig::new("sink.test"),
-        true,
-    )
-    .await
-    .unwrap();
+    let sink = start_sink().await;
     let server = start_sending_installation(&dir.path().join("root"), sink.addr.port(), &[]).await;
     sender(&server, "maria").await;
     let ben = sender(&server, "ben").await;

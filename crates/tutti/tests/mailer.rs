@@ -194,13 +194,7 @@ fn api<'a>(mailer: &'a Server, dir: &Path) -> Api<'a> {
 }
 
 async fn sink() -> Sink {
-    Sink::start(
-        "127.0.0.1:0".parse().unwrap(),
-        ServerConfig::new("sink.test"),
-        true,
-    )
-    .await
-    .unwrap()
+    start_sink().await
 }
 
 #[tokio::test]

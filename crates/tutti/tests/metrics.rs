@@ -11,8 +11,6 @@ use std::time::{Duration, Instant};
 use mail_parser::MessageParser;
 use serde_json::json;
 use support::*;
-use tutti_smtp::server::ServerConfig;
-use tutti_smtp::sink::Sink;
 
 async fn scrape(server: &Server, component: &str) -> String {
     let r = reqwest::get(server.url(&format!("/{component}/metrics")))
@@ -37,13 +35,7 @@ fn sample(text: &str, name: &str) -> Option<f64> {
 #[tokio::test]
 async fn every_component_counts_what_it_does() {
     let dir = tempfile::tempdir().unwrap();
-    let sink = Sink::start(
-        "127.0.0.1:0".parse().unwrap(),
-        ServerConfig::new("sink.test"),
-        true,
-    )
-    .await
-    .unwrap();
+    let sink = start_sink().await;
     let server = start_sending_installation(dir.path(), sink.addr.port(), &[]).await;
     let anna = sender(&server, "anna").await;
     let (_, job) = anna.post("/jobs", json!({"title": "Counted"})).await;

@@ -16,8 +16,6 @@ use mail_parser::MessageParser;
 use serde_json::json;
 use support::nginx::Nginx;
 use support::*;
-use tutti_smtp::server::ServerConfig;
-use tutti_smtp::sink::Sink;
 
 const PROXY: &str = "127.0.0.9";
 
@@ -99,13 +97,7 @@ fn urls(text: &str) -> Vec<String> {
 
 async fn through_the_proxy(example: Example) {
     let dir = tempfile::tempdir().unwrap();
-    let sink = Sink::start(
-        "127.0.0.1:0".parse().unwrap(),
-        ServerConfig::new("sink.test"),
-        true,
-    )
-    .await
-    .unwrap();
+    let sink = start_sink().await;
     let hub = format!("127.0.0.2:{}", free_port("127.0.0.2"));
     let lui = format!("127.0.0.3:{}", free_port("127.0.0.3"));
     let trk = format!("127.0.0.4:{}", free_port("127.0.0.4"));

@@ -12,21 +12,13 @@ use mail_parser::MessageParser;
 use nix::sys::signal::Signal;
 use serde_json::json;
 use support::*;
-use tutti_smtp::server::ServerConfig;
-use tutti_smtp::sink::Sink;
 
 const RECIPIENTS: usize = 120;
 
 #[tokio::test]
 async fn events_are_imported_exactly_once_across_kills_of_tracker_and_mailer() {
     let dir = tempfile::tempdir().unwrap();
-    let sink = Sink::start(
-        "127.0.0.1:0".parse().unwrap(),
-        ServerConfig::new("sink.test"),
-        true,
-    )
-    .await
-    .unwrap();
+    let sink = start_sink().await;
     let (port_a, port_b) = (free_port("127.0.0.2"), free_port("127.0.0.3"));
     let (a, b) = (format!("127.0.0.2:{port_a}"), format!("127.0.0.3:{port_b}"));
     let (root_a, root_b) = (dir.path().join("a"), dir.path().join("b"));

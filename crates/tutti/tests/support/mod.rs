@@ -540,6 +540,17 @@ pub async fn send_job(api: &HubApi, job: &str, message: serde_json::Value) {
     }
 }
 
+/// An SMTP sink on 127.0.0.1 that accepts every message.
+pub async fn start_sink() -> tutti_smtp::sink::Sink {
+    tutti_smtp::sink::Sink::start(
+        "127.0.0.1:0".parse().expect("an address"),
+        tutti_smtp::server::ServerConfig::new("sink.test"),
+        true,
+    )
+    .await
+    .expect("the sink starts")
+}
+
 /// Waits until `sink` has received `count` messages.
 pub async fn wait_delivered(sink: &tutti_smtp::sink::Sink, count: usize) {
     let deadline = Instant::now() + DEADLINE;
