@@ -9,24 +9,43 @@ use serde::de::DeserializeOwned;
 
 use crate::api::{ErrorBody, Health, Ping};
 use crate::component::Component;
+use crate::config::ServerConfig;
 use crate::hostport::HostPort;
 use crate::secret::ClusterSecret;
 
 /// The HTTP client type of component calls (so callers need not name reqwest).
 pub type HttpClient = reqwest::Client;
 
-/// The HTTP client a process uses for every call to another component. Environment proxy
-/// settings are ignored: components talk over the names in their INI files.
-pub fn http_client() -> reqwest::Client {
+fn client_builder() -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .user_agent(concat!("tutti/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(Duration::from_secs(3))
         .timeout(Duration::from_secs(15))
         .no_proxy()
+}
+
+/// The HTTP client a server's components (and its commands) use for every call to another
+/// component. Environment proxy settings are ignored: components talk over the names in
+/// their INI files. HTTPS peers must present a certificate the system trusts or one of
+/// server.ini's `TrustedCertificates`.
+pub fn http_client(server: &ServerConfig) -> Result<reqwest::Client, String> {
+    let mut builder = client_builder();
+    if let Some(trusted) = &server.trusted_certificates {
+        builder = builder.tls_certs_merge(trusted.certificates.iter().cloned());
+    }
+    builder
         .build()
-        // Building fails only if the TLS backend cannot initialise, which no
-        // configuration of ours can cause: a broken installation, not an input.
-        .expect("the HTTP client's TLS backend initialises")
+        .map_err(|e| match &server.trusted_certificates {
+            Some(trusted) => format!(
+                "server.ini, TrustedCertificates: the certificates in {} cannot be used: {}",
+                trusted.path.display(),
+                chain(&e)
+            ),
+            None => format!(
+                "the HTTP client cannot start its TLS backend: {}",
+                chain(&e)
+            ),
+        })
 }
 
 /// Why a call to another component failed.
@@ -210,8 +229,22 @@ fn describe(e: &reqwest::Error) -> String {
     if e.is_timeout() {
         return "no answer in time (timed out)".into();
     }
+    let text = chain(e);
+    // rustls: "invalid peer certificate: UnknownIssuer", "... NotValidForName", ...
+    if text.contains("invalid peer certificate") {
+        return format!(
+            "{text} (the peer's HTTPS certificate is not trusted here: if it is self-signed or \
+             from a private CA, name that certificate in TrustedCertificates in this server's \
+             server.ini; the host name in the address must be one the certificate names)"
+        );
+    }
+    text
+}
+
+/// An error and its sources in one line.
+fn chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
+    let mut source = e.source();
     while let Some(s) = source {
         text = format!("{text}: {s}");
         source = s.source();

@@ -4,6 +4,8 @@
 
 pub mod api;
 pub mod auth;
+pub mod backup;
+pub mod branding;
 pub mod client;
 pub mod component;
 pub mod config;
@@ -14,6 +16,7 @@ pub mod logging;
 pub mod metrics;
 pub mod password;
 pub mod properties;
+pub mod remote_admin;
 pub mod rights;
 pub mod root;
 pub mod runtime;

@@ -9,6 +9,7 @@
 
 use std::io::{self, IsTerminal};
 use std::path::Path;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use tracing::{Level, Metadata, Subscriber};
 use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
@@ -38,6 +39,30 @@ pub struct LogGuard {
 
 type BoxedLayer = Box<dyn Layer<Registry> + Send + Sync>;
 
+/// Each component's log level now (an index into [`LogLevel::ALL`]): set from its INI file
+/// at start, changed at run time from the Hub's console.
+static LEVELS: [AtomicU8; 4] = [const { AtomicU8::new(1) }; 4];
+
+fn slot(component: Component) -> &'static AtomicU8 {
+    let i = Component::ALL
+        .iter()
+        .position(|c| *c == component)
+        .unwrap_or(0);
+    &LEVELS[i]
+}
+
+/// What `component` writes to its log now.
+pub fn level(component: Component) -> LogLevel {
+    let i = usize::from(slot(component).load(Ordering::Relaxed));
+    LogLevel::ALL.get(i).copied().unwrap_or(LogLevel::Standard)
+}
+
+/// Changes what `component` writes to its log, at once.
+pub fn set_level(component: Component, level: LogLevel) {
+    let i = LogLevel::ALL.iter().position(|l| *l == level).unwrap_or(1);
+    slot(component).store(i as u8, Ordering::Relaxed);
+}
+
 /// Builds the layers for `targets` under `root`.
 fn layers(root: &Path, targets: &[LogTarget]) -> io::Result<(Vec<BoxedLayer>, Vec<WorkerGuard>)> {
     let mut layers: Vec<BoxedLayer> = Vec::new();
@@ -56,12 +81,12 @@ fn layers(root: &Path, targets: &[LogTarget]) -> io::Result<(Vec<BoxedLayer>, Ve
         let (writer, guard) = NonBlockingBuilder::default().lossy(false).finish(appender);
         guards.push(guard);
         let component = target.component;
-        let level = target.level.tracing_level();
+        set_level(component, target.level);
         let filter = dynamic_filter_fn(move |meta, cx| {
             if meta.is_span() {
                 return true;
             }
-            if meta.level() > &level || !kept_from(meta) {
+            if meta.level() > &level(component).tracing_level() || !kept_from(meta) {
                 return false;
             }
             match owner(meta, cx) {

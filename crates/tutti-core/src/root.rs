@@ -167,6 +167,14 @@ pub fn init(root: &Path, opts: &InitOptions) -> Result<InitReport, InitError> {
             &render_ini(spec, &values),
             &mut report,
         )?;
+        // The pages' branding: a commented example, so the default look stays.
+        if matches!(component, Component::Hub | Component::Lui) {
+            write_new(
+                &crate::branding::file(root, component),
+                crate::branding::EXAMPLE,
+                &mut report,
+            )?;
+        }
     }
     Ok(report)
 }
@@ -279,9 +287,15 @@ mod tests {
         )
         .unwrap();
         assert!(report.generated_secret);
-        assert_eq!(report.written.len(), 5);
+        // server.ini, four component INI files, two commented branding.ini examples.
+        assert_eq!(report.written.len(), 7);
         let inst = Installation::load(dir.path()).unwrap();
         assert!(inst.warnings.is_empty(), "{:?}", inst.warnings);
+        for c in [Component::Hub, Component::Lui] {
+            let branding = crate::branding::load(dir.path(), c);
+            assert!(branding.warnings.is_empty(), "{:?}", branding.warnings);
+            assert_eq!(branding.branding.css(), "", "the example changes nothing");
+        }
         assert_eq!(inst.server.port, 8080);
         let lui = inst.lui.unwrap();
         assert_eq!(lui.registry_hub_host.base_url(), "http://127.0.0.1:8080");

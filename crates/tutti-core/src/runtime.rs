@@ -20,7 +20,7 @@ use crate::auth::require_cluster_secret;
 use crate::client::PeerClient;
 use crate::component::Component;
 use crate::config::ServerConfig;
-use crate::hostport::{HostPort, Scheme};
+use crate::hostport::HostPort;
 use crate::secret::ClusterSecret;
 
 /// Told to every task of a process when it is asked to stop.
@@ -67,11 +67,13 @@ pub struct Started {
 /// secret and every request run in the component's span.
 pub fn component_router(
     component: Component,
-    instance_id: &str,
+    ctx: &ComponentContext,
     secret: &ClusterSecret,
     public: Router,
     api: Router,
 ) -> Router {
+    let instance_id = &ctx.instance_id;
+    let backups = (ctx.root.clone(), component);
     let health = Health {
         component,
         instance_id: instance_id.to_string(),
@@ -84,6 +86,10 @@ pub fn component_router(
     };
     let api = api
         .route("/ping", get(move || async move { Json(ping) }))
+        .route(
+            "/backup",
+            axum::routing::post(back_up).with_state(Arc::new(backups)),
+        )
         .layer(axum::middleware::from_fn_with_state(
             Arc::new(secret.clone()),
             require_cluster_secret,
@@ -95,6 +101,40 @@ pub fn component_router(
             TraceLayer::new_for_http()
                 .make_span_with(move |req: &Request| request_span(component, req)),
         )
+}
+
+/// `POST /{component}/api/backup`: snapshots the component's files now (see
+/// [`crate::backup`]).
+async fn back_up(
+    axum::extract::State(at): axum::extract::State<Arc<(std::path::PathBuf, Component)>>,
+    Json(request): Json<crate::backup::BackupRequest>,
+) -> Result<Json<crate::backup::Snapshot>, crate::http_error::ApiError> {
+    let (root, component) = (at.0.clone(), at.1);
+    let id = request.id.clone();
+    let taken = tokio::task::spawn_blocking(move || {
+        crate::backup::snapshot(&root, component, &request.id, request.keep)
+    })
+    .await
+    .map_err(|e| crate::http_error::ApiError::internal("the backup stopped", e))?;
+    match taken {
+        Ok(snapshot) => {
+            tracing::info!(
+                "backup {id}: {} databases and {} files ({} bytes) in {}",
+                snapshot.databases,
+                snapshot.files,
+                snapshot.bytes,
+                snapshot.folder
+            );
+            Ok(Json(snapshot))
+        }
+        Err(e) => {
+            tracing::error!("backup {id} failed: {e}");
+            Err(crate::http_error::ApiError::new(
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                format!("backup {id}: {e}"),
+            ))
+        }
+    }
 }
 
 /// The span a component's requests and tasks run in; its name is the component's crate
@@ -143,13 +183,7 @@ pub fn start_hub_client(
         ctx.instance_id,
         hub.base_url()
     );
-    let router = component_router(
-        component,
-        &ctx.instance_id,
-        &common.cluster_secret,
-        public,
-        api,
-    );
+    let router = component_router(component, ctx, &common.cluster_secret, public, api);
     Started {
         router,
         tasks: vec![announcer],
@@ -166,13 +200,15 @@ pub fn spawn_announcer(
     interval: Duration,
 ) -> JoinHandle<()> {
     let client = PeerClient::new(ctx.http.clone(), hub, Component::Hub, secret);
+    // HTTP, or HTTPS when server.ini says AnnounceHttps=true.
+    let (scheme, port) = ctx.server.announced_scheme_port();
     let announce = Announce {
         component,
         instance_id: ctx.instance_id.clone(),
         version: VERSION.to_string(),
-        scheme: Scheme::Http,
+        scheme,
         host: ctx.server.advertised_host(),
-        port: ctx.server.port,
+        port,
         started_at: ctx.started_at,
     };
     let mut shutdown = ctx.shutdown.clone();

@@ -12,7 +12,7 @@ use tokio::task::JoinSet;
 use tutti_core::Component;
 use tutti_core::api::{Announce, ComponentEntry, ComponentList, VERSION};
 use tutti_core::client::probe_health;
-use tutti_core::hostport::{HostPort, Scheme};
+use tutti_core::hostport::HostPort;
 use tutti_core::http_error::ApiError;
 
 use crate::HubState;
@@ -22,7 +22,11 @@ use crate::registry::Known;
 pub(crate) async fn register_self(state: &HubState) -> anyhow::Result<()> {
     let server = &state.ctx.server;
     let address = match server.advertised_host() {
-        Some(host) => HostPort::new(Scheme::Http, host, server.port),
+        Some(host) => {
+            // HTTPS with AnnounceHttps, as the other components of this server announce.
+            let (scheme, port) = server.announced_scheme_port();
+            HostPort::new(scheme, host, port)
+        }
         None => server.local_host_port(),
     };
     let now = Utc::now();

@@ -8,13 +8,14 @@ use std::sync::Arc;
 use askama::Template;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
 use axum_extra::extract::cookie::CookieJar;
 use serde::Deserialize;
 use tutti_core::api::{ComponentEntry, ComponentSettings};
+use tutti_core::branding::Branding;
 use tutti_core::hostport::Scheme;
 use tutti_core::http_error::ApiError;
 use tutti_core::rights::Right;
@@ -44,6 +45,16 @@ pub fn router() -> Router<Arc<HubState>> {
         .route("/settings/components", post(save_component_settings))
         .route("/components", get(components))
         .route("/audit", get(audit))
+        .route("/backups", get(backups_page).post(back_up_now))
+        .route("/logs", get(logs_page).post(component_logs))
+        .route("/logs/level", post(set_log_level))
+        .route("/logs/download", post(download_log))
+        .route("/branding/logo", get(logo))
+}
+
+/// The logo of `hub/branding`, public: the login page shows it.
+async fn logo(State(state): State<Arc<HubState>>, headers: HeaderMap) -> Response {
+    state.branding.logo_response(&headers)
 }
 
 /// What every page shows around its content.
@@ -52,16 +63,19 @@ pub struct Frame {
     pub csrf: String,
     pub error: String,
     pub notice: String,
+    /// Company name, header text, logo and colours (`hub/branding/branding.ini`).
+    pub brand: Arc<Branding>,
 }
 
 impl Frame {
-    fn of(jar: &CookieJar, done: &Done) -> Frame {
+    fn of(state: &HubState, jar: &CookieJar, done: &Done) -> Frame {
         let csrf = web_auth::COOKIES.current_csrf(jar).unwrap_or_default();
         Frame {
             nav: true,
             csrf,
             error: String::new(),
             notice: done.message(),
+            brand: state.branding.clone(),
         }
     }
 }
@@ -84,6 +98,7 @@ impl Done {
             "saved" => "Saved.",
             "deleted" => "Deleted.",
             "password" => "The administrator password is changed.",
+            "backup" => "The backup is done: its report is the first below.",
             _ => "",
         }
         .to_string()
@@ -152,6 +167,7 @@ struct LoginPage {
 }
 
 async fn login_page(
+    State(state): State<Arc<HubState>>,
     tls: Option<Extension<tutti_core::runtime::ViaTls>>,
     jar: CookieJar,
 ) -> Response {
@@ -162,6 +178,7 @@ async fn login_page(
                 csrf,
                 error: String::new(),
                 notice: String::new(),
+                brand: state.branding.clone(),
             };
             (jar, render(LoginPage { frame }, StatusCode::OK)).into_response()
         }
@@ -212,6 +229,7 @@ async fn login_submit(
                 csrf: f.csrf,
                 error: e.message.clone(),
                 notice: String::new(),
+                brand: state.branding.clone(),
             };
             render(LoginPage { frame }, e.status)
         }
@@ -243,13 +261,16 @@ struct PasswordPage {
     must_change: bool,
 }
 
-async fn password_page(PageAnySession(auth): PageAnySession) -> Response {
+async fn password_page(
+    State(state): State<Arc<HubState>>,
+    PageAnySession(auth): PageAnySession,
+) -> Response {
     if !matches!(auth.actor, Actor::Admin) {
         return Redirect::to("/hub/login").into_response();
     }
     let frame = Frame {
         nav: !auth.must_change,
-        ..Frame::of(&auth.jar, &Done::default())
+        ..Frame::of(&state, &auth.jar, &Done::default())
     };
     render(
         PasswordPage {
@@ -303,7 +324,7 @@ async fn password_submit(
             let frame = Frame {
                 nav: !auth.must_change,
                 error: e.message.clone(),
-                ..Frame::of(&auth.jar, &Done::default())
+                ..Frame::of(&state, &auth.jar, &Done::default())
             };
             render(
                 PasswordPage {
@@ -335,7 +356,7 @@ async fn overview(
     PageActor(auth): PageActor,
     Query(done): Query<Done>,
 ) -> Response {
-    let frame = Frame::of(&auth.jar, &done);
+    let frame = Frame::of(&state, &auth.jar, &done);
     let page = async {
         let reliance = state.reliance().await?;
         let global = state
@@ -405,7 +426,7 @@ async fn components(State(state): State<Arc<HubState>>, PageActor(auth): PageAct
     match state.component_list().await {
         Ok(list) => render(
             ComponentsPage {
-                frame: Frame::of(&auth.jar, &Done::default()),
+                frame: Frame::of(&state, &auth.jar, &Done::default()),
                 components: list.components,
             },
             StatusCode::OK,
@@ -444,7 +465,7 @@ async fn accounts(
         Ok(page) => {
             let last = (page.offset + page.accounts.len() as i64).min(page.total);
             let p = AccountsPage {
-                frame: Frame::of(&auth.jar, &q),
+                frame: Frame::of(&state, &auth.jar, &q),
                 search_q: urlencoding::encode(&q.search).into_owned(),
                 search: q.search,
                 first: if page.total == 0 { 0 } else { page.offset + 1 },
@@ -659,7 +680,7 @@ async fn group_names(state: &HubState, actor: &Actor) -> Vec<String> {
 
 async fn new_account(State(state): State<Arc<HubState>>, PageActor(auth): PageActor) -> Response {
     let page = AccountPageT {
-        frame: Frame::of(&auth.jar, &Done::default()),
+        frame: Frame::of(&state, &auth.jar, &Done::default()),
         id: None,
         form: combine(
             AccountFields {
@@ -688,7 +709,7 @@ async fn edit_account(
         Err(e) => return e.into_response(),
     };
     let page = AccountPageT {
-        frame: Frame::of(&auth.jar, &done),
+        frame: Frame::of(&state, &auth.jar, &done),
         id: Some(id),
         form: combine(
             AccountFields {
@@ -752,7 +773,7 @@ async fn submit_account(
         Err(e) => {
             let frame = Frame {
                 error: e.message.clone(),
-                ..Frame::of(&auth.jar, &Done::default())
+                ..Frame::of(state, &auth.jar, &Done::default())
             };
             let fields = AccountFields {
                 user_name: f.user_name,
@@ -822,7 +843,7 @@ async fn groups(
     match state.list_groups(&auth.actor).await {
         Ok(groups) => render(
             GroupsPage {
-                frame: Frame::of(&auth.jar, &done),
+                frame: Frame::of(&state, &auth.jar, &done),
                 groups,
             },
             StatusCode::OK,
@@ -864,7 +885,7 @@ async fn create_group(
             let groups = state.list_groups(&auth.actor).await.unwrap_or_default();
             let frame = Frame {
                 error: e.message.clone(),
-                ..Frame::of(&auth.jar, &Done::default())
+                ..Frame::of(&state, &auth.jar, &Done::default())
             };
             render(GroupsPage { frame, groups }, e.status)
         }
@@ -897,7 +918,7 @@ async fn edit_group(
         Err(e) => return e.into_response(),
     };
     let page = GroupPage {
-        frame: Frame::of(&auth.jar, &done),
+        frame: Frame::of(&state, &auth.jar, &done),
         id,
         form: SettingsForm::from_level(&group.settings),
         name: group.name,
@@ -936,7 +957,7 @@ async fn save_group(
         Err(e) => {
             let frame = Frame {
                 error: e.message.clone(),
-                ..Frame::of(&auth.jar, &Done::default())
+                ..Frame::of(&state, &auth.jar, &Done::default())
             };
             render(
                 GroupPage {
@@ -967,7 +988,7 @@ async fn delete_group(
             let groups = state.list_groups(&auth.actor).await.unwrap_or_default();
             let frame = Frame {
                 error: e.message.clone(),
-                ..Frame::of(&auth.jar, &Done::default())
+                ..Frame::of(&state, &auth.jar, &Done::default())
             };
             render(GroupsPage { frame, groups }, e.status)
         }
@@ -1044,7 +1065,7 @@ async fn settings(
     PageActor(auth): PageActor,
     Query(done): Query<Done>,
 ) -> Response {
-    let frame = Frame::of(&auth.jar, &done);
+    let frame = Frame::of(&state, &auth.jar, &done);
     settings_page(&state, &auth, frame, None, StatusCode::OK).await
 }
 
@@ -1066,7 +1087,7 @@ async fn save_settings(
         Err(e) => {
             let frame = Frame {
                 error: e.message.clone(),
-                ..Frame::of(&auth.jar, &Done::default())
+                ..Frame::of(&state, &auth.jar, &Done::default())
             };
             settings_page(&state, &auth, frame, Some(s), e.status).await
         }
@@ -1133,7 +1154,7 @@ async fn save_component_settings(
         Err(e) => {
             let frame = Frame {
                 error: e.message.clone(),
-                ..Frame::of(&auth.jar, &Done::default())
+                ..Frame::of(&state, &auth.jar, &Done::default())
             };
             settings_page(&state, &auth, frame, None, e.status).await
         }
@@ -1171,7 +1192,7 @@ async fn audit(
             let prev = (offset > 0).then(|| (offset - 100).max(0));
             render(
                 AuditPageT {
-                    frame: Frame::of(&auth.jar, &q),
+                    frame: Frame::of(&state, &auth.jar, &q),
                     entries,
                     total,
                     prev,
@@ -1181,5 +1202,285 @@ async fn audit(
             )
         }
         Err(e) => ApiError::internal("audit log", e).into_response(),
+    }
+}
+
+// ---- backups ----
+
+#[derive(Template)]
+#[template(path = "backups.html")]
+struct BackupsPage {
+    frame: Frame,
+    schedule: String,
+    keep: u32,
+    /// (id, report), newest first.
+    reports: Vec<(String, String)>,
+}
+
+async fn backups_page(
+    State(state): State<Arc<HubState>>,
+    PageActor(auth): PageActor,
+    Query(done): Query<Done>,
+) -> Response {
+    if !matches!(auth.actor, Actor::Admin) {
+        return ApiError::new(
+            StatusCode::FORBIDDEN,
+            "only the administrator may see backups",
+        )
+        .into_response();
+    }
+    let schedule = match state.backup.backup_time {
+        Some((h, m)) => format!("daily at {h:02}:{m:02} UTC (BackupTime in hub/hub.ini)"),
+        None => "on demand only (set BackupTime in hub/hub.ini for a daily backup)".into(),
+    };
+    render(
+        BackupsPage {
+            frame: Frame::of(&state, &auth.jar, &done),
+            schedule,
+            keep: state.backup.backup_keep,
+            reports: crate::backups::reports(&state, 20),
+        },
+        StatusCode::OK,
+    )
+}
+
+async fn back_up_now(
+    State(state): State<Arc<HubState>>,
+    PageActor(auth): PageActor,
+    body: Bytes,
+) -> Response {
+    if let Err(r) = check_csrf(&auth.jar, &body) {
+        return r.into_response();
+    }
+    if !matches!(auth.actor, Actor::Admin) {
+        return ApiError::new(StatusCode::FORBIDDEN, "only the administrator may back up")
+            .into_response();
+    }
+    match crate::backups::run(&state).await {
+        Ok(_) => Redirect::to("/hub/backups?done=backup").into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+// ---- logs of the components (their RemoteAdminPassword) ----
+
+#[derive(Template)]
+#[template(path = "logs.html")]
+struct LogsPage {
+    frame: Frame,
+    components: Vec<ComponentEntry>,
+    /// The component whose logs are open, with what it said.
+    open: Option<OpenLogs>,
+}
+
+struct OpenLogs {
+    component: ComponentEntry,
+    password: String,
+    logs: Result<tutti_core::remote_admin::Logs, String>,
+}
+
+#[derive(Deserialize)]
+struct LogsForm {
+    #[serde(default)]
+    csrf: String,
+    instance_id: String,
+    password: String,
+    #[serde(default)]
+    level: String,
+    #[serde(default)]
+    name: String,
+}
+
+async fn logs_page(
+    State(state): State<Arc<HubState>>,
+    PageActor(auth): PageActor,
+    Query(done): Query<Done>,
+) -> Response {
+    logs_view(&state, &auth, &done, None).await
+}
+
+async fn logs_view(
+    state: &Arc<HubState>,
+    auth: &web_auth::Authed,
+    done: &Done,
+    open: Option<OpenLogs>,
+) -> Response {
+    if !matches!(auth.actor, Actor::Admin) {
+        return ApiError::new(
+            StatusCode::FORBIDDEN,
+            "only the administrator may read logs",
+        )
+        .into_response();
+    }
+    match state.component_list().await {
+        Ok(list) => render(
+            LogsPage {
+                frame: Frame::of(state, &auth.jar, done),
+                components: list.components,
+                open,
+            },
+            StatusCode::OK,
+        ),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Reads a logs form (CSRF checked, administrator only) and finds its component.
+async fn logs_form(
+    state: &HubState,
+    auth: &web_auth::Authed,
+    body: &Bytes,
+) -> Result<(LogsForm, ComponentEntry), Response> {
+    let f: LogsForm = form(body).map_err(IntoResponse::into_response)?;
+    if !web_auth::COOKIES.csrf_ok(&auth.jar, &f.csrf) {
+        return Err(csrf_refused());
+    }
+    if !matches!(auth.actor, Actor::Admin) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "only the administrator may read logs",
+        )
+        .into_response());
+    }
+    let list = state
+        .component_list()
+        .await
+        .map_err(IntoResponse::into_response)?;
+    let entry = list
+        .components
+        .into_iter()
+        .find(|c| c.instance_id == f.instance_id)
+        .ok_or_else(|| {
+            ApiError::new(StatusCode::NOT_FOUND, "no such component in the registry")
+                .into_response()
+        })?;
+    Ok((f, entry))
+}
+
+/// A call to the component's remote administration, with its password.
+async fn remote_admin(
+    state: &HubState,
+    entry: &ComponentEntry,
+    password: &str,
+    request: impl FnOnce(&reqwest::Client, String) -> reqwest::RequestBuilder,
+) -> Result<reqwest::Response, String> {
+    let response = request(&state.ctx.http, format!("{}/remote-admin", entry.url))
+        .bearer_auth(password)
+        .timeout(std::time::Duration::from_secs(60))
+        .send()
+        .await
+        .map_err(|e| format!("the {} did not answer: {e}", entry.title))?;
+    if response.status().is_success() {
+        Ok(response)
+    } else {
+        let status = response.status();
+        let body: serde_json::Value = response.json().await.unwrap_or_default();
+        Err(format!(
+            "the {} refused ({status}): {}",
+            entry.title,
+            body["error"].as_str().unwrap_or("no reason given")
+        ))
+    }
+}
+
+async fn open_logs(state: &HubState, entry: ComponentEntry, password: String) -> OpenLogs {
+    let logs = match remote_admin(state, &entry, &password, |http, base| {
+        http.get(format!("{base}/logs"))
+    })
+    .await
+    {
+        Ok(r) => r
+            .json()
+            .await
+            .map_err(|e| format!("an answer that is not a list: {e}")),
+        Err(e) => Err(e),
+    };
+    OpenLogs {
+        component: entry,
+        password,
+        logs,
+    }
+}
+
+/// `POST /hub/logs`: the log files and level of one component.
+async fn component_logs(
+    State(state): State<Arc<HubState>>,
+    PageActor(auth): PageActor,
+    body: Bytes,
+) -> Response {
+    let (f, entry) = match logs_form(&state, &auth, &body).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let open = open_logs(&state, entry, f.password).await;
+    logs_view(&state, &auth, &Done::default(), Some(open)).await
+}
+
+/// `POST /hub/logs/level`: changes the component's log level now.
+async fn set_log_level(
+    State(state): State<Arc<HubState>>,
+    PageActor(auth): PageActor,
+    body: Bytes,
+) -> Response {
+    let (f, entry) = match logs_form(&state, &auth, &body).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let level = f.level.clone();
+    let set = remote_admin(&state, &entry, &f.password, |http, base| {
+        http.put(format!("{base}/log-level"))
+            .json(&tutti_core::remote_admin::SetLevel { level })
+    })
+    .await;
+    let mut open = open_logs(&state, entry, f.password).await;
+    if let Err(e) = set {
+        open.logs = Err(e);
+    }
+    logs_view(&state, &auth, &Done::default(), Some(open)).await
+}
+
+/// `POST /hub/logs/download`: one log file, passed through.
+async fn download_log(
+    State(state): State<Arc<HubState>>,
+    PageActor(auth): PageActor,
+    body: Bytes,
+) -> Response {
+    let (f, entry) = match logs_form(&state, &auth, &body).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let name = f.name.clone();
+    let fetched = remote_admin(&state, &entry, &f.password, |http, base| {
+        http.get(format!("{base}/logs/{name}"))
+    })
+    .await;
+    let response = match fetched {
+        Ok(r) => r,
+        Err(e) => return ApiError::new(StatusCode::BAD_GATEWAY, e).into_response(),
+    };
+    match response.bytes().await {
+        Ok(content) => (
+            [
+                (
+                    header::CONTENT_TYPE,
+                    "text/plain; charset=utf-8".to_string(),
+                ),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!(
+                        "attachment; filename=\"{}-{}\"",
+                        entry.component.name(),
+                        f.name.replace(['"', '\\', '/'], "_")
+                    ),
+                ),
+            ],
+            content,
+        )
+            .into_response(),
+        Err(e) => ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            format!("the download broke off: {e}"),
+        )
+        .into_response(),
     }
 }

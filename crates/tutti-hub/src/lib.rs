@@ -7,6 +7,8 @@
 //! audit log).
 
 mod audit;
+mod backups;
+pub use backups::BackupReport;
 mod components_api;
 mod console;
 mod json_api;
@@ -21,7 +23,7 @@ mod web_auth;
 
 use std::sync::Arc;
 
-use axum::routing::{delete, get};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use tutti_core::Component;
 use tutti_core::config::HubConfig;
@@ -42,6 +44,13 @@ pub(crate) struct HubState {
     pub dummy_hash: String,
     /// `tutti_hub_logins_total{result}`: accepted and refused passwords.
     pub logins: tutti_core::metrics::CounterBy,
+    /// Company name, header text, logo and colours of the console (`hub/branding`).
+    pub branding: Arc<tutti_core::branding::Branding>,
+    /// hub.ini, for the backup keys.
+    pub backup: tutti_core::config::HubConfig,
+    pub backup_lock: tokio::sync::Mutex<()>,
+    /// The cluster secret, to call the components.
+    pub secret: tutti_core::ClusterSecret,
 }
 
 /// The password of a new installation's administrator; the Hub allows nothing but changing
@@ -63,7 +72,12 @@ pub async fn start(ctx: ComponentContext, config: HubConfig) -> anyhow::Result<S
     let dummy_hash = tutti_core::password::hash_blocking("no account has this password".into())
         .await
         .map_err(anyhow::Error::msg)?;
+    let branding = tutti_core::branding::load(&ctx.root, tutti_core::Component::Hub);
+    for warning in &branding.warnings {
+        tracing::warn!("{warning}");
+    }
     let state = Arc::new(HubState {
+        branding: Arc::new(branding.branding),
         registry: Registry::new(hubreg.clone()),
         sessions: tutti_core::sessions::SessionStore::new(hubreg.clone()),
         audit: audit::Audit::new(hubreg),
@@ -75,6 +89,9 @@ pub async fn start(ctx: ComponentContext, config: HubConfig) -> anyhow::Result<S
             "Password checks of logins (console, API, User Interface), by result",
             "result",
         ),
+        backup: config.clone(),
+        backup_lock: tokio::sync::Mutex::new(()),
+        secret: config.common.cluster_secret.clone(),
         ctx,
     });
     components_api::register_self(&state).await?;
@@ -93,6 +110,7 @@ pub async fn start(ctx: ComponentContext, config: HubConfig) -> anyhow::Result<S
             get(components_api::list).post(components_api::announce),
         )
         .route("/components/{instance_id}", delete(components_api::forget))
+        .route("/backups", post(backups::run_now))
         .with_state(state.clone());
     let public = Router::new()
         .nest(
@@ -103,14 +121,14 @@ pub async fn start(ctx: ComponentContext, config: HubConfig) -> anyhow::Result<S
         .with_state(state.clone());
     let router = component_router(
         Component::Hub,
-        &state.ctx.instance_id,
+        &state.ctx,
         &config.common.cluster_secret,
         public,
         api,
     );
     Ok(Started {
         router,
-        tasks: Vec::new(),
+        tasks: backups::schedule(state, &config).into_iter().collect(),
     })
 }
 

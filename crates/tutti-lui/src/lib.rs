@@ -64,6 +64,8 @@ pub(crate) struct LuiState {
     pub hub_console_url: String,
     /// Events imported from the Tracker and the Mailers (`tutti_lui_events_imported_total`).
     pub events_imported: tutti_core::metrics::CounterBy,
+    /// Company name, header text, logo and colours of the pages (`lui/branding`).
+    pub branding: Arc<tutti_core::branding::Branding>,
 }
 
 /// Starts the component: returns its routes and its background tasks.
@@ -88,7 +90,12 @@ pub async fn start(ctx: ComponentContext, config: LuiConfig) -> anyhow::Result<S
         "Tracking and delivery events imported for the reports",
         "source",
     );
+    let branding = tutti_core::branding::load(&ctx.root, Component::Lui);
+    for warning in &branding.warnings {
+        tracing::warn!("{warning}");
+    }
     let state = Arc::new(LuiState {
+        branding: Arc::new(branding.branding),
         events_imported,
         db: db.clone(),
         ctx: ctx.clone(),

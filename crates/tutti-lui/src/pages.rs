@@ -40,6 +40,12 @@ pub fn router() -> Router<Arc<LuiState>> {
         .route("/reports", get(reports_page))
         .route("/static/tutti.js", get(script))
         .route("/static/tutti.css", get(style))
+        .route("/branding/logo", get(logo))
+}
+
+/// The logo of `lui/branding`, public: the login page shows it.
+async fn logo(State(state): State<Arc<LuiState>>, headers: header::HeaderMap) -> Response {
+    state.branding.logo_response(&headers)
 }
 
 async fn script() -> Response {
@@ -64,11 +70,14 @@ pub struct Frame {
     /// Who is logged in ("" on the login page).
     pub actor: String,
     pub offline: bool,
+    /// Company name, header text, logo and colours (`lui/branding/branding.ini`).
+    pub brand: Arc<tutti_core::branding::Branding>,
 }
 
 impl Frame {
-    fn of(session: &LuiSession, actor: &Actor) -> Frame {
+    fn of(state: &LuiState, session: &LuiSession, actor: &Actor) -> Frame {
         Frame {
+            brand: state.branding.clone(),
             csrf: COOKIES.current_csrf(&session.jar).unwrap_or_default(),
             actor: match actor {
                 Actor::Admin => "admin".into(),
@@ -108,6 +117,7 @@ async fn login_page(State(state): State<Arc<LuiState>>, jar: CookieJar) -> Respo
             csrf: COOKIES.current_csrf(&jar).unwrap_or_default(),
             actor: String::new(),
             offline: false,
+            brand: state.branding.clone(),
         },
         hub_console_url: state.hub_console_url.clone(),
     })
@@ -186,7 +196,7 @@ async fn jobs_page(
         return ApiError::internal("the system database", "listing jobs failed").into_response();
     };
     render(JobsPage {
-        frame: Frame::of(&session, &actor),
+        frame: Frame::of(&state, &session, &actor),
         jobs: jobs
             .into_iter()
             .map(|j| JobRow {
@@ -359,7 +369,7 @@ async fn job_page_for(
         settings.as_ref().and_then(pick).unwrap_or_default()
     };
     Ok(JobPage {
-        frame: Frame::of(session, &actor),
+        frame: Frame::of(state, session, &actor),
         editable: access.edit && job.state == JobState::Open,
         recipients_ready: list.as_ref().is_some_and(|l| l.state == "ready"),
         list,
@@ -434,7 +444,7 @@ async fn preview_page(
         let (job, _) = job_for(&state, &actor, &id).await?;
         let p = preview_for(&state, &id, q.recipient).await?;
         Ok::<_, ApiError>(PreviewPage {
-            frame: Frame::of(&session, &actor),
+            frame: Frame::of(&state, &session, &actor),
             job,
             p,
         })
@@ -478,7 +488,7 @@ async fn library_page(
             Actor::Admin => (Vec::new(), Vec::new(), Vec::new()),
         };
         Ok::<_, ApiError>(LibraryPage {
-            frame: Frame::of(&session, &actor),
+            frame: Frame::of(&state, &session, &actor),
             can_manage: actor.has(Right::ManageDropinsTemplates),
             dropins,
             templates,
@@ -515,7 +525,7 @@ async fn connections_page(
             ));
         }
         Ok(ConnectionsPage {
-            frame: Frame::of(&session, &actor),
+            frame: Frame::of(&state, &session, &actor),
             connections: state
                 .connections
                 .list(true)
@@ -605,7 +615,7 @@ async fn report_page(
         };
         let hours_json = serde_json::to_string(&r.hours).unwrap_or_else(|_| "[]".into());
         Ok::<_, ApiError>(ReportPage {
-            frame: Frame::of(&session, &actor),
+            frame: Frame::of(&state, &session, &actor),
             job,
             r,
             f,
@@ -696,7 +706,7 @@ async fn reports_page(
         };
         Ok::<_, ApiError>(ReportsPage {
             saved: crate::report::saved::saved_of(&state, owner).await?,
-            frame: Frame::of(&session, &actor),
+            frame: Frame::of(&state, &session, &actor),
             jobs: q.jobs.clone(),
             people_only,
             rows,

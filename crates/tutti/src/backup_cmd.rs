@@ -1,105 +1,164 @@
 //! `tutti backup`: a consistent copy of an installation root while it runs. SQLite
 //! databases go through SQLite's online backup (a snapshot, whatever the writers do);
-//! everything else is copied as it is, except logs, uploads being imported, and SQLite's
-//! own -wal and -shm files (the snapshot holds their content).
+//! everything else is copied as it is, except logs, backups, uploads being imported, and
+//! SQLite's own -wal and -shm files (the snapshot holds their content).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
-use crate::cli::BackupArgs;
+use tutti_core::Component;
+use tutti_core::backup::{Copied, copy_path};
+use tutti_core::config::Installation;
+use tutti_hub::BackupReport;
+
+use crate::cli::{BackupArgs, RestoreArgs};
 use crate::fail;
 
-/// What a backup copied.
-#[derive(Default)]
-struct Copied {
-    databases: Vec<PathBuf>,
-    files: usize,
+pub fn run(args: &BackupArgs) -> ExitCode {
+    match &args.to {
+        Some(to) => copy_root(&args.root.root, to),
+        None => ask_the_hub(&args.root.root),
+    }
 }
 
-fn skipped(relative: &Path) -> bool {
-    let name = relative.to_string_lossy();
-    name.ends_with("-wal")
-        || name.ends_with("-shm")
-        || name.ends_with("-journal")
-        || relative.components().any(|c| c.as_os_str() == "log")
-        || name.contains("luidata/uploads")
-}
-
-fn is_sqlite(path: &Path) -> bool {
-    let mut header = [0u8; 16];
-    std::fs::File::open(path)
-        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut header))
-        .is_ok()
-        && &header == b"SQLite format 3\0"
-}
-
-fn copy_tree(root: &Path, dir: &Path, to: &Path, copied: &mut Copied) -> Result<(), String> {
-    let entries =
-        std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
-    for entry in entries {
-        let entry = entry.map_err(|e| format!("{}: {e}", dir.display()))?;
-        let path = entry.path();
-        let relative = path.strip_prefix(root).map_err(|e| e.to_string())?;
-        if skipped(relative) {
-            continue;
+/// Asks the installation's Hub for a backup of every component and prints its report.
+fn ask_the_hub(root: &Path) -> ExitCode {
+    let installation = match Installation::load(root) {
+        Ok(i) => i,
+        Err(e) => return fail(e),
+    };
+    let (hub, secret) = if let Some(hub) = &installation.hub {
+        (
+            installation.server.local_host_port(),
+            hub.common.cluster_secret.clone(),
+        )
+    } else if let Some(c) = &installation.lui {
+        (c.registry_hub_host.clone(), c.common.cluster_secret.clone())
+    } else if let Some(c) = &installation.trk {
+        (c.registry_hub_host.clone(), c.common.cluster_secret.clone())
+    } else if let Some(c) = &installation.mailer {
+        (c.registry_hub_host.clone(), c.common.cluster_secret.clone())
+    } else {
+        return fail("server.ini lists no component");
+    };
+    let url = format!("{}/hub/api/backups", hub.base_url());
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => return fail(format!("cannot start the async runtime: {e}")),
+    };
+    let http = match tutti_core::client::http_client(&installation.server) {
+        Ok(h) => h,
+        Err(e) => return fail(e),
+    };
+    let answer = runtime.block_on(async {
+        let response = http
+            .post(&url)
+            .bearer_auth(secret.expose())
+            .timeout(std::time::Duration::from_secs(3600))
+            .send()
+            .await
+            .map_err(|e| format!("the Hub at {url} did not answer: {e}"))?;
+        let status = response.status();
+        if !status.is_success() {
+            let said = response.text().await.unwrap_or_default();
+            return Err(format!("the Hub refused ({status}): {said}"));
         }
-        let target = to.join(relative);
-        let kind = entry
-            .file_type()
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-        if kind.is_dir() {
-            std::fs::create_dir_all(&target).map_err(|e| format!("{}: {e}", target.display()))?;
-            copy_tree(root, &path, to, copied)?;
-        } else if kind.is_file() {
-            if is_sqlite(&path) {
-                let source = rusqlite::Connection::open_with_flags(
-                    &path,
-                    rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-                )
-                .map_err(|e| format!("{}: {e}", path.display()))?;
-                source
-                    .backup(rusqlite::MAIN_DB, &target, None)
-                    .map_err(|e| format!("backing up {}: {e}", path.display()))?;
-                copied.databases.push(relative.to_path_buf());
-            } else {
-                std::fs::copy(&path, &target)
-                    .map_err(|e| format!("copying {}: {e}", path.display()))?;
-                copied.files += 1;
-            }
+        response
+            .json::<BackupReport>()
+            .await
+            .map_err(|e| format!("the Hub's answer is not a backup report: {e}"))
+    });
+    let report = match answer {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    match std::fs::read_to_string(&report.report_file) {
+        Ok(text) => print!("{text}"),
+        Err(_) => println!(
+            "Backup {} done; the Hub's report is {} on its server.",
+            report.id, report.report_file
+        ),
+    }
+    if report.ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+/// `tutti restore`: puts a backup back into this (stopped) root.
+pub fn restore(args: &RestoreArgs) -> ExitCode {
+    let root = &args.root.root;
+    let installation = match Installation::load(root) {
+        Ok(i) => i,
+        Err(e) => return fail(e),
+    };
+    if crate::move_cmd::running(&installation.server) {
+        return fail(format!(
+            "{}: something answers on port {}: stop tutti serve before restoring",
+            root.display(),
+            installation.server.port
+        ));
+    }
+    let components = match &args.component {
+        Some(name) => match name.parse::<Component>() {
+            Ok(c) => vec![c],
+            Err(e) => return fail(e),
+        },
+        None => installation.server.components.clone(),
+    };
+    for component in components {
+        match tutti_core::backup::restore(root, component, &args.backup) {
+            Ok(paths) => println!(
+                "Restored the {} from backup {}: {}",
+                component.title(),
+                args.backup,
+                paths.join(", ")
+            ),
+            Err(e) => return fail(e),
         }
     }
-    Ok(())
+    println!("Start it with tutti serve --root {}.", root.display());
+    ExitCode::SUCCESS
 }
 
-pub fn run(args: &BackupArgs) -> ExitCode {
-    let root = &args.root.root;
+fn copy_root(root: &Path, to: &Path) -> ExitCode {
     if !root.join("server.ini").is_file() {
         return fail(format!(
             "{} is not an installation root (no server.ini)",
             root.display()
         ));
     }
-    if args.to.exists()
-        && std::fs::read_dir(&args.to)
+    if to.exists()
+        && std::fs::read_dir(to)
             .map(|mut d| d.next().is_some())
             .unwrap_or(true)
     {
         return fail(format!(
             "{} is not empty: back up into a new folder",
-            args.to.display()
+            to.display()
         ));
     }
-    if let Err(e) = std::fs::create_dir_all(&args.to) {
-        return fail(format!("cannot create {}: {e}", args.to.display()));
+    if let Err(e) = std::fs::create_dir_all(to) {
+        return fail(format!("cannot create {}: {e}", to.display()));
     }
     let mut copied = Copied::default();
-    if let Err(e) = copy_tree(root, root, &args.to, &mut copied) {
-        return fail(format!("the backup is incomplete: {e}"));
+    let entries = match std::fs::read_dir(root) {
+        Ok(entries) => entries,
+        Err(e) => return fail(format!("cannot read {}: {e}", root.display())),
+    };
+    for entry in entries.flatten() {
+        if let Err(e) = copy_path(root, &entry.path(), to, &mut copied) {
+            return fail(format!("the backup is incomplete: {e}"));
+        }
     }
     println!(
         "Backed up {} into {}: {} databases (consistent snapshots) and {} other files.",
         root.display(),
-        args.to.display(),
+        to.display(),
         copied.databases.len(),
         copied.files
     );

@@ -40,6 +40,14 @@ pub fn run(args: &RootArg) -> ExitCode {
     for warning in &installation.warnings {
         println!("warn  {warning}");
     }
+    // Branding (lui/branding, hub/branding): wrong values only fall back to defaults.
+    for &c in &installation.server.components {
+        if matches!(c, Component::Hub | Component::Lui) {
+            for warning in tutti_core::branding::load(&installation.root, c).warnings {
+                println!("warn  {warning}");
+            }
+        }
+    }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -107,7 +115,13 @@ fn peers(inst: &Installation) -> Vec<Peer> {
 
 /// Tries every peer; prints a line each; returns how many failed.
 async fn check_peers(inst: &Installation) -> usize {
-    let http = http_client();
+    let http = match http_client(&inst.server) {
+        Ok(http) => http,
+        Err(e) => {
+            println!("FAIL  HTTP client: {e}");
+            return 1;
+        }
+    };
     let mut failures = 0;
     let mut hub_to_list = None;
     for peer in peers(inst) {

@@ -28,9 +28,12 @@ pub enum Command {
     /// Print the firewall matrix of this server: each port, direction, who talks over it,
     /// and what must face the Internet.
     Ports(RootArg),
-    /// Copy an installation root, consistently, while it runs: every SQLite database through
-    /// SQLite's online backup, the other files (INI files, keys, the outbox) as they are.
+    /// Back up every component of the installation now (the Hub asks each to snapshot its
+    /// data into its backup folder and writes a report); with --to, copy this root instead,
+    /// consistently, while it runs.
     Backup(BackupArgs),
+    /// Restore the components of this root (stopped) from a backup in their backup folders.
+    Restore(RestoreArgs),
     /// Move a component (hub, lui, trk, mailer) to another server's root, as the reference's
     /// section 15.2 describes: copies its INI file and data, then says which INI keys on
     /// which servers to change. Both roots must be stopped; make the new one with tutti init.
@@ -63,9 +66,21 @@ pub struct MoveArgs {
 pub struct BackupArgs {
     #[command(flatten)]
     pub root: RootArg,
-    /// An empty or new folder to write the copy into.
+    /// Copy this root into this empty or new folder instead of asking the Hub.
     #[arg(long, value_name = "DIR")]
-    pub to: PathBuf,
+    pub to: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    #[command(flatten)]
+    pub root: RootArg,
+    /// The backup's id (YYYYMMDD-HHMMSS), a folder in each component's backup folder.
+    #[arg(long, value_name = "ID")]
+    pub backup: String,
+    /// Only this component (hub, lui, trk or mailer); default: every one this root runs.
+    #[arg(long, value_name = "COMPONENT")]
+    pub component: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

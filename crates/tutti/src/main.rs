@@ -9,6 +9,7 @@ mod listen;
 mod lui_cmd;
 mod move_cmd;
 mod ports_cmd;
+mod redirect;
 mod serve;
 
 use std::process::ExitCode;
@@ -29,6 +30,7 @@ fn main() -> ExitCode {
         cli::Command::Serve(args) => serve::run(args),
         cli::Command::Check(args) => check::run(&args),
         cli::Command::Backup(args) => backup_cmd::run(&args),
+        cli::Command::Restore(args) => backup_cmd::restore(&args),
         cli::Command::Ports(args) => ports_cmd::run(&args),
         cli::Command::Move(args) => move_cmd::run(&args),
         cli::Command::Hub(cli::HubCommand::ResetAdminPassword(args)) => {

@@ -16,48 +16,28 @@ use tutti_core::config::{DatabaseConfig, Installation, ServerConfig};
 use crate::cli::MoveArgs;
 use crate::fail;
 
-/// The files and folders of `component` that move, relative to the root.
+/// The files and folders of `component` that move, relative to the root: those a backup
+/// holds, without `lui/database` when the system database is elsewhere.
 fn moving(component: Component, installation: &Installation) -> Vec<&'static str> {
-    match component {
-        Component::Hub => vec!["hub/hub.ini", "hub/accountreg", "hub/hubreg"],
-        Component::Lui => {
-            let mut files = vec!["lui/lui.ini", "lui/luidata", "lui/registry"];
-            if installation
-                .lui
-                .as_ref()
-                .is_none_or(|l| l.database == DatabaseConfig::Internal)
-            {
-                files.push("lui/database");
-            }
-            files
-        }
-        Component::Trk => vec!["trk/tracker.ini", "trk/data"],
-        Component::Mailer => vec!["mailer/mailer.ini", "mailer/spool"],
-    }
+    let external = installation
+        .lui
+        .as_ref()
+        .is_some_and(|l| l.database != DatabaseConfig::Internal);
+    tutti_core::backup::component_paths(component)
+        .iter()
+        .copied()
+        .filter(|p| !(external && *p == "lui/database"))
+        .collect()
 }
 
 /// Whether something answers on the root's port (a running `tutti serve`).
-fn running(server: &ServerConfig) -> bool {
+pub(crate) fn running(server: &ServerConfig) -> bool {
     let host = server.local_host_port();
     let ip = host.host.trim_matches(['[', ']']).parse();
     ip.is_ok_and(|ip| {
         TcpStream::connect_timeout(&SocketAddr::new(ip, server.port), Duration::from_secs(1))
             .is_ok()
     })
-}
-
-fn copy(from: &Path, to: &Path) -> std::io::Result<u64> {
-    if from.is_dir() {
-        fs::create_dir_all(to)?;
-        let mut bytes = 0;
-        for entry in fs::read_dir(from)? {
-            let entry = entry?;
-            bytes += copy(&entry.path(), &to.join(entry.file_name()))?;
-        }
-        Ok(bytes)
-    } else {
-        fs::copy(from, to)
-    }
 }
 
 /// Where the component is reached at its new place, `host:port`.
@@ -153,16 +133,14 @@ pub fn run(args: &MoveArgs) -> ExitCode {
         } else {
             Ok(())
         };
-        match replaced.and_then(|()| copy(&from, &to)) {
-            Ok(bytes) => println!("  copied {file} ({bytes} bytes)"),
-            Err(e) => {
-                return fail(format!(
-                    "cannot copy {} to {}: {e}",
-                    from.display(),
-                    to.display()
-                ));
-            }
+        if let Err(e) = replaced {
+            return fail(format!("cannot replace {}: {e}", to.display()));
         }
+        let mut copied = tutti_core::backup::Copied::default();
+        if let Err(e) = tutti_core::backup::copy_path(&args.from, &from, &args.to, &mut copied) {
+            return fail(format!("cannot copy {}: {e}", from.display()));
+        }
+        println!("  copied {file} ({} bytes)", copied.bytes);
     }
     println!(
         "The {} is copied to {}. Before you start it there:",

@@ -106,7 +106,8 @@ async fn serve(
     // stop, not a kill.
     let signals = Signals::install()?;
     let (stop, shutdown) = Shutdown::new();
-    let http_client = tutti_core::client::http_client();
+    let http_client = tutti_core::client::http_client(&installation.server)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let started_at = chrono::Utc::now();
     let root = installation.root.clone();
     let server = installation.server.clone();
@@ -143,7 +144,14 @@ async fn serve(
             .route(
                 "/metrics",
                 axum::routing::get(tutti_core::metrics::endpoint).with_state(access),
-            );
+            )
+            .merge(tutti_core::remote_admin::router(
+                component,
+                &root,
+                installation
+                    .common(component)
+                    .and_then(|c| c.remote_admin_password.clone()),
+            ));
         // `/hub/` and `/hub` are the same page.
         app = app.nest(prefix, router).route(
             &format!("{prefix}/"),
@@ -166,11 +174,34 @@ async fn serve(
     let handle: Handle<SocketAddr> = Handle::new();
     let mut servers = Vec::new();
     let http_addr = http.local_addr()?;
+    let http_app = match &server.ssl {
+        Some(ssl) if ssl.redirect_http => {
+            let to = crate::redirect::ToHttps {
+                port: ssl.port,
+                prefixes: server
+                    .components
+                    .iter()
+                    .filter(|c| matches!(c, Component::Hub | Component::Lui))
+                    .map(|c| c.prefix())
+                    .collect(),
+                fallback_host: server.advertised_host(),
+            };
+            tracing::info!(
+                "RedirectHttpToHttps: pages of {} on HTTP go to HTTPS port {}",
+                to.prefixes.join(" and "),
+                ssl.port
+            );
+            app.clone().layer(axum::middleware::from_fn_with_state(
+                std::sync::Arc::new(to),
+                crate::redirect::to_https,
+            ))
+        }
+        _ => app.clone(),
+    };
     servers.push(tokio::spawn(
-        axum_server::from_tcp(http)?.handle(handle.clone()).serve(
-            app.clone()
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        ),
+        axum_server::from_tcp(http)?
+            .handle(handle.clone())
+            .serve(http_app.into_make_service_with_connect_info::<SocketAddr>()),
     ));
     let mut tls = None;
     if let (Some(listener), Some(ssl)) = (https, &server.ssl) {
@@ -178,9 +209,10 @@ async fn serve(
             .await
             .map_err(|e| {
                 anyhow::anyhow!(
-                    "cannot load SslCertificate {} / SslPrivateKey {}: {e}",
+                    "cannot load SslCertificate {} / SslPrivateKey {}: {}",
                     ssl.certificate.display(),
-                    ssl.private_key.display()
+                    ssl.private_key.display(),
+                    explain_tls_error(&e)
                 )
             })?;
         let https_addr = listener.local_addr()?;
@@ -280,9 +312,20 @@ async fn reload_certificate(tls: Option<&(RustlsConfig, PathBuf, PathBuf)>) {
             cert.display()
         ),
         Err(e) => tracing::error!(
-            "SIGHUP: cannot reload {} / {}: {e}; the old certificate stays in use",
+            "SIGHUP: cannot reload {} / {}: {}; the old certificate stays in use",
             cert.display(),
-            key.display()
+            key.display(),
+            explain_tls_error(&e)
         ),
+    }
+}
+
+/// rustls's reason, with what it means for the two files.
+fn explain_tls_error(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    if text.contains("KeyMismatch") {
+        format!("{text} (SslPrivateKey is not the private key of SslCertificate)")
+    } else {
+        text
     }
 }

@@ -20,58 +20,12 @@ async fn events_are_imported_exactly_once_across_kills_of_tracker_and_mailer() {
     let dir = tempfile::tempdir().unwrap();
     let sink = start_sink().await;
     let (port_a, port_b) = (free_port("127.0.0.2"), free_port("127.0.0.3"));
-    let (a, b) = (format!("127.0.0.2:{port_a}"), format!("127.0.0.3:{port_b}"));
-    let (root_a, root_b) = (dir.path().join("a"), dir.path().join("b"));
     // Server A: Hub and User Interface. Server B: Tracker and Mailer.
-    init(
-        &root_a,
-        &[
-            "--components",
-            "hub,lui",
-            "--bind-address",
-            "127.0.0.2",
-            "--port",
-            &port_a.to_string(),
-            "--hub-host",
-            &a,
-            "--tracker-host",
-            &b,
-        ],
-    );
-    let hub_ini = root_a.join("hub/hub.ini");
-    init(
-        &root_b,
-        &[
-            "--components",
-            "trk,mailer",
-            "--bind-address",
-            "127.0.0.3",
-            "--port",
-            &port_b.to_string(),
-            "--hub-host",
-            &a,
-            "--cluster-secret-file",
-            hub_ini.to_str().unwrap(),
-        ],
-    );
-    set_key(
-        &root_b.join("mailer/mailer.ini"),
-        "SmtpRelays",
-        &format!("127.0.0.1:{}", sink.addr.port()),
-    );
+    let (root_a, root_b) = init_two_servers(dir.path(), port_a, port_b, sink.addr.port());
     let server_a = Server::start(&root_a).await;
     let mut server_b = Server::start(&root_b).await;
 
-    let admin = HubApi::first_use(&server_a.base(), "new-admin-pw").await;
-    let settings = json!({
-        "mailer": {"host": b, "client_address": "lui@shop.example", "client_password": "pw"},
-        "tracking": {"scheme": "http", "host": "127.0.0.3", "port": port_b},
-    });
-    assert_eq!(admin.put("/settings/global", settings).await.0, 200);
-    let (_, mut components) = admin.get("/settings/components").await;
-    components["event_transfer_seconds"] = json!(1);
-    assert_eq!(admin.put("/settings/components", components).await.0, 200);
-    assert_eq!(admin.post("/groups", json!({"name": "Sales"})).await.0, 201);
+    set_up_two_servers(&server_a, port_b).await;
     let anna = sender(&server_a, "anna").await;
 
     // A job to RECIPIENTS people, sent.

@@ -19,6 +19,8 @@ pub struct ServerConfig {
     pub port: u16,
     pub host_name: Option<String>,
     pub ssl: Option<SslConfig>,
+    /// `TrustedCertificates`: certificates trusted for calls to other components over HTTPS.
+    pub trusted_certificates: Option<TrustedCertificates>,
     pub shutdown_grace: Duration,
     /// `MetricsToken`: the bearer token that reads the metrics; `None`: loopback only.
     pub metrics_token: Option<String>,
@@ -30,6 +32,43 @@ pub struct SslConfig {
     /// Absolute paths (relative ones in the file are taken from the installation root).
     pub certificate: PathBuf,
     pub private_key: PathBuf,
+    /// `RedirectHttpToHttps`: the HTTP listener sends the Hub's and the User Interface's pages
+    /// to HTTPS.
+    pub redirect_http: bool,
+    /// `AnnounceHttps`: the components announce `https://host:SslPort` to the Hub.
+    pub announce: bool,
+}
+
+/// `TrustedCertificates`: the certificates in one PEM file, trusted besides the system's.
+#[derive(Debug, Clone)]
+pub struct TrustedCertificates {
+    /// Absolute (a relative path in the file is taken from the installation root).
+    pub path: PathBuf,
+    pub certificates: Vec<reqwest::Certificate>,
+}
+
+impl TrustedCertificates {
+    fn load(ini: &IniFile, path: PathBuf) -> Result<Self, ConfigError> {
+        let key = "TrustedCertificates";
+        let pem = std::fs::read(&path)
+            .map_err(|e| ini.error(key, format!("cannot read {}: {e}", path.display())))?;
+        let certificates = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+            ini.error(
+                key,
+                format!("{} is not a PEM certificate file: {e}", path.display()),
+            )
+        })?;
+        if certificates.is_empty() {
+            return Err(ini.error(
+                key,
+                format!(
+                    "{} holds no certificate (expected -----BEGIN CERTIFICATE----- blocks)",
+                    path.display()
+                ),
+            ));
+        }
+        Ok(TrustedCertificates { path, certificates })
+    }
 }
 
 impl ServerConfig {
@@ -43,6 +82,8 @@ impl ServerConfig {
                 port,
                 certificate: root.join(cert),
                 private_key: root.join(key),
+                redirect_http: ini.get("RedirectHttpToHttps")?,
+                announce: ini.get("AnnounceHttps")?,
             }),
             (None, _, _) => {
                 return Err(ini.error(
@@ -63,6 +104,22 @@ impl ServerConfig {
                 ));
             }
         };
+        if ssl.is_none() {
+            for key in ["RedirectHttpToHttps", "AnnounceHttps"] {
+                if ini.get::<bool>(key)? {
+                    return Err(ini.error(
+                        key,
+                        format!(
+                            "{key}=true needs HTTPS, but SslPort is not set; set SslPort, SslCertificate and SslPrivateKey, or {key}=false"
+                        ),
+                    ));
+                }
+            }
+        }
+        let trusted_certificates = match ini.get::<Option<PathBuf>>("TrustedCertificates")? {
+            Some(path) => Some(TrustedCertificates::load(ini, root.join(path))?),
+            None => None,
+        };
         let port: u16 = ini.get("Port")?;
         if ssl.as_ref().is_some_and(|s| s.port == port) {
             return Err(ini.error(
@@ -76,6 +133,7 @@ impl ServerConfig {
             port,
             host_name: ini.get("HostName")?,
             ssl,
+            trusted_certificates,
             shutdown_grace: Duration::from_secs(u64::from(ini.get::<u32>("ShutdownGraceSeconds")?)),
             metrics_token: {
                 let token: Option<String> = ini.get("MetricsToken")?;
@@ -99,6 +157,14 @@ impl ServerConfig {
         }
     }
 
+    /// The scheme and port the components announce to the Hub: HTTPS with `AnnounceHttps`.
+    pub fn announced_scheme_port(&self) -> (crate::hostport::Scheme, u16) {
+        match &self.ssl {
+            Some(ssl) if ssl.announce => (crate::hostport::Scheme::Https, ssl.port),
+            _ => (crate::hostport::Scheme::Http, self.port),
+        }
+    }
+
     /// How a process on this server reaches the server's own HTTP listener.
     pub fn local_host_port(&self) -> HostPort {
         let host = match self.bind_address {
@@ -116,6 +182,8 @@ pub struct CommonConfig {
     pub cluster_secret: ClusterSecret,
     pub log_level: LogLevel,
     pub log_retention_days: u32,
+    /// `RemoteAdminPassword`: lets the Hub's console read the logs and set the level.
+    pub remote_admin_password: Option<String>,
 }
 
 impl CommonConfig {
@@ -127,10 +195,21 @@ impl CommonConfig {
                 "0 would delete every log file; expected 1 or more",
             ));
         }
+        let remote_admin_password: Option<String> = ini.get("RemoteAdminPassword")?;
+        if remote_admin_password
+            .as_ref()
+            .is_some_and(|p| p.chars().count() < 12)
+        {
+            return Err(ini.error(
+                "RemoteAdminPassword",
+                "expected 12 or more characters (or empty: remote administration off)",
+            ));
+        }
         Ok(CommonConfig {
             cluster_secret: ini.get("ClusterSecret")?,
             log_level: ini.get("LogLevel")?,
             log_retention_days,
+            remote_admin_password,
         })
     }
 }
@@ -149,6 +228,12 @@ fn announce_interval(ini: &IniFile) -> Result<Duration, ConfigError> {
 #[derive(Debug, Clone)]
 pub struct HubConfig {
     pub common: CommonConfig,
+    /// `BackupTime`: the daily backup, as (hour, minute) in UTC.
+    pub backup_time: Option<(u32, u32)>,
+    /// `BackupKeep`.
+    pub backup_keep: u32,
+    /// `BackupCommand`.
+    pub backup_command: Option<String>,
 }
 
 /// `lui/lui.ini`.
@@ -251,6 +336,28 @@ impl Installation {
             let ini = load(HUB_INI)?;
             Some(HubConfig {
                 common: CommonConfig::from_ini(&ini)?,
+                backup_time: {
+                    let time: Option<String> = ini.get("BackupTime")?;
+                    match time {
+                        None => None,
+                        Some(t) => Some(
+                            t.split_once(':')
+                                .and_then(|(h, m)| Some((h.parse().ok()?, m.parse().ok()?)))
+                                .filter(|(h, m): &(u32, u32)| *h < 24 && *m < 60 && t.len() == 5)
+                                .ok_or_else(|| {
+                                    ini.error("BackupTime", "expected HH:MM, e.g. 02:30 (UTC)")
+                                })?,
+                        ),
+                    }
+                },
+                backup_keep: {
+                    let keep: u32 = ini.get("BackupKeep")?;
+                    if keep == 0 {
+                        return Err(ini.error("BackupKeep", "expected 1 or more"));
+                    }
+                    keep
+                },
+                backup_command: ini.get("BackupCommand")?,
             })
         } else {
             None
@@ -480,5 +587,81 @@ mod mailer_list_tests {
         let error = domain_rates("gmail.com:fast").unwrap_err();
         assert!(error.contains("\"gmail.com:fast\" is not domain:messages-per-second"));
         assert!(domain_rates("50").is_err());
+    }
+}
+
+#[cfg(test)]
+mod https_key_tests {
+    use super::*;
+    use crate::hostport::Scheme;
+
+    fn server(root: &Path, text: &str) -> Result<ServerConfig, ConfigError> {
+        let entries = crate::properties::parse(text.as_bytes()).unwrap();
+        let ini = IniFile::from_entries(root.join("server.ini"), SERVER_INI, entries);
+        ServerConfig::from_ini(&ini, root)
+    }
+
+    const HTTPS: &str = "Port=8080\nSslPort=8443\nSslCertificate=c.pem\nSslPrivateKey=k.pem\n";
+
+    #[test]
+    fn redirect_and_announce_need_ssl_port() {
+        let root = Path::new("/srv/tutti");
+        for key in ["RedirectHttpToHttps", "AnnounceHttps"] {
+            let text = server(root, &format!("Port=8080\n{key}=true\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                text.starts_with(&format!("/srv/tutti/server.ini, line 2, {key}: ")),
+                "{text}"
+            );
+            assert!(text.contains("SslPort is not set"), "{text}");
+            assert!(server(root, &format!("Port=8080\n{key}=false\n")).is_ok());
+        }
+        let https = server(
+            root,
+            &format!("{HTTPS}RedirectHttpToHttps=yes\nAnnounceHttps=true\n"),
+        )
+        .unwrap();
+        let ssl = https.ssl.as_ref().unwrap();
+        assert!(ssl.redirect_http && ssl.announce);
+        assert_eq!(https.announced_scheme_port(), (Scheme::Https, 8443));
+        let plain = server(root, HTTPS).unwrap();
+        assert!(!plain.ssl.as_ref().unwrap().redirect_http);
+        assert_eq!(plain.announced_scheme_port(), (Scheme::Http, 8080));
+    }
+
+    #[test]
+    fn trusted_certificates_are_read_from_the_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+        std::fs::write(dir.path().join("ca.pem"), pem.repeat(2)).unwrap();
+        let config = server(dir.path(), "TrustedCertificates=ca.pem\n").unwrap();
+        let trusted = config.trusted_certificates.unwrap();
+        assert_eq!(trusted.path, dir.path().join("ca.pem"));
+        assert_eq!(trusted.certificates.len(), 2);
+        assert!(
+            server(dir.path(), "")
+                .unwrap()
+                .trusted_certificates
+                .is_none()
+        );
+
+        let missing = server(dir.path(), "TrustedCertificates=tls/none.pem\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            missing.contains("server.ini, line 1, TrustedCertificates: cannot read")
+                && missing.contains("none.pem"),
+            "{missing}"
+        );
+        std::fs::write(
+            dir.path().join("key.pem"),
+            "-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n",
+        )
+        .unwrap();
+        let empty = server(dir.path(), "TrustedCertificates=key.pem\n")
+            .unwrap_err()
+            .to_string();
+        assert!(empty.contains("holds no certificate"), "{empty}");
     }
 }

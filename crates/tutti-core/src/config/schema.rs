@@ -60,6 +60,15 @@ const LOG_RETENTION_DAYS: KeySpec = KeySpec {
     doc: "Log files rotate daily; this many days of files are kept, older ones are deleted.",
 };
 
+const REMOTE_ADMIN_PASSWORD: KeySpec = KeySpec {
+    name: "RemoteAdminPassword",
+    default: "",
+    expected: "a password of 12 or more characters, or empty",
+    doc: "Lets an administrator see and download this component's log files and change its \
+          log level at run time, from the Hub's console (Logs), by giving this password. \
+          Empty: remote administration of this component is off.",
+};
+
 const REGISTRY_HUB_HOST: KeySpec = KeySpec {
     name: "RegistryHubHost",
     default: "localhost",
@@ -131,7 +140,39 @@ pub static SERVER_INI: &FileSpec = &FileSpec {
             name: "SslPrivateKey",
             default: "",
             expected: "a path to a PEM private key (relative to the installation root), or empty",
-            doc: "The private key of SslCertificate (PKCS#8, PKCS#1 or SEC1).",
+            doc: "The private key of SslCertificate (PKCS#8, PKCS#1 or SEC1). SIGHUP reloads \
+                  both files without dropping connections; a pair that cannot be used keeps \
+                  the old one in use and is logged.",
+        },
+        KeySpec {
+            name: "RedirectHttpToHttps",
+            default: "false",
+            expected: "true or false",
+            doc: "true: the HTTP listener answers requests for the Hub's and the User \
+                  Interface's pages with a redirect to the same path over HTTPS (the request's \
+                  host name with SslPort; 301 for GET and HEAD, 308 for other methods). The \
+                  Tracker (/trk, the links in mail already sent), the Mailer, the component \
+                  APIs (/hub/api/..., /lui/api/...), /health, /metrics and /remote-admin still \
+                  answer over HTTP. Needs SslPort.",
+        },
+        KeySpec {
+            name: "AnnounceHttps",
+            default: "false",
+            expected: "true or false",
+            doc: "true: this server's components tell the Hub their HTTPS address \
+                  (https://host:SslPort) instead of the HTTP one, so the Hub checks them over \
+                  HTTPS. Needs SslPort; the Hub's server must trust the certificate \
+                  (TrustedCertificates there, when it is self-signed or from a private CA).",
+        },
+        KeySpec {
+            name: "TrustedCertificates",
+            default: "",
+            expected: "a path to a PEM file of one or more certificates (relative to the installation root), or empty",
+            doc: "Certificates this server's components trust, besides the system's, when they \
+                  call other components over HTTPS (https:// in RegistryHubHost, TrackerHost, \
+                  HandOverTo or the Hub's mailer connection): a private CA, or a peer's \
+                  self-signed certificate. Read at start; a peer whose certificate is not \
+                  trusted is refused, and tutti check says why.",
         },
         KeySpec {
             name: "MetricsToken",
@@ -158,7 +199,37 @@ pub static HUB_INI: &FileSpec = &FileSpec {
     intro: "The Administration Hub: accounts, groups, rights, settings and the registry of the \
             installation's components. Its lasting data is in hub/accountreg and hub/hubreg.",
     missing_hint: "run tutti init --root DIR --components hub, or remove hub from Components in server.ini",
-    keys: &[CLUSTER_SECRET, LOG_LEVEL, LOG_RETENTION_DAYS],
+    keys: &[
+        CLUSTER_SECRET,
+        LOG_LEVEL,
+        LOG_RETENTION_DAYS,
+        REMOTE_ADMIN_PASSWORD,
+        KeySpec {
+            name: "BackupTime",
+            default: "",
+            expected: "HH:MM (UTC), or empty",
+            doc: "When the Hub backs up every component of the installation, daily, in UTC \
+                  (e.g. 02:30). Each component writes its snapshot into its own backup \
+                  folder; the Hub writes hub/log/backupReport_<ID>.txt. Empty: only on \
+                  demand (the console's Backups page, or tutti backup --root DIR).",
+        },
+        KeySpec {
+            name: "BackupKeep",
+            default: "7",
+            expected: "a whole number, 1 or more",
+            doc: "How many backups each component keeps; older ones are deleted after a new \
+                  one is written.",
+        },
+        KeySpec {
+            name: "BackupCommand",
+            default: "",
+            expected: "a command line, or empty",
+            doc: "Run by the Hub (through /bin/sh) after each backup, e.g. to copy the backup \
+                  folders elsewhere; it gets TUTTI_BACKUP_ID, TUTTI_BACKUP_REPORT (the \
+                  report's path) and TUTTI_BACKUP_OK (true or false). Set here and not in the \
+                  console: whoever may change it may run commands on this server.",
+        },
+    ],
 };
 
 pub static LUI_INI: &FileSpec = &FileSpec {
@@ -247,6 +318,7 @@ pub static LUI_INI: &FileSpec = &FileSpec {
         CLUSTER_SECRET,
         LOG_LEVEL,
         LOG_RETENTION_DAYS,
+        REMOTE_ADMIN_PASSWORD,
     ],
 };
 
@@ -278,6 +350,7 @@ pub static TRK_INI: &FileSpec = &FileSpec {
         CLUSTER_SECRET,
         LOG_LEVEL,
         LOG_RETENTION_DAYS,
+        REMOTE_ADMIN_PASSWORD,
     ],
 };
 
@@ -412,6 +485,7 @@ pub static MAILER_INI: &FileSpec = &FileSpec {
         CLUSTER_SECRET,
         LOG_LEVEL,
         LOG_RETENTION_DAYS,
+        REMOTE_ADMIN_PASSWORD,
     ],
 };
 

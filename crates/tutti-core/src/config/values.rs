@@ -108,6 +108,8 @@ impl LogLevel {
         }
     }
 
+    pub const ALL: [LogLevel; 3] = [LogLevel::Severe, LogLevel::Standard, LogLevel::All];
+
     pub fn tracing_level(self) -> tracing::Level {
         match self {
             LogLevel::Severe => tracing::Level::WARN,

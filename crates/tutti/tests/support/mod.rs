@@ -485,6 +485,77 @@ pub async fn start_sending_installation(
     server
 }
 
+/// Two servers: A (127.0.0.2) runs the Hub and the User Interface, B (127.0.0.3) the
+/// Tracker and the Mailer, which relays to `sink_port` on 127.0.0.1. Returns their roots.
+pub fn init_two_servers(
+    dir: &Path,
+    port_a: u16,
+    port_b: u16,
+    sink_port: u16,
+) -> (PathBuf, PathBuf) {
+    let (a, b) = (format!("127.0.0.2:{port_a}"), format!("127.0.0.3:{port_b}"));
+    let (root_a, root_b) = (dir.join("a"), dir.join("b"));
+    init(
+        &root_a,
+        &[
+            "--components",
+            "hub,lui",
+            "--bind-address",
+            "127.0.0.2",
+            "--port",
+            &port_a.to_string(),
+            "--hub-host",
+            &a,
+            "--tracker-host",
+            &b,
+        ],
+    );
+    let hub_ini = root_a.join("hub/hub.ini");
+    init(
+        &root_b,
+        &[
+            "--components",
+            "trk,mailer",
+            "--bind-address",
+            "127.0.0.3",
+            "--port",
+            &port_b.to_string(),
+            "--hub-host",
+            &a,
+            "--cluster-secret-file",
+            hub_ini.to_str().expect("a UTF-8 path"),
+        ],
+    );
+    set_key(
+        &root_b.join("mailer/mailer.ini"),
+        "SmtpRelays",
+        &format!("127.0.0.1:{sink_port}"),
+    );
+    (root_a, root_b)
+}
+
+/// The Hub's first use (administrator password `new-admin-pw`) in a two-server
+/// installation: the Mailer and Tracker on B's port, events every second, group Sales.
+pub async fn set_up_two_servers(server_a: &Server, port_b: u16) -> HubApi {
+    let admin = HubApi::first_use(&server_a.base(), "new-admin-pw").await;
+    let settings = serde_json::json!({
+        "mailer": {"host": format!("127.0.0.3:{port_b}"), "client_address": "lui@shop.example", "client_password": "pw"},
+        "tracking": {"scheme": "http", "host": "127.0.0.3", "port": port_b},
+    });
+    assert_eq!(admin.put("/settings/global", settings).await.0, 200);
+    let (_, mut components) = admin.get("/settings/components").await;
+    components["event_transfer_seconds"] = serde_json::json!(1);
+    assert_eq!(admin.put("/settings/components", components).await.0, 200);
+    assert_eq!(
+        admin
+            .post("/groups", serde_json::json!({"name": "Sales"}))
+            .await
+            .0,
+        201
+    );
+    admin
+}
+
 /// A user `name` in group Sales (password `{name}-password`), made at the Hub and logged in
 /// to the User Interface's API.
 pub async fn sender(server: &Server, name: &str) -> HubApi {

@@ -1,0 +1,237 @@
+//! Backups of a live installation on two servers (Hub and User Interface on 127.0.0.2,
+//! Tracker and Mailer on 127.0.0.3), on demand through `tutti backup --root DIR`, with a
+//! report per backup and the BackupCommand run; then restored into empty roots with
+//! `tutti restore`, where every account, job, event and spooled recipient is found again.
+
+#![allow(clippy::unwrap_used)] // a test helper that fails is a failed test
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use mail_parser::MessageParser;
+use serde_json::json;
+use support::*;
+use tutti_core::Component;
+
+fn run_tutti(args: &[&str]) -> (bool, String) {
+    let out = tutti().args(args).output().unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+async fn job_report(api: &HubApi, job: &str) -> serde_json::Value {
+    api.get(&format!("/jobs/{job}/report?people_only=false"))
+        .await
+        .1
+}
+
+#[tokio::test]
+async fn a_live_installation_is_backed_up_and_restored_into_empty_roots() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = start_sink().await;
+    let (a_port, b_port) = (free_port("127.0.0.2"), free_port("127.0.0.3"));
+    let (root_a, root_b) = init_two_servers(dir.path(), a_port, b_port, sink.addr.port());
+    let marker = dir.path().join("command-ran");
+    set_key(
+        &root_a.join("hub/hub.ini"),
+        "BackupCommand",
+        &format!(
+            "echo \"$TUTTI_BACKUP_ID $TUTTI_BACKUP_OK\" > {}",
+            marker.display()
+        ),
+    );
+    set_key(&root_a.join("hub/hub.ini"), "BackupKeep", "2");
+    let mut server_a = Server::start(&root_a).await;
+    let mut server_b = Server::start(&root_b).await;
+    let secret = secret(&root_a);
+    wait_components(&server_a.base(), &secret, "all four components", |l| {
+        l.components.iter().filter(|c| c.answering).count() == 4
+    })
+    .await;
+
+    // An account, a job sent to three people, a click.
+    set_up_two_servers(&server_a, b_port).await;
+    let anna = sender(&server_a, "anna").await;
+    let (_, job) = anna.post("/jobs", json!({"title": "Kept safe"})).await;
+    let id = job["id"].as_str().unwrap().to_string();
+    upload_recipients(
+        &anna,
+        &id,
+        "Email\na@example.org\nb@example.org\nc@example.org\n",
+    )
+    .await;
+    send_job(
+        &anna,
+        &id,
+        json!({"subject": "Hi", "from_address": "news@shop.example",
+            "html": "<p>Hi</p><a href=\"https://shop.example/sale\">Sale</a>"}),
+    )
+    .await;
+    wait_delivered(&sink, 4).await;
+    let html = MessageParser::default()
+        .parse(&sink.received()[1].content)
+        .unwrap()
+        .body_html(0)
+        .unwrap()
+        .to_string();
+    let start = html.find("http://127.0.0.3").unwrap();
+    let click: String = html[start..].chars().take_while(|c| *c != '"').collect();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    assert_eq!(
+        http.get(click.replace("&amp;", "&"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        302
+    );
+    let deadline = Instant::now() + DEADLINE;
+    while !(job_report(&anna, &id).await["clicks"]["total"] == 1
+        && job_report(&anna, &id).await["sent"] == 3)
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the click did not reach the report"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let before = job_report(&anna, &id).await;
+
+    // A backup on demand, from the Tracker's server: every component, one id, a report.
+    let (ok, said) = run_tutti(&["backup", "--root", root_b.to_str().unwrap()]);
+    assert!(ok, "{said}");
+    let backup_id = said
+        .lines()
+        .next()
+        .and_then(|l| l.strip_prefix("Tutti backup "))
+        .unwrap()
+        .to_string();
+    assert!(said.contains("All 4 components are backed up."), "{said}");
+    let report =
+        std::fs::read_to_string(root_a.join(format!("hub/log/backupReport_{backup_id}.txt")))
+            .unwrap();
+    for title in ["Administration Hub", "User Interface", "Tracker", "Mailer"] {
+        assert!(report.contains(title), "{report}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(&marker).unwrap().trim(),
+        format!("{backup_id} true"),
+        "BackupCommand ran with the backup's id"
+    );
+    for (root, component) in [
+        (&root_a, Component::Hub),
+        (&root_a, Component::Lui),
+        (&root_b, Component::Trk),
+        (&root_b, Component::Mailer),
+    ] {
+        assert_eq!(
+            tutti_core::backup::list(root, component),
+            std::slice::from_ref(&backup_id)
+        );
+    }
+    // The console lists it.
+    let mut console = HubApi::new(&server_a.base());
+    console.login(json!({"password": "new-admin-pw"})).await;
+    let page = console
+        .http
+        .get(format!("{}/hub/backups", server_a.base()))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(&format!("id=\"backup-{backup_id}\"")),
+        "{page}"
+    );
+
+    // Lost servers: empty roots, the backup folders copied in, restored.
+    assert!(server_a.stop().success());
+    assert!(server_b.stop().success());
+    let new = dir.path().join("new");
+    std::fs::create_dir_all(&new).unwrap();
+    let (new_a, new_b) = init_two_servers(&new, a_port, b_port, sink.addr.port());
+    for (from, to, component) in [
+        (&root_a, &new_a, "hub"),
+        (&root_a, &new_a, "lui"),
+        (&root_b, &new_b, "trk"),
+        (&root_b, &new_b, "mailer"),
+    ] {
+        copy_path(
+            &from.join(component).join("backup").join(&backup_id),
+            &to.join(component).join("backup").join(&backup_id),
+        );
+    }
+    let (ok, said) = run_tutti(&[
+        "restore",
+        "--root",
+        new_a.to_str().unwrap(),
+        "--backup",
+        "20990101-000000",
+    ]);
+    assert!(!ok && said.contains("no backup 20990101-000000"), "{said}");
+    for root in [&new_a, &new_b] {
+        let (ok, said) = run_tutti(&[
+            "restore",
+            "--root",
+            root.to_str().unwrap(),
+            "--backup",
+            &backup_id,
+        ]);
+        assert!(ok, "{said}");
+    }
+    let server_a = Server::start(&new_a).await;
+    let server_b = Server::start(&new_b).await;
+
+    // Every account, job, event and spooled recipient is there.
+    let mut admin = HubApi::new(&server_a.base());
+    assert_eq!(
+        admin.login(json!({"password": "new-admin-pw"})).await.0,
+        200
+    );
+    let mut anna = HubApi::at(&server_a.base(), "/lui");
+    let (status, body) = anna
+        .login(json!({"user_name": "anna", "group_name": "Sales", "password": "anna-password"}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let after = job_report(&anna, &id).await;
+    assert_eq!(after["clicks"], before["clicks"], "{after}");
+    assert_eq!(after["sent"], 3, "{after}");
+    let feed: serde_json::Value = reqwest::Client::new()
+        .get(server_b.url("/trk/api/events?after=0"))
+        .bearer_auth(secret.expose())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(feed["events"].as_array().unwrap().len(), 1, "{feed}");
+    let progress: serde_json::Value = reqwest::Client::new()
+        .get(server_b.url(&format!("/mailer/api/jobs/{id}")))
+        .header(tutti_core::distribute::CLIENT_HEADER, "lui@shop.example")
+        .header(tutti_core::distribute::PASSWORD_HEADER, "pw")
+        .bearer_auth(secret.expose())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        progress["sent"], 3,
+        "the spool's recipients are back: {progress}"
+    );
+}
