@@ -104,9 +104,15 @@ impl BackupReport {
 
 /// Backs up every component now. One backup at a time: a second waits for the first.
 pub async fn run(state: &Arc<HubState>) -> Result<BackupReport, ApiError> {
-    let _one_at_a_time = state.backup_lock.lock().await;
+    let mut last = state.backup_lock.lock().await;
     let config = &state.backup;
-    let id = new_id();
+    // Ids are seconds: a backup right after another waits for the next one.
+    let mut id = new_id();
+    while id <= *last {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        id = new_id();
+    }
+    last.clone_from(&id);
     let started = Utc::now();
     tracing::info!("backup {id} starts");
     let list = state.component_list().await?;

@@ -48,7 +48,8 @@ pub(crate) struct HubState {
     pub branding: Arc<tutti_core::branding::Branding>,
     /// hub.ini, for the backup keys.
     pub backup: tutti_core::config::HubConfig,
-    pub backup_lock: tokio::sync::Mutex<()>,
+    /// Held while a backup runs; the id of the last one.
+    pub backup_lock: tokio::sync::Mutex<String>,
     /// The cluster secret, to call the components.
     pub secret: tutti_core::ClusterSecret,
 }
@@ -90,7 +91,7 @@ pub async fn start(ctx: ComponentContext, config: HubConfig) -> anyhow::Result<S
             "result",
         ),
         backup: config.clone(),
-        backup_lock: tokio::sync::Mutex::new(()),
+        backup_lock: tokio::sync::Mutex::new(String::new()),
         secret: config.common.cluster_secret.clone(),
         ctx,
     });

@@ -156,6 +156,19 @@ async fn a_live_installation_is_backed_up_and_restored_into_empty_roots() {
         page.contains(&format!("id=\"backup-{backup_id}\"")),
         "{page}"
     );
+    // Another from the console's button: now each component keeps two (BackupKeep=2).
+    let r = console
+        .http
+        .post(format!("{}/hub/backups", server_a.base()))
+        .form(&[("csrf", console.csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    let page = r.text().await.unwrap();
+    assert!(page.contains("The backup is done"), "{page}");
+    assert_eq!(page.matches("<h2 id=\"backup-").count(), 2, "{page}");
+    assert_eq!(tutti_core::backup::list(&root_b, Component::Trk).len(), 2);
 
     // Lost servers: empty roots, the backup folders copied in, restored.
     assert!(server_a.stop().success());
