@@ -247,4 +247,13 @@ async fn a_live_installation_is_backed_up_and_restored_into_empty_roots() {
         progress["sent"], 3,
         "the spool's recipients are back: {progress}"
     );
+
+    // A server that does not answer: the others are backed up, the report says which failed.
+    let mut server_b = server_b;
+    assert!(server_b.stop().success());
+    let (ok, said) = run_tutti(&["backup", "--root", new_a.to_str().unwrap()]);
+    assert!(!ok, "a failed component fails the command: {said}");
+    assert!(said.contains("2 of 4 components FAILED."), "{said}");
+    assert_eq!(said.matches("FAILED: not reached").count(), 2, "{said}");
+    assert_eq!(said.matches("    OK: ").count(), 2, "{said}");
 }
