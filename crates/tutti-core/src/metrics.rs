@@ -6,14 +6,15 @@
 //! token; without it, callers on this machine only (loopback), because a Tracker faces the
 //! Internet.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use prometheus_client::encoding::EncodeLabelSet;
@@ -52,6 +53,76 @@ struct Inner {
     latency: Family<RouteLabels, Histogram>,
     /// Run before each scrape: gauges read from stores (queue depths).
     refreshers: Mutex<Vec<Arc<Refresh>>>,
+    /// Each route's metrics, found by the route as the router matched it: a request costs
+    /// a lookup by `&str`, not the label strings a family lookup would build.
+    routes: RwLock<HashMap<String, Arc<RouteMetrics>>>,
+}
+
+struct RouteMetrics {
+    /// As the metrics name it, with the component's prefix.
+    route: String,
+    latency: Histogram,
+    /// By method and status; few per route.
+    answers: RwLock<Vec<(Method, u16, Counter)>>,
+}
+
+impl Inner {
+    fn route(&self, matched: &str) -> Arc<RouteMetrics> {
+        if let Some(r) = read(&self.routes).get(matched) {
+            return r.clone();
+        }
+        let prefix = self.component.prefix();
+        // A route of a nested router is seen without the component's prefix.
+        let route = if matched.starts_with(prefix) {
+            matched.to_string()
+        } else {
+            format!("{prefix}{matched}")
+        };
+        let latency = self
+            .latency
+            .get_or_create(&RouteLabels {
+                route: route.clone(),
+            })
+            .clone();
+        let metrics = Arc::new(RouteMetrics {
+            route,
+            latency,
+            answers: RwLock::new(Vec::new()),
+        });
+        write(&self.routes)
+            .entry(matched.to_string())
+            .or_insert(metrics)
+            .clone()
+    }
+
+    fn answer(&self, route: &RouteMetrics, method: &Method, status: u16) -> Counter {
+        let found = read(&route.answers)
+            .iter()
+            .find(|(m, s, _)| m == method && *s == status)
+            .map(|(_, _, c)| c.clone());
+        if let Some(counter) = found {
+            return counter;
+        }
+        let counter = self
+            .requests
+            .get_or_create(&RequestLabels {
+                route: route.route.clone(),
+                method: method.as_str().to_string(),
+                status,
+            })
+            .clone();
+        write(&route.answers).push((method.clone(), status, counter.clone()));
+        counter
+    }
+}
+
+// The maps only grow by whole entries: a panic elsewhere cannot leave one half-written.
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(|e| e.into_inner())
 }
 
 /// One component's metrics. Cheap to clone.
@@ -87,6 +158,7 @@ impl Metrics {
             requests,
             latency,
             refreshers: Mutex::new(Vec::new()),
+            routes: RwLock::new(HashMap::new()),
         }))
     }
 
@@ -175,32 +247,19 @@ impl CounterBy {
 
 /// Middleware (as a route layer, so the route is known): counts and times each request.
 pub async fn measure(State(metrics): State<Metrics>, request: Request, next: Next) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
-    let method = request.method().as_str().to_string();
+    let inner = &metrics.0;
+    let route = inner.route(
+        request
+            .extensions()
+            .get::<MatchedPath>()
+            .map_or("unmatched", MatchedPath::as_str),
+    );
+    let method = request.method().clone();
     let started = Instant::now();
     let response = next.run(request).await;
-    let inner = &metrics.0;
-    let route = match route.strip_prefix(inner.component.prefix()) {
-        // A route of a nested router is seen without the component's prefix.
-        Some(_) => route,
-        None => format!("{}{route}", inner.component.prefix()),
-    };
+    route.latency.observe(started.elapsed().as_secs_f64());
     inner
-        .latency
-        .get_or_create(&RouteLabels {
-            route: route.clone(),
-        })
-        .observe(started.elapsed().as_secs_f64());
-    inner
-        .requests
-        .get_or_create(&RequestLabels {
-            route,
-            method,
-            status: response.status().as_u16(),
-        })
+        .answer(&route, &method, response.status().as_u16())
         .inc();
     response
 }
