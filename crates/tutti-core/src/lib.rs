@@ -10,6 +10,7 @@ pub mod client;
 pub mod component;
 pub mod config;
 pub mod distribute;
+pub mod fast_route;
 pub mod hostport;
 pub mod http_error;
 pub mod logging;

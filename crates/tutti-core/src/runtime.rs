@@ -60,6 +60,8 @@ pub struct ComponentContext {
 pub struct Started {
     pub router: Router,
     pub tasks: Vec<JoinHandle<()>>,
+    /// Paths answered ahead of the router (the Tracker's open and click URLs).
+    pub fast: Vec<crate::fast_route::FastRoute>,
 }
 
 /// The routes every component has — `GET /health` (open) and `GET /api/ping`
@@ -187,6 +189,7 @@ pub fn start_hub_client(
     Started {
         router,
         tasks: vec![announcer],
+        fast: Vec::new(),
     }
 }
 

@@ -130,6 +130,7 @@ pub async fn start(ctx: ComponentContext, config: HubConfig) -> anyhow::Result<S
     Ok(Started {
         router,
         tasks: backups::schedule(state, &config).into_iter().collect(),
+        fast: Vec::new(),
     })
 }
 

@@ -3,15 +3,18 @@
 //! the event feed.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::Json;
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{Path, Query, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{Html, IntoResponse, Response};
 use chrono::{DurationRound, TimeDelta, Utc};
 use serde::Deserialize;
 use tutti_core::Component;
 use tutti_core::api::{EventKind, EventPage, JobRegistration, TrackingType};
+use tutti_core::fast_route::FastRoute;
 use tutti_core::http_error::ApiError;
 use tutti_core::metrics::{Counter, Metrics};
 use tutti_core::runtime::component_span;
@@ -155,32 +158,67 @@ fn machine_flags(method: &Method, token: &Token, kind: EventKind) -> u32 {
     flags
 }
 
+/// The open and click URLs, answered ahead of the router (they are the hot path: see
+/// `tutti_core::fast_route`). They log in the component's span only when something goes
+/// wrong.
+pub fn fast_routes(state: &Arc<TrkState>, metrics: &Metrics) -> Vec<FastRoute> {
+    let route = |path: &'static str, kind: TokenKind| {
+        let hot = Arc::new((state.clone(), metrics.route_meter(&path[4..])));
+        FastRoute::new(path, move |request: Parts| {
+            let hot = hot.clone();
+            async move {
+                let (state, meter) = &*hot;
+                let started = Instant::now();
+                let response = match kind {
+                    TokenKind::Click => click(state, &request).await,
+                    _ => open(state, &request).await,
+                };
+                meter.observe(&request.method, response.status(), started);
+                response
+            }
+        })
+    };
+    vec![
+        route("/trk/click", TokenKind::Click),
+        route("/trk/open", TokenKind::Open),
+    ]
+}
+
 /// `GET`/`HEAD /trk/click?ref=TOKEN`: 302 to the link's target.
-pub async fn click(State(state): State<Arc<TrkState>>, request: Request) -> Response {
-    let (method, uri, headers) = (request.method(), request.uri(), request.headers());
-    let Some((token, job)) = verified(&state, uri, TokenKind::Click) else {
+async fn click(state: &TrkState, request: &Parts) -> Response {
+    let Some((token, job)) = verified(state, &request.uri, TokenKind::Click) else {
         return not_found();
     };
-    let Some(link) = usize::try_from(token.link)
-        .ok()
-        .and_then(|i| job.registration.links.get(i))
-    else {
+    let Ok(index) = usize::try_from(token.link) else {
         return not_found();
     };
-    let target = if link.merged {
-        token.target.as_deref()
-    } else {
-        Some(link.url.as_str())
-    };
-    let Some(location) = target
-        .and_then(redirect_target)
-        .and_then(|t| HeaderValue::from_str(&t).ok())
-    else {
+    let Some(link) = job.registration.links.get(index) else {
         return not_found();
+    };
+    let location = match job.locations.get(index).cloned().flatten() {
+        Some(l) => l,
+        None if link.merged => match token
+            .target
+            .as_deref()
+            .and_then(redirect_target)
+            .and_then(|t| HeaderValue::from_str(&t).ok())
+        {
+            Some(l) => l,
+            None => return not_found(),
+        },
+        None => return not_found(),
     };
     if link.tracked {
-        let flags = machine_flags(method, &token, EventKind::Click);
-        record(&state, &job, &token, EventKind::Click, flags, headers).await;
+        let flags = machine_flags(&request.method, &token, EventKind::Click);
+        record(
+            state,
+            &job,
+            &token,
+            EventKind::Click,
+            flags,
+            &request.headers,
+        )
+        .await;
     }
     (
         StatusCode::FOUND,
@@ -193,14 +231,21 @@ pub async fn click(State(state): State<Arc<TrkState>>, request: Request) -> Resp
 }
 
 /// `GET`/`HEAD /trk/open?ref=TOKEN`: a 1×1 GIF that no cache keeps.
-pub async fn open(State(state): State<Arc<TrkState>>, request: Request) -> Response {
-    let (method, uri, headers) = (request.method(), request.uri(), request.headers());
-    let Some((token, job)) = verified(&state, uri, TokenKind::Open) else {
+async fn open(state: &TrkState, request: &Parts) -> Response {
+    let Some((token, job)) = verified(state, &request.uri, TokenKind::Open) else {
         return not_found();
     };
     if job.registration.opens {
-        let flags = machine_flags(method, &token, EventKind::Open);
-        record(&state, &job, &token, EventKind::Open, flags, headers).await;
+        let flags = machine_flags(&request.method, &token, EventKind::Open);
+        record(
+            state,
+            &job,
+            &token,
+            EventKind::Open,
+            flags,
+            &request.headers,
+        )
+        .await;
     }
     (
         [

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
+use axum::http::HeaderValue;
 use rusqlite::params;
 use tutti_core::api::JobRegistration;
 use tutti_core::sqlite::Db;
@@ -25,6 +26,29 @@ pub const MAX_URL_LEN: usize = 4096;
 pub struct Job {
     pub key: JobKey,
     pub registration: JobRegistration,
+    /// Each link's `Location`, made once; `None` for a link whose target is merged per
+    /// recipient (it comes in the token).
+    pub locations: Vec<Option<HeaderValue>>,
+}
+
+impl Job {
+    fn new(key: JobKey, registration: JobRegistration) -> Job {
+        let locations = registration
+            .links
+            .iter()
+            .map(|link| {
+                (!link.merged)
+                    .then(|| redirect_target(&link.url))
+                    .flatten()
+                    .and_then(|t| HeaderValue::from_str(&t).ok())
+            })
+            .collect();
+        Job {
+            key,
+            registration,
+            locations,
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -87,7 +111,7 @@ impl Jobs {
         for (id, text) in rows {
             let registration: JobRegistration = serde_json::from_str(&text)?;
             let key = JobKey::from_base64(&registration.key).map_err(anyhow::Error::msg)?;
-            map.insert(id, Arc::new(Job { key, registration }));
+            map.insert(id, Arc::new(Job::new(key, registration)));
         }
         tracing::info!("{} job link tables loaded", map.len());
         Ok(Jobs {
@@ -133,13 +157,10 @@ impl Jobs {
             })
             .await
             .map_err(|e| RegisterError::Failed(e.to_string()))?;
-        self.map.write().unwrap_or_else(|p| p.into_inner()).insert(
-            id,
-            Arc::new(Job {
-                key,
-                registration: reg,
-            }),
-        );
+        self.map
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id, Arc::new(Job::new(key, reg)));
         Ok(Registered::New)
     }
 }

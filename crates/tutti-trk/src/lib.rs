@@ -48,13 +48,6 @@ pub async fn start(ctx: ComponentContext, config: TrkConfig) -> anyhow::Result<S
         queued.set(i64::try_from(log.queued()).unwrap_or(i64::MAX));
         std::future::ready(())
     });
-    // The open and click answers are the hot path: they are added after the component's
-    // request tracing (a span and two events per request cost a third of their speed),
-    // and log in the component's span themselves when something goes wrong.
-    let hot = Router::new()
-        .route("/click", get(handlers::click))
-        .route("/open", get(handlers::open))
-        .with_state(state.clone());
     let public = Router::new()
         .route(
             "/unsubscribe",
@@ -75,7 +68,7 @@ pub async fn start(ctx: ComponentContext, config: TrkConfig) -> anyhow::Result<S
         public,
         api,
     );
-    started.router = started.router.merge(hot);
+    started.fast = handlers::fast_routes(&state, &ctx.metrics);
     if let Some(successor) = config.hand_over_to.clone() {
         started.tasks.push(handover::spawn(
             &ctx,

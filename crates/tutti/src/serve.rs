@@ -7,14 +7,15 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use axum::Router;
 use axum::http::{StatusCode, Uri};
+use axum::{Router, ServiceExt};
 use axum_server::Handle;
 use axum_server::tls_rustls::RustlsConfig;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::task::JoinHandle;
 use tutti_core::Component;
 use tutti_core::config::Installation;
+use tutti_core::fast_route::WithFastRoutes;
 use tutti_core::logging::{self, LogTarget};
 use tutti_core::runtime::{ComponentContext, Shutdown, Started};
 
@@ -114,6 +115,7 @@ async fn serve(
 
     let mut app = Router::new();
     let mut tasks: Vec<JoinHandle<()>> = Vec::new();
+    let mut fast = Vec::new();
     for &component in &server.components {
         let instance_id = tutti_core::root::instance_id(&root, component)
             .with_context(|| format!("cannot read the instance id of the {}", component.title()))?;
@@ -158,6 +160,7 @@ async fn serve(
             axum::routing::get(move || async move { axum::response::Redirect::permanent(prefix) }),
         );
         tasks.extend(started.tasks);
+        fast.extend(started.fast);
     }
     let prefixes: Vec<&'static str> = server.components.iter().map(|c| c.prefix()).collect();
     let app = app.fallback(move |uri: Uri| async move {
@@ -201,7 +204,7 @@ async fn serve(
     servers.push(tokio::spawn(
         axum_server::from_tcp(http)?
             .handle(handle.clone())
-            .serve(http_app.into_make_service_with_connect_info::<SocketAddr>()),
+            .serve(make_service(WithFastRoutes::new(fast.clone(), http_app))),
     ));
     let mut tls = None;
     if let (Some(listener), Some(ssl)) = (https, &server.ssl) {
@@ -219,10 +222,10 @@ async fn serve(
         servers.push(tokio::spawn(
             axum_server::from_tcp_rustls(listener, config.clone())?
                 .handle(Handle::with_control(handle.control()))
-                .serve(
-                    app.layer(axum::Extension(tutti_core::runtime::ViaTls))
-                        .into_make_service_with_connect_info::<SocketAddr>(),
-                ),
+                .serve(make_service(WithFastRoutes::new(
+                    fast,
+                    app.layer(axum::Extension(tutti_core::runtime::ViaTls)),
+                ))),
         ));
         tracing::info!("listening for HTTPS on {https_addr}");
         tls = Some((config, ssl.certificate.clone(), ssl.private_key.clone()));
@@ -254,6 +257,15 @@ async fn serve(
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// What a listener serves: the fast routes, then the router, with the caller's address.
+fn make_service(
+    app: WithFastRoutes,
+) -> axum::extract::connect_info::IntoMakeServiceWithConnectInfo<WithFastRoutes, SocketAddr> {
+    ServiceExt::<axum::http::Request<hyper::body::Incoming>>::into_make_service_with_connect_info(
+        app,
+    )
 }
 
 async fn start_component(

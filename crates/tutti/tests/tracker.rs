@@ -321,6 +321,15 @@ async fn every_forged_or_broken_ref_gets_404_and_never_a_redirect() {
     }
     let resp = http.get(trk.url("/trk/click")).send().await.unwrap();
     assert_eq!(resp.status(), 404);
+    for path in ["/trk/click", "/trk/open"] {
+        let resp = http
+            .post(trk.url(&format!("{path}?ref={good}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 405, "{path} answers GET and HEAD only");
+        assert_eq!(resp.headers()["allow"], "GET, HEAD");
+    }
     let resp = http
         .get(trk.url(&format!("/trk/click?ref={good}")))
         .send()

@@ -1,8 +1,9 @@
 //! The log's segment files in `trk/data/events/`: each is named by the log position of
 //! its first byte (20 digits, `.log`), so a cursor — a position — tells which file and
-//! where in it to read. A crash can leave the newest file with a record cut off at its
-//! end (its request was never answered). Opening the log reads each file up to its last
-//! whole record and never changes a file: the writer goes on in a new one.
+//! where in it to read. The writer's file has zero-filled space after its last record
+//! (see `PREFILL`). A crash can leave the newest file with a record cut off at its end
+//! (its request was never answered). Opening the log reads each file up to its last
+//! whole record and never changes a torn file: the writer goes on in a new one.
 
 use std::fs::{self, File};
 use std::io::{self, Read};
@@ -21,8 +22,10 @@ pub struct Segment {
     pub newest_ms: i64,
     /// The time of its first event; `i64::MIN` if it has none.
     pub first_ms: i64,
-    /// Bytes in the file, whole records or not.
+    /// Bytes in the file: records, then zeros or a torn record.
     pub file_len: u64,
+    /// Whether the file ends in a record a crash cut off (rather than in zeros or nothing).
+    pub torn: bool,
     /// The highest origin (cursor in a predecessor's log) of an event handed over; 0: none.
     pub max_origin: u64,
     pub path: PathBuf,
@@ -66,6 +69,7 @@ pub fn scan(dir: &Path) -> io::Result<Vec<Segment>> {
         File::open(&path)?.read_to_end(&mut bytes)?;
         let (mut len, mut first_ms, mut newest_ms) = (0usize, i64::MIN, i64::MIN);
         let mut max_origin = 0;
+        let mut torn = false;
         loop {
             match decode(&bytes[len..]) {
                 Decoded::Event(e, n) => {
@@ -77,8 +81,10 @@ pub fn scan(dir: &Path) -> io::Result<Vec<Segment>> {
                     max_origin = max_origin.max(e.origin.unwrap_or(0));
                     len += n;
                 }
-                Decoded::Short if len == bytes.len() => break,
+                // The end of the records: nothing or the zero-filled space after them.
+                _ if bytes[len..].iter().all(|&b| b == 0) => break,
                 _ => {
+                    torn = true;
                     if i + 1 == bases.len() {
                         tracing::warn!(
                             "{}: the last {} bytes are an event record a crash left unfinished (its request was never answered); they are not read",
@@ -102,6 +108,7 @@ pub fn scan(dir: &Path) -> io::Result<Vec<Segment>> {
             newest_ms,
             first_ms,
             file_len: bytes.len() as u64,
+            torn,
             max_origin,
             path,
         });

@@ -113,6 +113,47 @@ async fn the_feed_mark_is_saved_by_a_purge_and_survives_a_restart() {
 }
 
 #[tokio::test]
+async fn the_writer_syncs_into_zero_filled_space_and_goes_on_in_it_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("events");
+    let mut last = 0;
+    {
+        let log = EventLog::open(dir.path()).await.unwrap();
+        for i in 0..3 {
+            last = log.record(event(i, Utc::now())).await.unwrap();
+        }
+    }
+    let segments = segments::scan(&events).unwrap();
+    assert_eq!(segments.len(), 1);
+    assert_eq!(segments[0].file_len, PREFILL, "the file is filled ahead");
+    assert_eq!(segments[0].end(), last as u64);
+    assert!(!segments[0].torn);
+
+    let log = EventLog::open(dir.path()).await.unwrap();
+    let next = log.record(event(3, Utc::now())).await.unwrap();
+    let mut one = Vec::new();
+    record::encode(&event(3, Utc::now()), &mut one);
+    assert_eq!(next, last + one.len() as i64, "right after the last record");
+    assert_eq!(segments::scan(&events).unwrap().len(), 1);
+    assert_eq!(all(&log, 0).await.len(), 4);
+}
+
+#[tokio::test]
+async fn finished_segments_lose_their_zero_filled_space() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = EventLog::open_with(dir.path(), small()).await.unwrap();
+    for i in 0..20 {
+        log.record(event(i, Utc::now())).await.unwrap();
+    }
+    let segments = segments::scan(&dir.path().join("events")).unwrap();
+    assert!(segments.len() > 2);
+    for s in &segments[..segments.len() - 1] {
+        assert_eq!(fs::metadata(&s.path).unwrap().len(), s.len, "{s:?}");
+    }
+    assert_eq!(all(&log, 0).await.len(), 20);
+}
+
+#[tokio::test]
 async fn a_record_torn_by_a_crash_is_left_behind_and_the_log_goes_on() {
     let dir = tempfile::tempdir().unwrap();
     let mut last = 0;
@@ -129,11 +170,12 @@ async fn a_record_torn_by_a_crash_is_left_behind_and_the_log_goes_on() {
     let mut half = Vec::new();
     record::encode(&event(99, Utc::now()), &mut half);
     half.truncate(half.len() / 2);
+    // Where the crash cut it: after the last whole record, in the zero-filled space.
     OpenOptions::new()
-        .append(true)
+        .write(true)
         .open(&newest.path)
         .unwrap()
-        .write_all(&half)
+        .write_all_at(&half, newest.len)
         .unwrap();
 
     let log = EventLog::open(dir.path()).await.unwrap();
