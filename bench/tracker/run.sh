@@ -3,13 +3,14 @@
 # answering the same request with a 302 and an access log, both driven by wrk on this
 # machine in the same run. Prints requests/s and p99 latency of both and the ratio.
 #
-#   bench/tracker/run.sh [seconds] [connections]
+#   bench/tracker/run.sh [seconds] [connections] [rounds]
 #
 # Needs: wrk, nginx, python3 (Debian packages), and cargo to build Tutti in release mode.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-SECONDS_RUN=${1:-15}
+SECONDS_RUN=${1:-10}
 CONNECTIONS=${2:-64}
+ROUNDS=${3:-3}
 THREADS=2
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/tutti-target}"
 for cmd in wrk nginx python3 curl; do
@@ -73,11 +74,22 @@ measure() { # url → "requests/s p99-ms"
   echo "$rps $p99"
 }
 
-read -r n_rps n_p99 < <(measure "$nginx_url")
-read -r t_rps t_p99 < <(measure "$tutti_url")
+# Rounds alternate between the two, so that a slow spell of this machine (nginx alone
+# varies by a third between runs) falls on both; each figure is the median of its rounds.
+n_runs=(); t_runs=()
+for round in $(seq 1 "$ROUNDS"); do
+  n_runs+=("$(measure "$nginx_url")")
+  t_runs+=("$(measure "$tutti_url")")
+  printf '  round %s: nginx %s, tutti %s (requests/s p99-ms)\n' "$round" "${n_runs[-1]}" "${t_runs[-1]}" >&2
+done
+median() { sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+n_rps=$(printf '%s\n' "${n_runs[@]}" | cut -d' ' -f1 | median)
+n_p99=$(printf '%s\n' "${n_runs[@]}" | cut -d' ' -f2 | median)
+t_rps=$(printf '%s\n' "${t_runs[@]}" | cut -d' ' -f1 | median)
+t_p99=$(printf '%s\n' "${t_runs[@]}" | cut -d' ' -f2 | median)
 events=$(curl -fs -H "Authorization: Bearer $secret" "http://127.0.0.1:$tport/trk/api/events?after=0&limit=1" >/dev/null && echo ok)
 
-printf 'tracker benchmark: wrk -t%s -c%s -d%ss on %s cores, one click URL\n' "$THREADS" "$CONNECTIONS" "$SECONDS_RUN" "$(nproc)"
+printf 'tracker benchmark: wrk -t%s -c%s -d%ss on %s cores, one click URL, median of %s rounds\n' "$THREADS" "$CONNECTIONS" "$SECONDS_RUN" "$(nproc)" "$ROUNDS"
 printf '  nginx 302 + access log : %10.0f requests/s   p99 %7.2f ms\n' "$n_rps" "$n_p99"
 printf '  tutti click (durable)  : %10.0f requests/s   p99 %7.2f ms\n' "$t_rps" "$t_p99"
 python3 -c "print(f'  ratio tutti/nginx      : {float($t_rps)/float($n_rps):.2f}x requests/s')"

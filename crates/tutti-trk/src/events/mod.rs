@@ -15,11 +15,11 @@
 
 mod migrate;
 mod record;
+mod segment_file;
 mod segments;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -30,6 +30,9 @@ use tokio::sync::{mpsc, oneshot};
 use tutti_core::api::{AgentClass, EventKind, EventPage, TrackingEvent};
 
 use crate::classify::flag_names;
+#[cfg(test)]
+use segment_file::PREFILL;
+use segment_file::SegmentFile;
 use segments::{Segment, scan, segment_path, sync_dir};
 
 /// Most events one write takes.
@@ -38,10 +41,6 @@ pub const MAX_BATCH: usize = 4096;
 const QUEUE: usize = 65_536;
 /// Most events one feed page returns.
 pub const MAX_PAGE: u32 = 10_000;
-/// How far ahead of its last record the writer zero-fills its file. A sync after writing
-/// into space that exists already writes only data; one after growing the file must also
-/// write its inode (the new size): a second disk round trip for every group of events.
-const PREFILL: u64 = 1 << 20;
 
 /// When the writer starts a new segment: purging deletes whole segments, so they are
 /// kept small enough (and young enough) to go soon after their events are old.
@@ -133,11 +132,8 @@ fn now_ms() -> i64 {
 struct Writer {
     shared: Arc<Shared>,
     limits: Limits,
-    file: File,
+    file: SegmentFile,
     base: u64,
-    len: u64,
-    /// The file's size: `len` bytes of records, then zeros.
-    filled: u64,
     first_ms: i64,
     /// After a failed write the file may end in a partial batch: go on in a new segment
     /// that starts past anything that write could have left.
@@ -148,19 +144,17 @@ struct Writer {
 impl Writer {
     fn open(shared: Arc<Shared>, limits: Limits) -> io::Result<Writer> {
         let last = shared.segments().last().cloned();
-        let (file, base, len, filled, first_ms) = match last {
+        let (file, base, first_ms) = match last {
             // A whole newest segment goes on; one that ends in a torn record is left as
             // it is, and the log goes on after it.
             Some(s) if !s.torn => (
-                OpenOptions::new().write(true).open(&s.path)?,
+                SegmentFile::open(&s.path, s.len, s.file_len)?,
                 s.base,
-                s.len,
-                s.file_len,
                 s.first_ms,
             ),
             last => {
                 let base = last.map_or(0, |s| s.base + s.file_len);
-                (new_segment(&shared, base)?, base, 0, 0, i64::MIN)
+                (new_segment(&shared, base)?, base, i64::MIN)
             }
         };
         Ok(Writer {
@@ -168,8 +162,6 @@ impl Writer {
             limits,
             file,
             base,
-            len,
-            filled,
             first_ms,
             restart_at: None,
             buf: Vec::with_capacity(64 * 1024),
@@ -179,11 +171,11 @@ impl Writer {
     fn rotate(&mut self, base: u64) -> io::Result<()> {
         // The finished segment loses its zero-filled space. Should that not reach the
         // disk before a crash, reading stops at the zeros all the same.
-        if self.restart_at.is_none() && self.filled > self.len {
-            match self.file.set_len(self.len) {
+        if self.restart_at.is_none() {
+            match self.file.trim() {
                 Ok(()) => {
                     if let Some(s) = self.shared.segments().last_mut() {
-                        s.file_len = self.len;
+                        s.file_len = self.file.filled();
                     }
                 }
                 Err(e) => tracing::warn!("cannot trim the finished event log segment: {e}"),
@@ -191,24 +183,7 @@ impl Writer {
         }
         self.file = new_segment(&self.shared, base)?;
         self.base = base;
-        self.len = 0;
-        self.filled = 0;
         self.first_ms = i64::MIN;
-        Ok(())
-    }
-
-    /// Makes sure the file has zero-filled space up to at least `end`.
-    fn prefill(&mut self, end: u64) -> io::Result<()> {
-        if end <= self.filled {
-            return Ok(());
-        }
-        let target = end.div_ceil(PREFILL) * PREFILL;
-        let zeros = vec![0; usize::try_from(target - self.filled).unwrap_or(usize::MAX)];
-        self.file.write_all_at(&zeros, self.filled)?;
-        self.filled = target;
-        if let Some(s) = self.shared.segments().last_mut() {
-            s.file_len = target;
-        }
         Ok(())
     }
 
@@ -219,12 +194,14 @@ impl Writer {
             self.rotate(at)?;
             self.restart_at = None;
         }
-        let too_old = self.len > 0
+        let len = self.file.len();
+        let too_old = len > 0
             && now.saturating_sub(self.first_ms)
                 >= i64::try_from(self.limits.segment_age.as_millis()).unwrap_or(i64::MAX);
-        if self.len >= self.limits.segment_bytes || too_old {
-            self.rotate(self.base + self.len)?;
+        if len >= self.limits.segment_bytes || too_old {
+            self.rotate(self.base + len)?;
         }
+        let len = self.file.len();
         self.buf.clear();
         let mut seqs = Vec::with_capacity(batch.len());
         let mut newest = i64::MIN;
@@ -239,29 +216,23 @@ impl Writer {
                 received = origin;
             }
             record::encode(&p.event, &mut self.buf);
-            seqs.push(cursor(self.base + self.len + self.buf.len() as u64));
+            seqs.push(cursor(self.base + len + self.buf.len() as u64));
             newest = newest.max(p.event.at.timestamp_millis());
         }
         if self.buf.is_empty() {
             return Ok(seqs);
         }
-        let end = self.len + self.buf.len() as u64;
-        let written = self
-            .prefill(end)
-            .and_then(|()| self.file.write_all_at(&self.buf, self.len))
-            .and_then(|()| self.file.sync_data());
-        if let Err(e) = written {
-            // Past anything the failed writes may have left, zeros included.
-            self.restart_at = Some(self.base + self.filled.max(end.div_ceil(PREFILL) * PREFILL));
+        if let Err(e) = self.file.append(&self.buf) {
+            self.restart_at = Some(self.base + self.file.written_up_to(self.buf.len()));
             return Err(e);
         }
-        self.len += self.buf.len() as u64;
         self.shared.received.store(received, Ordering::Release);
         if self.first_ms == i64::MIN {
             self.first_ms = batch.first().map_or(now, |p| p.event.at.timestamp_millis());
         }
         if let Some(s) = self.shared.segments().last_mut() {
-            s.len = self.len;
+            s.len = self.file.len();
+            s.file_len = self.file.filled();
             s.first_ms = self.first_ms;
             s.newest_ms = s.newest_ms.max(newest);
         }
@@ -276,12 +247,9 @@ fn cursor(position: u64) -> i64 {
 }
 
 /// Creates the segment starting at `base`, makes its name durable and lists it.
-fn new_segment(shared: &Shared, base: u64) -> io::Result<File> {
+fn new_segment(shared: &Shared, base: u64) -> io::Result<SegmentFile> {
     let path = segment_path(&shared.dir, base);
-    let file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&path)?;
+    let file = SegmentFile::create(&path)?;
     sync_dir(&shared.dir)?;
     shared.segments().push(Segment {
         base,

@@ -1,4 +1,5 @@
 use super::*;
+use std::os::unix::fs::FileExt;
 
 fn event(recipient: u64, at: DateTime<Utc>) -> NewEvent {
     NewEvent {
