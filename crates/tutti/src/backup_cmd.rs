@@ -77,9 +77,10 @@ fn ask_the_hub(root: &Path) -> ExitCode {
     };
     match std::fs::read_to_string(&report.report_file) {
         Ok(text) => print!("{text}"),
-        Err(_) => println!(
+        Err(_) => say!(
             "Backup {} done; the Hub's report is {} on its server.",
-            report.id, report.report_file
+            report.id,
+            report.report_file
         ),
     }
     if report.ok() {
@@ -112,7 +113,7 @@ pub fn restore(args: &RestoreArgs) -> ExitCode {
     };
     for component in components {
         match tutti_core::backup::restore(root, component, &args.backup) {
-            Ok(paths) => println!(
+            Ok(paths) => say!(
                 "Restored the {} from backup {}: {}",
                 component.title(),
                 args.backup,
@@ -121,7 +122,7 @@ pub fn restore(args: &RestoreArgs) -> ExitCode {
             Err(e) => return fail(e),
         }
     }
-    println!("Start it with tutti serve --root {}.", root.display());
+    say!("Start it with tutti serve --root {}.", root.display());
     ExitCode::SUCCESS
 }
 
@@ -155,7 +156,7 @@ fn copy_root(root: &Path, to: &Path) -> ExitCode {
             return fail(format!("the backup is incomplete: {e}"));
         }
     }
-    println!(
+    say!(
         "Backed up {} into {}: {} databases (consistent snapshots) and {} other files.",
         root.display(),
         to.display(),
@@ -163,14 +164,14 @@ fn copy_root(root: &Path, to: &Path) -> ExitCode {
         copied.files
     );
     for db in &copied.databases {
-        println!("  {}", db.display());
+        say!("  {}", db.display());
     }
     let lui_ini = std::fs::read_to_string(root.join("lui/lui.ini")).unwrap_or_default();
     if lui_ini
         .lines()
         .any(|l| l.trim().eq_ignore_ascii_case("DatabaseType=postgresql"))
     {
-        println!(
+        say!(
             "The User Interface's system database is in PostgreSQL: back it up with pg_dump as well."
         );
     }

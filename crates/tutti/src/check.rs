@@ -22,7 +22,7 @@ pub fn run(args: &RootArg) -> ExitCode {
     let installation = match Installation::load(&args.root) {
         Ok(i) => i,
         Err(e) => {
-            println!("FAIL  configuration: {e}");
+            say!("FAIL  configuration: {e}");
             return ExitCode::FAILURE;
         }
     };
@@ -32,19 +32,19 @@ pub fn run(args: &RootArg) -> ExitCode {
         .iter()
         .map(|c| c.name())
         .collect();
-    println!(
+    say!(
         "ok    configuration: {} read; this server runs {}",
         installation.root.join("server.ini").display(),
         names.join(", ")
     );
     for warning in &installation.warnings {
-        println!("warn  {warning}");
+        say!("warn  {warning}");
     }
     // Branding (lui/branding, hub/branding): wrong values only fall back to defaults.
     for &c in &installation.server.components {
         if matches!(c, Component::Hub | Component::Lui) {
             for warning in tutti_core::branding::load(&installation.root, c).warnings {
-                println!("warn  {warning}");
+                say!("warn  {warning}");
             }
         }
     }
@@ -118,7 +118,7 @@ async fn check_peers(inst: &Installation) -> usize {
     let http = match http_client(&inst.server) {
         Ok(http) => http,
         Err(e) => {
-            println!("FAIL  HTTP client: {e}");
+            say!("FAIL  HTTP client: {e}");
             return 1;
         }
     };
@@ -143,7 +143,7 @@ async fn check_peers(inst: &Installation) -> usize {
         };
         match client.ping().await {
             Ok(ping) => {
-                println!(
+                say!(
                     "ok    {label} ({via}): reachable at {}, ClusterSecret accepted (instance {})",
                     client.url(""),
                     ping.instance_id
@@ -154,7 +154,7 @@ async fn check_peers(inst: &Installation) -> usize {
             }
             Err(e) => {
                 failures += 1;
-                println!("FAIL  {label} ({via}): {e}");
+                say!("FAIL  {label} ({via}): {e}");
             }
         }
     }
@@ -167,16 +167,16 @@ async fn check_peers(inst: &Installation) -> usize {
             .await
         {
             Ok(list) => {
-                println!("      components the Hub knows of:");
+                say!("      components the Hub knows of:");
                 for c in list.components {
                     let state = match &c.problem {
                         None => "answering".to_string(),
                         Some(p) => format!("NOT ANSWERING: {p}"),
                     };
-                    println!("      - {:<18} {:<40} {state}", c.title, c.url);
+                    say!("      - {:<18} {:<40} {state}", c.title, c.url);
                 }
             }
-            Err(e) => println!("warn  cannot list the Hub's components: {e}"),
+            Err(e) => say!("warn  cannot list the Hub's components: {e}"),
         }
     }
     failures
@@ -187,12 +187,12 @@ async fn check_mailers(http: &HttpClient, hub: &PeerClient) -> usize {
     let uses: Vec<MailerConnectionUse> = match hub.get("/api/registry/mailer-connections").await {
         Ok(u) => u,
         Err(e) => {
-            println!("FAIL  lui → Mailer: cannot read the mailer connections from the Hub: {e}");
+            say!("FAIL  lui → Mailer: cannot read the mailer connections from the Hub: {e}");
             return 1;
         }
     };
     if uses.is_empty() {
-        println!(
+        say!(
             "warn  lui → Mailer: no mailer connection is set in the Hub (Settings → Mailer connection): jobs cannot be sent yet"
         );
         return 0;
@@ -209,18 +209,18 @@ async fn check_mailers(http: &HttpClient, hub: &PeerClient) -> usize {
             Ok(a) => a,
             Err(e) => {
                 failures += 1;
-                println!("FAIL  {label}: {e}");
+                say!("FAIL  {label}: {e}");
                 continue;
             }
         };
         match probe_health(http, &address, Component::Mailer).await {
-            Ok(h) => println!(
+            Ok(h) => say!(
                 "ok    {label}: a Tutti Mailer answers (instance {})",
                 h.instance_id
             ),
             Err(e) => {
                 failures += 1;
-                println!("FAIL  {label}: {e}");
+                say!("FAIL  {label}: {e}");
             }
         }
     }

@@ -29,7 +29,7 @@ pub fn reset_admin_password(args: &RootArg) -> ExitCode {
     };
     match runtime.block_on(tutti_hub::reset_admin_password(&args.root, password)) {
         Ok(()) => {
-            println!(
+            say!(
                 "The administrator password of {} is set. Every administrator session has ended.",
                 args.root.display()
             );

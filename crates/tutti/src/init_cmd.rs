@@ -70,18 +70,18 @@ fn secret_from_file(file: &Path) -> Result<ClusterSecret, String> {
 
 pub fn print_report(root: &Path, report: &InitReport) {
     let rel = |p: &Path| p.strip_prefix(root).unwrap_or(p).display().to_string();
-    println!("Installation root {}:", root.display());
+    say!("Installation root {}:", root.display());
     for path in &report.written {
-        println!("  wrote {}", rel(path));
+        say!("  wrote {}", rel(path));
     }
     for path in &report.kept {
-        println!("  kept  {} (it exists; init never overwrites)", rel(path));
+        say!("  kept  {} (it exists; init never overwrites)", rel(path));
     }
     for note in &report.notes {
-        println!("  note: {note}");
+        say!("  note: {note}");
     }
     if report.generated_secret {
-        println!(
+        say!(
             "A new ClusterSecret was written into every component INI file. A server that joins \
              this installation needs the same one: tutti init --cluster-secret-file {}/hub/hub.ini (or any INI file of this root).",
             root.display()

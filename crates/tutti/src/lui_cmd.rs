@@ -15,14 +15,15 @@ pub fn move_database(args: &MoveDatabaseArgs) -> ExitCode {
     };
     match runtime.block_on(tutti_lui::move_database(&args.root.root, &args.to)) {
         Ok(moved) => {
-            println!(
+            say!(
                 "Moved the system database from {} to {}:",
-                moved.from, moved.to
+                moved.from,
+                moved.to
             );
             for (table, rows) in &moved.tables {
-                println!("  {table}: {rows} rows");
+                say!("  {table}: {rows} rows");
             }
-            println!(
+            say!(
                 "lui/lui.ini now points at it; the old data was left in place. Start the User Interface again."
             );
             ExitCode::SUCCESS

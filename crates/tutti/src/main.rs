@@ -1,5 +1,13 @@
 //! `tutti`: one binary for every component of a Tutti installation.
 
+/// Prints a line of a command's output (as `println!`). When the reader has gone
+/// (`tutti ports | head -3`), the command ends quietly with the status a shell gives a
+/// command stopped by SIGPIPE (141), as other Unix tools do, instead of panicking.
+macro_rules! say {
+    () => { $crate::say_line(format_args!("")) };
+    ($($arg:tt)*) => { $crate::say_line(format_args!($($arg)*)) };
+}
+
 mod backup_cmd;
 mod check;
 mod cli;
@@ -37,6 +45,16 @@ fn main() -> ExitCode {
             hub_cmd::reset_admin_password(&args)
         }
         cli::Command::Lui(cli::LuiCommand::MoveDatabase(args)) => lui_cmd::move_database(&args),
+    }
+}
+
+pub(crate) fn say_line(line: std::fmt::Arguments) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = writeln!(out, "{line}")
+        && e.kind() == std::io::ErrorKind::BrokenPipe
+    {
+        std::process::exit(141);
     }
 }
 

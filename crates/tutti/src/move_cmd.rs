@@ -123,7 +123,7 @@ pub fn run(args: &MoveArgs) -> ExitCode {
     for file in &files {
         let (from, to) = (args.from.join(file), args.to.join(file));
         if !from.exists() {
-            println!("  {file}: not in {} (nothing to copy)", args.from.display());
+            say!("  {file}: not in {} (nothing to copy)", args.from.display());
             continue;
         }
         let replaced = if to.is_dir() {
@@ -140,9 +140,9 @@ pub fn run(args: &MoveArgs) -> ExitCode {
         if let Err(e) = tutti_core::backup::copy_path(&args.from, &from, &args.to, &mut copied) {
             return fail(format!("cannot copy {}: {e}", from.display()));
         }
-        println!("  copied {file} ({} bytes)", copied.bytes);
+        say!("  copied {file} ({} bytes)", copied.bytes);
     }
-    println!(
+    say!(
         "The {} is copied to {}. Before you start it there:",
         component.title(),
         args.to.display()
@@ -152,20 +152,20 @@ pub fn run(args: &MoveArgs) -> ExitCode {
         if let Err(e) = hand_over(&args.from, &place) {
             return fail(e);
         }
-        println!("  - On the User Interface's server, set TrackerHost={place} in lui/lui.ini.");
-        println!(
+        say!("  - On the User Interface's server, set TrackerHost={place} in lui/lui.ini.");
+        say!(
             "  - In the Hub, set the Tracking URL to the new Tracker's external name, for the messages sent from now on."
         );
-        println!(
+        say!(
             "Then start both. The old Tracker (in {}) has a new instance id and HandOverTo={place}: it answers the links already sent and hands every event to the new one. Keep it running as long as those links matter.",
             args.from.display()
         );
         return ExitCode::SUCCESS;
     }
     for step in next_steps(component, &place) {
-        println!("  - {step}");
+        say!("  - {step}");
     }
-    println!(
+    say!(
         "Then remove {} from Components in {}/server.ini (or the root), so that it does not start twice.",
         component.name(),
         args.from.display()

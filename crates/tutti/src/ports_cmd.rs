@@ -160,7 +160,7 @@ pub fn run(args: &RootArg) -> ExitCode {
         width(&|r| r.port.len()).max(4),
         width(&|r| r.peer.len()).max(4),
     );
-    println!(
+    say!(
         "Ports of {} (components: {}):",
         args.root.display(),
         installation
@@ -171,12 +171,15 @@ pub fn run(args: &RootArg) -> ExitCode {
             .collect::<Vec<_>>()
             .join(", ")
     );
-    println!(
+    say!(
         "{:<4} {:<wp$} {:<wpeer$} {:<8} why",
-        "dir", "port", "peer", "internet"
+        "dir",
+        "port",
+        "peer",
+        "internet"
     );
     for r in &rules {
-        println!(
+        say!(
             "{:<4} {:<wp$} {:<wpeer$} {:<8} {}",
             r.direction,
             r.port,
@@ -186,7 +189,7 @@ pub fn run(args: &RootArg) -> ExitCode {
         );
     }
     if rules.iter().any(|r| r.internet) {
-        println!("Only the lines marked \"yes\" need to be reachable from the Internet.");
+        say!("Only the lines marked \"yes\" need to be reachable from the Internet.");
     }
     ExitCode::SUCCESS
 }

@@ -44,3 +44,25 @@ fn the_matrix_names_every_port_and_what_faces_the_internet() {
         "no User Interface here:\n{text}"
     );
 }
+
+#[test]
+fn output_into_a_pipe_closed_early_ends_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    init(dir.path(), &["--port", "8080"]);
+    for command in ["ports", "check"] {
+        let mut child = tutti()
+            .arg(command)
+            .arg("--root")
+            .arg(dir.path())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The reader goes away before the first line is written, as `| head` may.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{command}: {stderr}");
+        assert_eq!(out.status.code(), Some(141), "{command}: {stderr}");
+    }
+}

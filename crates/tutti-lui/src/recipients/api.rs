@@ -366,6 +366,13 @@ fn csv_field(text: &str, out: &mut String) {
     }
 }
 
+/// The first line of a CSV download: a byte order mark, then the column names. The mark
+/// tells Excel that the file is UTF-8; without it Excel reads it in the system's legacy
+/// code page and garbles every name that is not ASCII. Tutti's own upload skips it.
+pub(crate) fn csv_header(fields: impl IntoIterator<Item = impl AsRef<str>>) -> String {
+    format!("\u{feff}{}", csv_line(fields))
+}
+
 pub(crate) fn csv_line(fields: impl IntoIterator<Item = impl AsRef<str>>) -> String {
     let mut line = String::new();
     for (i, f) in fields.into_iter().enumerate() {
@@ -429,7 +436,7 @@ async fn download_accepted(
         .map_err(db_error)?
         .ok_or_else(|| ApiError::not_found(format!("job {id} has no recipients yet")))?;
     let lists = state.lists.clone();
-    let body = paged_csv(csv_line(&list.columns), 0, move |after| {
+    let body = paged_csv(csv_header(&list.columns), 0, move |after| {
         let lists = lists.clone();
         async move {
             let rows = lists.rows(list.id, after, PAGE).await?;
@@ -457,7 +464,7 @@ async fn download_rejected(
         .map_err(db_error)?
         .ok_or_else(|| ApiError::not_found(format!("job {id} has no recipients yet")))?;
     let lists = state.lists.clone();
-    let body = paged_csv(csv_line(["line", "reason", "row"]), 0, move |after| {
+    let body = paged_csv(csv_header(["line", "reason", "row"]), 0, move |after| {
         let lists = lists.clone();
         async move {
             let rows = lists.rejected(list.id, after, PAGE).await?;

@@ -17,7 +17,7 @@ use utoipa_axum::routes;
 
 use crate::LuiState;
 use crate::database::Database;
-use crate::recipients::api::{csv_line, csv_response, paged_csv};
+use crate::recipients::api::{csv_header, csv_line, csv_response, paged_csv};
 use crate::session_api::LuiSession;
 
 /// Rows per page of a download.
@@ -179,7 +179,7 @@ async fn recipients_csv(
         ""
     };
     let db = state.db.clone();
-    let body = paged_csv(csv_line(header), -1, move |after| {
+    let body = paged_csv(csv_header(header), -1, move |after| {
         let (db, id) = (db.clone(), id.clone());
         async move { page(&db, &id, who, people, after).await }
     });
@@ -197,7 +197,7 @@ async fn events_csv(
 ) -> Result<Response, ApiError> {
     super::api::may_view(&state, &session, &id).await?;
     let db = state.db.clone();
-    let header = csv_line(["time", "kind", "recipient", "link", "agent", "machine"]);
+    let header = csv_header(["time", "kind", "recipient", "link", "agent", "machine"]);
     // By source (one per Tracker) and within it by the source's own order, a page at a time
     // from where the last one ended.
     let sources: Vec<String> = sqlx::query(
@@ -328,7 +328,7 @@ async fn all_zip(
     let mut header = vec!["number".to_string()];
     header.extend(columns);
     header.extend(["delivery", "reply", "opened", "clicked", "unsubscribed"].map(str::to_string));
-    let header = csv_line(header);
+    let header = csv_header(header);
     let people: &'static str = if q.people_only.unwrap_or(true) {
         " AND e.machine = ''"
     } else {
@@ -368,7 +368,7 @@ async fn all_zip(
     .iter()
     .filter_map(|r| r.try_get::<String, _>(0).ok())
     .collect();
-    let events_header = csv_line(["time", "kind", "recipient", "link", "agent", "machine"]);
+    let events_header = csv_header(["time", "kind", "recipient", "link", "agent", "machine"]);
     let options = zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated);
     tokio::task::block_in_place(|| zip.start_file("events.csv", options))
