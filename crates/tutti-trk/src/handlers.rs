@@ -158,20 +158,27 @@ fn machine_flags(method: &Method, token: &Token, kind: EventKind) -> u32 {
     flags
 }
 
+/// The two URLs every message carries.
+#[derive(Clone, Copy)]
+enum Hot {
+    Click,
+    Open,
+}
+
 /// The open and click URLs, answered ahead of the router (they are the hot path: see
 /// `tutti_core::fast_route`). They log in the component's span only when something goes
 /// wrong.
 pub fn fast_routes(state: &Arc<TrkState>, metrics: &Metrics) -> Vec<FastRoute> {
-    let route = |path: &'static str, kind: TokenKind| {
-        let hot = Arc::new((state.clone(), metrics.route_meter(&path[4..])));
+    let route = |path: &'static str, route: &str, hot: Hot| {
+        let shared = Arc::new((state.clone(), metrics.route_meter(route)));
         FastRoute::new(path, move |request: Parts| {
-            let hot = hot.clone();
+            let shared = shared.clone();
             async move {
-                let (state, meter) = &*hot;
+                let (state, meter) = &*shared;
                 let started = Instant::now();
-                let response = match kind {
-                    TokenKind::Click => click(state, &request).await,
-                    _ => open(state, &request).await,
+                let response = match hot {
+                    Hot::Click => click(state, &request).await,
+                    Hot::Open => open(state, &request).await,
                 };
                 meter.observe(&request.method, response.status(), started);
                 response
@@ -179,8 +186,8 @@ pub fn fast_routes(state: &Arc<TrkState>, metrics: &Metrics) -> Vec<FastRoute> {
         })
     };
     vec![
-        route("/trk/click", TokenKind::Click),
-        route("/trk/open", TokenKind::Open),
+        route("/trk/click", "/click", Hot::Click),
+        route("/trk/open", "/open", Hot::Open),
     ]
 }
 
