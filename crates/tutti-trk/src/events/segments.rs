@@ -115,3 +115,68 @@ pub fn scan(dir: &Path) -> io::Result<Vec<Segment>> {
     }
     Ok(segments)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::NewEvent;
+    use crate::events::record::encode;
+    use chrono::{TimeZone, Utc};
+    use proptest::prelude::*;
+    use tutti_core::api::{AgentClass, EventKind};
+
+    fn event(recipient: u64) -> NewEvent {
+        NewEvent {
+            job: "J".into(),
+            kind: EventKind::Open,
+            link: None,
+            recipient: Some(recipient),
+            at: Utc.timestamp_millis_opt(1_700_000_000_000).unwrap(),
+            agent: AgentClass::MailClient,
+            flags: 0,
+            origin: None,
+        }
+    }
+
+    /// What a crash can leave after the last whole record: nothing, part of a record, or
+    /// bytes of anything.
+    fn crash_tails() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            Just(Vec::new()),
+            (1usize..40).prop_map(|cut| {
+                let mut one = Vec::new();
+                encode(&event(7), &mut one);
+                one.truncate(cut.min(one.len() - 1));
+                one
+            }),
+            proptest::collection::vec(any::<u8>(), 1..64),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn a_segment_is_read_up_to_its_zeros_or_its_torn_tail(
+            count in 0u64..20,
+            tail in crash_tails(),
+            zeros in 0usize..5000,
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let mut bytes = Vec::new();
+            for i in 0..count {
+                encode(&event(i), &mut bytes);
+            }
+            let records = bytes.len() as u64;
+            bytes.extend_from_slice(&tail);
+            bytes.resize(bytes.len() + zeros, 0);
+            fs::write(segment_path(dir.path(), 0), &bytes).unwrap();
+            let found = scan(dir.path()).unwrap();
+            prop_assert_eq!(found.len(), 1);
+            let s = &found[0];
+            prop_assert_eq!(s.len, records, "every whole record and nothing after");
+            prop_assert_eq!(s.file_len, bytes.len() as u64);
+            prop_assert_eq!(s.torn, tail.iter().any(|&b| b != 0));
+        }
+    }
+}
