@@ -66,31 +66,41 @@ nginx -p "$work/nginx" -c "$work/nginx/nginx.conf"
 for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$nport/trk/click" && break; sleep 0.1; done
 nginx_url="http://127.0.0.1:$nport/trk/click?ref=$token"
 
-measure() { # url → "requests/s p99-ms"
-  wrk -t"$THREADS" -c"$CONNECTIONS" -d"${SECONDS_RUN}s" --latency "$1" > "$work/wrk.out"
-  local rps p99
+# CPU time (clock ticks) the processes $@ have used.
+cpu_ticks() { for p in "$@"; do awk '{print $14 + $15}' "/proc/$p/stat"; done | awk '{t += $1} END {print t}'; }
+
+measure() { # url server-pids... → "requests/s p99-ms cpu-us-per-request"
+  local url=$1; shift
+  local before after
+  before=$(cpu_ticks "$@")
+  wrk -t"$THREADS" -c"$CONNECTIONS" -d"${SECONDS_RUN}s" --latency "$url" > "$work/wrk.out"
+  after=$(cpu_ticks "$@")
+  local rps p99 requests
   rps=$(awk '/Requests\/sec/ {print $2}' "$work/wrk.out")
+  requests=$(awk '/requests in/ {print $1}' "$work/wrk.out")
   p99=$(awk '$1=="99%" {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v=v*1000}; print v}' "$work/wrk.out")
-  echo "$rps $p99"
+  echo "$rps $p99 $(awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" -v n="$requests" 'BEGIN {printf "%.2f", t / hz * 1e6 / n}')"
 }
 
 # Rounds alternate between the two, so that a slow spell of this machine (nginx alone
 # varies by a third between runs) falls on both; each figure is the median of its rounds.
 n_runs=(); t_runs=()
 for round in $(seq 1 "$ROUNDS"); do
-  n_runs+=("$(measure "$nginx_url")")
-  t_runs+=("$(measure "$tutti_url")")
-  printf '  round %s: nginx %s, tutti %s (requests/s p99-ms)\n' "$round" "${n_runs[-1]}" "${t_runs[-1]}" >&2
+  n_runs+=("$(measure "$nginx_url" $(pgrep -P "$(cat "$work/nginx/nginx.pid")"))")
+  t_runs+=("$(measure "$tutti_url" "$tutti_pid")")
+  printf '  round %s: nginx %s, tutti %s (requests/s, p99 ms, server CPU µs per request)\n' "$round" "${n_runs[-1]}" "${t_runs[-1]}" >&2
 done
 median() { sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 n_rps=$(printf '%s\n' "${n_runs[@]}" | cut -d' ' -f1 | median)
 n_p99=$(printf '%s\n' "${n_runs[@]}" | cut -d' ' -f2 | median)
 t_rps=$(printf '%s\n' "${t_runs[@]}" | cut -d' ' -f1 | median)
 t_p99=$(printf '%s\n' "${t_runs[@]}" | cut -d' ' -f2 | median)
+n_cpu=$(printf '%s\n' "${n_runs[@]}" | cut -d' ' -f3 | median)
+t_cpu=$(printf '%s\n' "${t_runs[@]}" | cut -d' ' -f3 | median)
 events=$(curl -fs -H "Authorization: Bearer $secret" "http://127.0.0.1:$tport/trk/api/events?after=0&limit=1" >/dev/null && echo ok)
 
 printf 'tracker benchmark: wrk -t%s -c%s -d%ss on %s cores, one click URL, median of %s rounds\n' "$THREADS" "$CONNECTIONS" "$SECONDS_RUN" "$(nproc)" "$ROUNDS"
-printf '  nginx 302 + access log : %10.0f requests/s   p99 %7.2f ms\n' "$n_rps" "$n_p99"
-printf '  tutti click (durable)  : %10.0f requests/s   p99 %7.2f ms\n' "$t_rps" "$t_p99"
+printf '  nginx 302 + access log : %10.0f requests/s   p99 %7.2f ms   CPU %6.2f µs/request\n' "$n_rps" "$n_p99" "$n_cpu"
+printf '  tutti click (durable)  : %10.0f requests/s   p99 %7.2f ms   CPU %6.2f µs/request\n' "$t_rps" "$t_p99" "$t_cpu"
 python3 -c "print(f'  ratio tutti/nginx      : {float($t_rps)/float($n_rps):.2f}x requests/s')"
 [ "$events" = ok ] || echo "warning: could not read the Tracker's event feed after the run"
