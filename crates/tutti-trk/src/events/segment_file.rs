@@ -63,9 +63,18 @@ impl SegmentFile {
     /// Opens a segment file to go on after its first `len` bytes of records, in a file of
     /// `file_len` bytes (zeros after the records).
     pub fn open(path: &Path, len: u64, file_len: u64) -> io::Result<SegmentFile> {
+        SegmentFile::open_with(path, len, file_len, true)
+    }
+
+    /// `open`, bypassing the page cache only if `direct` (and the file system allows it).
+    fn open_with(path: &Path, len: u64, file_len: u64, direct: bool) -> io::Result<SegmentFile> {
         let mut tail = vec![0; usize::try_from(len % BLOCK).unwrap_or(0)];
         File::open(path)?.read_exact_at(&mut tail, len - len % BLOCK)?;
-        let (file, direct) = open_direct(path)?;
+        let (file, direct) = if direct {
+            open_direct(path)?
+        } else {
+            (OpenOptions::new().write(true).open(path)?, false)
+        };
         Ok(SegmentFile {
             path: path.to_path_buf(),
             file,
@@ -163,9 +172,19 @@ mod tests {
 
     #[test]
     fn records_land_after_each_other_in_zero_filled_space() {
+        // Direct where the file system allows it, and through the page cache as on one
+        // that refuses.
+        for direct in [true, false] {
+            appends_reopens_and_trims(direct);
+        }
+    }
+
+    fn appends_reopens_and_trims(direct: bool) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.log");
-        let mut file = SegmentFile::create(&path).unwrap();
+        std::fs::File::create_new(&path).unwrap();
+        let mut file = SegmentFile::open_with(&path, 0, 0, direct).unwrap();
+        assert!(direct || !file.direct);
         let mut expected = Vec::new();
         // Sizes that cross block and prefill boundaries.
         for (i, size) in [10usize, 4086, 1, 5000, 100, (PREFILL as usize) + 7, 3]
@@ -183,8 +202,8 @@ mod tests {
         }
         let len = file.len();
         drop(file);
-        let mut again =
-            SegmentFile::open(&path, len, std::fs::metadata(&path).unwrap().len()).unwrap();
+        let file_len = std::fs::metadata(&path).unwrap().len();
+        let mut again = SegmentFile::open_with(&path, len, file_len, direct).unwrap();
         again.append(b"after a restart").unwrap();
         again.trim().unwrap();
         let on_disk = std::fs::read(&path).unwrap();
