@@ -411,6 +411,16 @@ impl EventLog {
             received: AtomicU64::new(received),
         });
         let writer = Writer::open(shared.clone(), limits).map_err(context)?;
+        tracing::info!(
+            "event log {} ({} segment files), writing {}",
+            dir.display(),
+            shared.segments().len(),
+            if writer.file.direct() {
+                "with O_DIRECT"
+            } else {
+                "through the page cache (the file system refuses O_DIRECT)"
+            }
+        );
         let (queue, rx) = mpsc::channel(QUEUE);
         std::thread::Builder::new()
             .name("trk-event-writer".into())

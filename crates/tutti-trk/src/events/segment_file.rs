@@ -87,6 +87,11 @@ impl SegmentFile {
         })
     }
 
+    /// Whether writes bypass the page cache.
+    pub fn direct(&self) -> bool {
+        self.direct
+    }
+
     pub fn len(&self) -> u64 {
         self.len
     }
