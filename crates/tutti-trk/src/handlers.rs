@@ -10,7 +10,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{Html, IntoResponse, Response};
-use chrono::{DurationRound, TimeDelta, Utc};
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use serde::Deserialize;
 use tutti_core::Component;
 use tutti_core::api::{EventKind, EventPage, JobRegistration, TrackingType};
@@ -95,17 +95,23 @@ impl Recorded {
 }
 
 /// Records an event and waits until it is durable. A failure to write is logged loudly;
-/// the person still gets their page or redirect.
+/// the person still gets their page or redirect. An unsubscribe is always a person's act:
+/// it gets no machine flags.
 async fn record(
     state: &TrkState,
     job: &Job,
     token: &Token,
     kind: EventKind,
-    flags: u32,
+    method: &Method,
     headers: &HeaderMap,
 ) {
     let (agent, ua_flags) = classify(user_agent(headers));
     let now = Utc::now();
+    let flags = if kind == EventKind::Unsubscribe {
+        0
+    } else {
+        machine_flags(method, token, kind, now) | ua_flags
+    };
     // Blind tracking keeps counts only: no recipient key, and the time only to the minute,
     // so that an event cannot be matched to one recipient by when their message went out.
     let (recipient, at) = match job.registration.tracking {
@@ -122,12 +128,7 @@ async fn record(
         recipient,
         at,
         agent,
-        flags: flags
-            | if kind == EventKind::Unsubscribe {
-                0
-            } else {
-                ua_flags
-            },
+        flags,
         origin: None,
     };
     let recorded = state.events.record(event).await;
@@ -143,12 +144,12 @@ async fn record(
     }
 }
 
-fn machine_flags(method: &Method, token: &Token, kind: EventKind) -> u32 {
+fn machine_flags(method: &Method, token: &Token, kind: EventKind, now: DateTime<Utc>) -> u32 {
     let mut flags = 0;
     if method == Method::HEAD {
         flags |= HEAD;
     }
-    let now = u64::try_from(Utc::now().timestamp()).unwrap_or(0);
+    let now = u64::try_from(now.timestamp()).unwrap_or(0);
     if kind == EventKind::Click
         && token.sent_at > 0
         && now.saturating_sub(token.sent_at) < TOO_FAST_SECONDS
@@ -202,27 +203,25 @@ async fn click(state: &TrkState, request: &Parts) -> Response {
     let Some(link) = job.registration.links.get(index) else {
         return not_found();
     };
-    let location = match job.locations.get(index).cloned().flatten() {
-        Some(l) => l,
-        None if link.merged => match token
+    let location = if link.merged {
+        token
             .target
             .as_deref()
             .and_then(redirect_target)
             .and_then(|t| HeaderValue::from_str(&t).ok())
-        {
-            Some(l) => l,
-            None => return not_found(),
-        },
-        None => return not_found(),
+    } else {
+        job.locations.get(index).cloned().flatten()
+    };
+    let Some(location) = location else {
+        return not_found();
     };
     if link.tracked {
-        let flags = machine_flags(&request.method, &token, EventKind::Click);
         record(
             state,
             &job,
             &token,
             EventKind::Click,
-            flags,
+            &request.method,
             &request.headers,
         )
         .await;
@@ -243,13 +242,12 @@ async fn open(state: &TrkState, request: &Parts) -> Response {
         return not_found();
     };
     if job.registration.opens {
-        let flags = machine_flags(&request.method, &token, EventKind::Open);
         record(
             state,
             &job,
             &token,
             EventKind::Open,
-            flags,
+            &request.method,
             &request.headers,
         )
         .await;
@@ -302,7 +300,15 @@ pub async fn unsubscribe(
     let Some((token, job)) = verified(&state, &uri, TokenKind::Unsubscribe) else {
         return not_found();
     };
-    record(&state, &job, &token, EventKind::Unsubscribe, 0, &headers).await;
+    record(
+        &state,
+        &job,
+        &token,
+        EventKind::Unsubscribe,
+        &Method::POST,
+        &headers,
+    )
+    .await;
     (
         [(header::CACHE_CONTROL, "no-store")],
         page(
