@@ -249,7 +249,15 @@ fn cursor(position: u64) -> i64 {
 /// Creates the segment starting at `base`, makes its name durable and lists it.
 fn new_segment(shared: &Shared, base: u64) -> io::Result<SegmentFile> {
     let path = segment_path(&shared.dir, base);
-    let file = SegmentFile::create(&path)?;
+    let file = match SegmentFile::create(&path) {
+        // An earlier attempt created the file and then failed (to open it or to sync the
+        // directory): nothing is in it, so it is this segment. Refusing it would stop the
+        // writer for good, every retry failing on the same name.
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists && fs::metadata(&path)?.len() == 0 => {
+            SegmentFile::open(&path, 0, 0)?
+        }
+        file => file?,
+    };
     sync_dir(&shared.dir)?;
     shared.segments().push(Segment {
         base,

@@ -283,3 +283,25 @@ async fn events_handed_over_twice_are_kept_once_also_after_a_restart() {
     recipients.sort_unstable();
     assert_eq!(recipients, [1, 2, 3, 4, 5, 6, 7, 8, 99]);
 }
+
+#[test]
+fn a_segment_file_a_failed_rotation_left_empty_is_taken_over_and_one_with_records_is_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let shared = Shared {
+        dir: dir.path().to_path_buf(),
+        segments: Mutex::new(Vec::new()),
+        fetched: AtomicI64::new(0),
+        received: AtomicU64::new(0),
+    };
+    File::create_new(segment_path(dir.path(), 4096)).unwrap();
+    let mut file = new_segment(&shared, 4096).unwrap();
+    file.append(b"records").unwrap();
+    assert_eq!(shared.segments().len(), 1);
+    assert_eq!(shared.segments()[0].base, 4096);
+
+    let kept = segment_path(dir.path(), 8192);
+    fs::write(&kept, b"someone's records").unwrap();
+    assert!(new_segment(&shared, 8192).is_err());
+    assert_eq!(fs::read(&kept).unwrap(), b"someone's records");
+    assert_eq!(shared.segments().len(), 1);
+}
