@@ -218,10 +218,7 @@ impl Branding {
             return (StatusCode::NOT_FOUND, "no logo is configured").into_response();
         };
         let etag = format!("\"{}\"", logo.digest);
-        let fresh = request
-            .get(header::IF_NONE_MATCH)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+        let fresh = crate::browser_headers::etag_matches(request, &etag);
         let mut headers = HeaderMap::new();
         if let Ok(v) = HeaderValue::from_str(&etag) {
             headers.insert(header::ETAG, v);

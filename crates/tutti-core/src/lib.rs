@@ -6,6 +6,7 @@ pub mod api;
 pub mod auth;
 pub mod backup;
 pub mod branding;
+pub mod browser_headers;
 pub mod client;
 pub mod component;
 pub mod config;

@@ -2,7 +2,7 @@
 //! is made by the page's forms through the JSON API (static/tutti.js), so a person in a
 //! browser and a script follow the same rules.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use askama::Template;
 use axum::Router;
@@ -48,20 +48,56 @@ async fn logo(State(state): State<Arc<LuiState>>, headers: header::HeaderMap) ->
     state.branding.logo_response(&headers)
 }
 
-async fn script() -> Response {
-    (
-        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
-        include_str!("../static/tutti.js"),
-    )
-        .into_response()
+/// A file built into the binary, with the ETag of its content.
+struct BuiltIn {
+    content_type: &'static str,
+    body: &'static str,
+    etag: OnceLock<String>,
 }
 
-async fn style() -> Response {
-    (
-        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
-        include_str!("../static/tutti.css"),
-    )
-        .into_response()
+impl BuiltIn {
+    const fn new(content_type: &'static str, body: &'static str) -> BuiltIn {
+        BuiltIn {
+            content_type,
+            body,
+            etag: OnceLock::new(),
+        }
+    }
+
+    /// The file, or 304 if the browser has it. The browser asks each time (`no-cache`), so
+    /// the pages of a new version never run with the script of the old one.
+    fn answer(&self, request: &header::HeaderMap) -> Response {
+        let etag = self
+            .etag
+            .get_or_init(|| format!("\"{}\"", tutti_core::web::token_hash(self.body)));
+        let headers = [(header::CACHE_CONTROL, "no-cache"), (header::ETAG, etag)];
+        if tutti_core::browser_headers::etag_matches(request, etag) {
+            return (StatusCode::NOT_MODIFIED, headers).into_response();
+        }
+        (
+            headers,
+            [(header::CONTENT_TYPE, self.content_type)],
+            self.body,
+        )
+            .into_response()
+    }
+}
+
+static SCRIPT: BuiltIn = BuiltIn::new(
+    "text/javascript; charset=utf-8",
+    include_str!("../static/tutti.js"),
+);
+static STYLE: BuiltIn = BuiltIn::new(
+    "text/css; charset=utf-8",
+    include_str!("../static/tutti.css"),
+);
+
+async fn script(headers: header::HeaderMap) -> Response {
+    SCRIPT.answer(&headers)
+}
+
+async fn style(headers: header::HeaderMap) -> Response {
+    STYLE.answer(&headers)
 }
 
 /// What every page shows around its content.

@@ -163,16 +163,18 @@ async fn serve(
         fast.extend(started.fast);
     }
     let prefixes: Vec<&'static str> = server.components.iter().map(|c| c.prefix()).collect();
-    let app = app.fallback(move |uri: Uri| async move {
-        (
-            StatusCode::NOT_FOUND,
-            format!(
-                "Not found: {}\nThis server answers under {}.\n",
-                uri.path(),
-                prefixes.join(", ")
-            ),
-        )
-    });
+    let app = app
+        .fallback(move |uri: Uri| async move {
+            (
+                StatusCode::NOT_FOUND,
+                format!(
+                    "Not found: {}\nThis server answers under {}.\n",
+                    uri.path(),
+                    prefixes.join(", ")
+                ),
+            )
+        })
+        .layer(axum::middleware::from_fn(tutti_core::browser_headers::add));
 
     let handle: Handle<SocketAddr> = Handle::new();
     let mut servers = Vec::new();

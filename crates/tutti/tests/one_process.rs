@@ -92,6 +92,42 @@ async fn serve_initialises_an_empty_root_and_runs_all_four_components() {
             .contains("/hub, /lui, /trk, /mailer")
     );
 
+    // Pages may not be framed by another site nor kept in the browser's cache.
+    for page in ["/hub/login", "/lui/login"] {
+        let r = http.get(server.url(page)).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{page}");
+        let h = r.headers();
+        assert_eq!(h["x-frame-options"], "DENY", "{page}");
+        assert!(
+            h["content-security-policy"]
+                .to_str()
+                .unwrap()
+                .contains("frame-ancestors 'none'"),
+            "{page}"
+        );
+        assert_eq!(h["cache-control"], "no-store", "{page}");
+        assert_eq!(h["referrer-policy"], "same-origin", "{page}");
+        assert_eq!(h["x-content-type-options"], "nosniff", "{page}");
+    }
+    // The User Interface's script is revalidated by its ETag: 304 while unchanged.
+    let script = http
+        .get(server.url("/lui/static/tutti.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(script.status(), 200);
+    assert_eq!(script.headers()["cache-control"], "no-cache");
+    let etag = script.headers()["etag"].clone();
+    assert!(script.text().await.unwrap().contains("fetch("));
+    let again = http
+        .get(server.url("/lui/static/tutti.js"))
+        .header("if-none-match", etag.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 304);
+    assert_eq!(again.headers()["etag"], etag);
+
     // SIGTERM: exit 0, and each component's log says it stopped; nothing secret logged.
     let status = server.stop();
     assert!(
