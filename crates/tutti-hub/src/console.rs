@@ -247,6 +247,7 @@ async fn logout(
     if let Err(e) = state.sessions.delete(&auth.token).await {
         return ApiError::internal("sessions", e).into_response();
     }
+    state.remote_keys.forget_session(&auth.token);
     (
         auth.jar.remove(web_auth::COOKIES.session_removal()),
         Redirect::to("/hub/login"),
@@ -1275,7 +1276,6 @@ struct LogsPage {
 
 struct OpenLogs {
     component: ComponentEntry,
-    password: String,
     logs: Result<tutti_core::remote_admin::Logs, String>,
 }
 
@@ -1284,6 +1284,8 @@ struct LogsForm {
     #[serde(default)]
     csrf: String,
     instance_id: String,
+    /// Typed to open a component's logs; the later forms leave it out (see `remote_keys`).
+    #[serde(default)]
     password: String,
     #[serde(default)]
     level: String,
@@ -1383,8 +1385,15 @@ async fn remote_admin(
     }
 }
 
-async fn open_logs(state: &HubState, entry: ComponentEntry, password: String) -> OpenLogs {
-    let logs = match remote_admin(state, &entry, &password, |http, base| {
+/// Reads the component's log list with `password`; the session keeps a password that
+/// works, for the page's later forms.
+async fn open_logs(
+    state: &HubState,
+    auth: &web_auth::Authed,
+    entry: ComponentEntry,
+    password: &str,
+) -> OpenLogs {
+    let logs = match remote_admin(state, &entry, password, |http, base| {
         http.get(format!("{base}/logs"))
     })
     .await
@@ -1395,10 +1404,39 @@ async fn open_logs(state: &HubState, entry: ComponentEntry, password: String) ->
             .map_err(|e| format!("an answer that is not a list: {e}")),
         Err(e) => Err(e),
     };
+    if logs.is_ok() {
+        state
+            .remote_keys
+            .remember(&auth.token, &entry.instance_id, password.to_string());
+    } else {
+        state.remote_keys.forget(&auth.token, &entry.instance_id);
+    }
     OpenLogs {
         component: entry,
-        password,
         logs,
+    }
+}
+
+/// The password this session opened the component's logs with, or the page that asks for
+/// it again.
+async fn kept_password(
+    state: &Arc<HubState>,
+    auth: &web_auth::Authed,
+    entry: ComponentEntry,
+) -> Result<String, Response> {
+    match state.remote_keys.get(&auth.token, &entry.instance_id) {
+        Some(password) => Ok(password),
+        None => {
+            let again = OpenLogs {
+                logs: Err(format!(
+                    "type the RemoteAdminPassword of the {} again: the Hub forgets it after {} minutes without use, at logout and when it restarts",
+                    entry.title,
+                    crate::remote_keys::IDLE.as_secs() / 60
+                )),
+                component: entry,
+            };
+            Err(logs_view(state, auth, &Done::default(), Some(again)).await)
+        }
     }
 }
 
@@ -1412,7 +1450,14 @@ async fn component_logs(
         Ok(x) => x,
         Err(r) => return r,
     };
-    let open = open_logs(&state, entry, f.password).await;
+    if f.password.is_empty() {
+        return ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("type the RemoteAdminPassword of the {}", entry.title),
+        )
+        .into_response();
+    }
+    let open = open_logs(&state, &auth, entry, &f.password).await;
     logs_view(&state, &auth, &Done::default(), Some(open)).await
 }
 
@@ -1426,13 +1471,17 @@ async fn set_log_level(
         Ok(x) => x,
         Err(r) => return r,
     };
+    let password = match kept_password(&state, &auth, entry.clone()).await {
+        Ok(p) => p,
+        Err(page) => return page,
+    };
     let level = f.level.clone();
-    let set = remote_admin(&state, &entry, &f.password, |http, base| {
+    let set = remote_admin(&state, &entry, &password, |http, base| {
         http.put(format!("{base}/log-level"))
             .json(&tutti_core::remote_admin::SetLevel { level })
     })
     .await;
-    let mut open = open_logs(&state, entry, f.password).await;
+    let mut open = open_logs(&state, &auth, entry, &password).await;
     if let Err(e) = set {
         open.logs = Err(e);
     }
@@ -1449,14 +1498,21 @@ async fn download_log(
         Ok(x) => x,
         Err(r) => return r,
     };
+    let password = match kept_password(&state, &auth, entry.clone()).await {
+        Ok(p) => p,
+        Err(page) => return page,
+    };
     let name = f.name.clone();
-    let fetched = remote_admin(&state, &entry, &f.password, |http, base| {
+    let fetched = remote_admin(&state, &entry, &password, |http, base| {
         http.get(format!("{base}/logs/{name}"))
     })
     .await;
     let response = match fetched {
         Ok(r) => r,
-        Err(e) => return ApiError::new(StatusCode::BAD_GATEWAY, e).into_response(),
+        Err(e) => {
+            state.remote_keys.forget(&auth.token, &entry.instance_id);
+            return ApiError::new(StatusCode::BAD_GATEWAY, e).into_response();
+        }
     };
     match response.bytes().await {
         Ok(content) => (

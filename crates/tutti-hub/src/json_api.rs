@@ -141,6 +141,7 @@ async fn logout(
         .delete(&auth.token)
         .await
         .map_err(|e| ApiError::internal("sessions", e))?;
+    state.remote_keys.forget_session(&auth.token);
     Ok((
         auth.jar.remove(web_auth::COOKIES.session_removal()),
         StatusCode::NO_CONTENT,

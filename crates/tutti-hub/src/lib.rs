@@ -16,6 +16,7 @@ mod limits;
 mod login;
 mod registry;
 mod registry_api;
+mod remote_keys;
 mod service;
 mod sessions;
 mod store;
@@ -52,6 +53,8 @@ pub(crate) struct HubState {
     pub backup_lock: tokio::sync::Mutex<String>,
     /// The cluster secret, to call the components.
     pub secret: tutti_core::ClusterSecret,
+    /// RemoteAdminPasswords typed on the Logs page, by session and component.
+    pub remote_keys: remote_keys::RemoteKeys,
 }
 
 /// The password of a new installation's administrator; the Hub allows nothing but changing
@@ -93,6 +96,7 @@ pub async fn start(ctx: ComponentContext, config: HubConfig) -> anyhow::Result<S
         backup: config.clone(),
         backup_lock: tokio::sync::Mutex::new(String::new()),
         secret: config.common.cluster_secret.clone(),
+        remote_keys: remote_keys::RemoteKeys::default(),
         ctx,
     });
     components_api::register_self(&state).await?;

@@ -71,7 +71,7 @@ async fn the_console_reads_a_components_logs_and_sets_its_level_with_its_passwor
         has_answering(l, Component::Trk, &trk_id, &trk.url("/trk"))
     })
     .await;
-    let admin = HubApi::first_use(&hub.base(), "new-admin-pw").await;
+    let mut admin = HubApi::first_use(&hub.base(), "new-admin-pw").await;
     let base = hub.base();
 
     let (status, page) = admin
@@ -121,6 +121,8 @@ async fn the_console_reads_a_components_logs_and_sets_its_level_with_its_passwor
         page.contains("<option value=\"standard\" selected>"),
         "{page}"
     );
+    // The page's later forms name the component only: the Hub keeps the password.
+    assert!(!page.contains("tracker-admin-password"), "{page}");
     let start = page.find("name=\"name\" value=\"").unwrap() + "name=\"name\" value=\"".len();
     let file: String = page[start..].chars().take_while(|c| *c != '"').collect();
     assert!(file.starts_with("trk."), "{file}");
@@ -135,7 +137,6 @@ async fn the_console_reads_a_components_logs_and_sets_its_level_with_its_passwor
                 .form(&[
                     ("csrf", csrf.as_str()),
                     ("instance_id", &trk_id),
-                    ("password", "tracker-admin-password"),
                     ("name", &file),
                 ])
                 .send()
@@ -163,7 +164,7 @@ async fn the_console_reads_a_components_logs_and_sets_its_level_with_its_passwor
         &admin,
         &base,
         "/hub/logs/level",
-        &[("instance_id", &trk_id), password, ("level", "all")],
+        &[("instance_id", &trk_id), ("level", "all")],
     )
     .await;
     assert!(page.contains("<option value=\"all\" selected>"), "{page}");
@@ -183,6 +184,33 @@ async fn the_console_reads_a_components_logs_and_sets_its_level_with_its_passwor
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    // Another session, and this one after logging out, must type the password again.
+    let mut other = HubApi::new(&base);
+    let (status, _) = other
+        .login(serde_json::json!({"password": "new-admin-pw"}))
+        .await;
+    assert_eq!(status, 200);
+    let ask_again = "type the RemoteAdminPassword of the Tracker again";
+    let download_form = [("instance_id", trk_id.as_str()), ("name", file.as_str())];
+    let (_, page) = post_form(&other, &base, "/hub/logs/download", &download_form).await;
+    assert!(page.contains(ask_again), "{page}");
+    let (status, _) = admin.send(reqwest::Method::DELETE, "/session", None).await;
+    assert_eq!(status, 204);
+    let (status, _) = admin
+        .login(serde_json::json!({"password": "new-admin-pw"}))
+        .await;
+    assert_eq!(status, 200);
+    let (_, page) = post_form(&admin, &base, "/hub/logs/download", &download_form).await;
+    assert!(page.contains(ask_again), "{page}");
+    let (_, page) = post_form(
+        &admin,
+        &base,
+        "/hub/logs/level",
+        &[("instance_id", &trk_id), ("level", "standard")],
+    )
+    .await;
+    assert!(page.contains(ask_again), "{page}");
+
     // No way out of the log folder.
     let r = reqwest::Client::new()
         .get(trk.url("/trk/remote-admin/logs/..%2Ftracker.ini"))
