@@ -89,7 +89,9 @@ impl BackupReport {
         let _ = writeln!(
             t,
             "\n{}",
-            if failed == 0 {
+            if failed == 0 && self.components.len() == 1 {
+                "The one component is backed up.".to_string()
+            } else if failed == 0 {
                 format!("All {} components are backed up.", self.components.len())
             } else {
                 format!("{failed} of {} components FAILED.", self.components.len())

@@ -257,3 +257,67 @@ async fn a_live_installation_is_backed_up_and_restored_into_empty_roots() {
     assert_eq!(said.matches("FAILED: not reached").count(), 2, "{said}");
     assert_eq!(said.matches("    OK: ").count(), 2, "{said}");
 }
+
+#[tokio::test]
+async fn the_daily_backup_runs_at_backup_time_without_anyone_asking() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("hub");
+    let port = free_port("127.0.0.1");
+    init(
+        &root,
+        &[
+            "--components",
+            "hub",
+            "--port",
+            &port.to_string(),
+            "--bind-address",
+            "127.0.0.1",
+        ],
+    );
+    // The next whole minute at least ten seconds away (BackupTime is HH:MM, in UTC).
+    let at = chrono::Utc::now() + chrono::Duration::seconds(70);
+    let backup_time = at.format("%H:%M").to_string();
+    set_key(&root.join("hub/hub.ini"), "BackupTime", &backup_time);
+    let mut server = Server::start(&root).await;
+
+    let reports = || {
+        std::fs::read_dir(root.join("hub/log"))
+            .unwrap()
+            .filter_map(|e| {
+                let name = e.unwrap().file_name().into_string().unwrap();
+                name.starts_with("backupReport_").then_some(name)
+            })
+            .collect::<Vec<_>>()
+    };
+    assert!(reports().is_empty(), "no backup before {backup_time}");
+    let deadline = Instant::now() + Duration::from_secs(100);
+    let report = loop {
+        if let Some(name) = reports().pop() {
+            let text = std::fs::read_to_string(root.join("hub/log").join(&name)).unwrap();
+            // Its last line is written with the rest once the backup is done.
+            if text.contains("is backed up.") || text.contains("FAILED") {
+                break text;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no backup report by {backup_time} UTC + 30 s; hub log:\n{}",
+            log_text(&root, Component::Hub)
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    assert!(
+        report.contains("The one component is backed up."),
+        "{report}"
+    );
+    assert!(report.contains(&format!(
+        "started  {} {backup_time}:",
+        at.format("%Y-%m-%d")
+    )));
+    assert_eq!(
+        tutti_core::backup::list(&root, Component::Hub).len(),
+        1,
+        "one snapshot in the Hub's backup folder"
+    );
+    assert!(server.stop().success());
+}
