@@ -262,18 +262,7 @@ async fn a_live_installation_is_backed_up_and_restored_into_empty_roots() {
 async fn the_daily_backup_runs_at_backup_time_without_anyone_asking() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("hub");
-    let port = free_port("127.0.0.1");
-    init(
-        &root,
-        &[
-            "--components",
-            "hub",
-            "--port",
-            &port.to_string(),
-            "--bind-address",
-            "127.0.0.1",
-        ],
-    );
+    init_hub(&root);
     // The next whole minute at least ten seconds away (BackupTime is HH:MM, in UTC).
     let at = chrono::Utc::now() + chrono::Duration::seconds(70);
     let backup_time = at.format("%H:%M").to_string();

@@ -414,6 +414,12 @@ pub async fn registry_post(
 
 /// One `tutti serve` running the Hub alone on 127.0.0.1.
 pub async fn start_hub(dir: &Path) -> Server {
+    init_hub(dir);
+    Server::start(dir).await
+}
+
+/// Initialises `dir` for a Hub alone on 127.0.0.1 (a free port), not started.
+pub fn init_hub(dir: &Path) {
     let port = free_port("127.0.0.1");
     init(
         dir,
@@ -426,7 +432,6 @@ pub async fn start_hub(dir: &Path) -> Server {
             "127.0.0.1",
         ],
     );
-    Server::start(dir).await
 }
 
 /// All four components in one process on 127.0.0.2, the Mailer relaying to `relay_port`
