@@ -65,7 +65,7 @@ pub struct ComponentList {
 }
 
 /// The body of every error answer of a component API.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct ErrorBody {
     pub error: String,
 }
@@ -243,4 +243,37 @@ pub struct EventPage {
     pub events: Vec<TrackingEvent>,
     /// Pass as `after` to get the next events.
     pub next: i64,
+}
+
+/// The OpenAPI document of a component API whose every path needs the ClusterSecret as a
+/// bearer token (the Tracker's and the Mailer's), served under `base`.
+pub fn cluster_api_doc(
+    mut doc: utoipa::openapi::OpenApi,
+    title: &str,
+    about: &str,
+    base: &str,
+) -> utoipa::openapi::OpenApi {
+    use utoipa::openapi::security::{
+        HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+    };
+    doc.info.title = title.into();
+    doc.info.version = VERSION.into();
+    doc.info.description = Some(about.into());
+    doc.servers = Some(vec![utoipa::openapi::Server::new(base)]);
+    doc.components
+        .get_or_insert_with(Default::default)
+        .add_security_scheme(
+            "cluster_secret",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("the installation's ClusterSecret"))
+                    .build(),
+            ),
+        );
+    doc.security = Some(vec![SecurityRequirement::new(
+        "cluster_secret",
+        Vec::<String>::new(),
+    )]);
+    doc
 }

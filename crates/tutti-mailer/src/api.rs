@@ -11,7 +11,10 @@ use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
-use tutti_core::distribute::{CLIENT_HEADER, DistributeJob, JobState, PASSWORD_HEADER, Submit};
+use tutti_core::api::ErrorBody;
+use tutti_core::distribute::{
+    CLIENT_HEADER, DeliveryPage, DistributeJob, JobProgress, JobState, PASSWORD_HEADER, Submit,
+};
 use tutti_core::http_error::ApiError;
 use tutti_core::token::valid_job_id;
 
@@ -27,6 +30,38 @@ pub struct ApiState {
     pub engine: Arc<Engine>,
     pub clients: Vec<String>,
     pub password: String,
+}
+
+/// The distribute API's OpenAPI document: the ClusterSecret, and the mailer connection's
+/// client address and password in their headers.
+pub fn describe(doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityRequirement, SecurityScheme};
+    let mut doc = tutti_core::api::cluster_api_doc(
+        doc,
+        "Tutti Mailer distribute API",
+        "How the User Interface hands jobs to a Mailer: define, upload recipients, submit, \
+         follow and control, read delivery events. Every path needs Authorization: Bearer \
+         <ClusterSecret>, and the mailer connection's client address and password in \
+         tutti-client and tutti-client-password (checked against DistributeClients and \
+         DistributePassword in mailer.ini).",
+        "/mailer/api",
+    );
+    let components = doc.components.get_or_insert_with(Default::default);
+    for (name, header) in [
+        ("client", CLIENT_HEADER),
+        ("client_password", PASSWORD_HEADER),
+    ] {
+        components.add_security_scheme(
+            name,
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new(header))),
+        );
+    }
+    doc.security = Some(vec![
+        SecurityRequirement::new("cluster_secret", Vec::<String>::new())
+            .add("client", Vec::<String>::new())
+            .add("client_password", Vec::<String>::new()),
+    ]);
+    doc
 }
 
 fn problem(status: StatusCode, message: impl Into<String>) -> Response {
@@ -73,6 +108,16 @@ fn job_id(id: &str) -> Result<(), ApiError> {
 }
 
 /// `PUT /api/jobs/{job}`: checks and spools a definition.
+#[utoipa::path(put, path = "/jobs/{job}", tag = "mailer",
+    params(("job" = String, Path, description = "the job's id: letters, digits, - and _, up to 64")),
+    request_body = DistributeJob,
+    responses(
+        (status = 201, description = "spooled (fsynced): `{\"job\", \"state\": \"receiving\"}`"),
+        (status = 200, description = "the same definition again: `{\"job\", \"unchanged\": true}`"),
+        (status = 400, body = ErrorBody, description = "not a job id, or not JSON for a job"),
+        (status = 403, body = ErrorBody, description = "client or password not allowed (DistributeClients, DistributePassword)"),
+        (status = 409, body = ErrorBody, description = "the job is already defined differently"),
+        (status = 422, description = "`{\"error\", \"problems\": [{\"source\", \"line\", \"column\", \"message\"}]}`: a merge error, an unknown field, a character the charset cannot hold; nothing spooled")))]
 pub async fn define(
     State(state): State<Arc<ApiState>>,
     Path(id): Path<String>,
@@ -127,13 +172,25 @@ pub async fn define(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 pub struct First {
+    /// The number of the first row in the body (rows are numbered from 0).
     #[serde(default)]
     first: u64,
 }
 
 /// `POST /api/jobs/{job}/recipients?first=N`: NDJSON rows, streamed into the spool.
+///
+/// One JSON array of strings per line, in the order of the job's `fields`. Sending the same
+/// rows again (same numbers) is harmless.
+#[utoipa::path(post, path = "/jobs/{job}/recipients", tag = "mailer",
+    params(("job" = String, Path, description = "the job's id"), First),
+    request_body(content = String, content_type = "application/x-ndjson", description = "one JSON array of strings per line"),
+    responses(
+        (status = 200, description = "`{\"job\", \"stored\", \"first\"}`"),
+        (status = 400, body = ErrorBody, description = "names the line of a broken row; rows before it are kept"),
+        (status = 404, body = ErrorBody, description = "the job is not defined"),
+        (status = 409, body = ErrorBody, description = "the job no longer takes rows")))]
 pub async fn recipients(
     State(state): State<Arc<ApiState>>,
     Path(id): Path<String>,
@@ -260,6 +317,12 @@ pub async fn recipients(
 }
 
 /// `POST /api/jobs/{job}/submit`: the upload is complete; sending starts.
+#[utoipa::path(post, path = "/jobs/{job}/submit", tag = "mailer",
+    params(("job" = String, Path, description = "the job's id")),
+    request_body(content = Submit, description = "how many rows the job has (numbered 0..N)"),
+    responses(
+        (status = 200, body = JobProgress, description = "sending starts, or waits for `not_before`"),
+        (status = 409, body = ErrorBody, description = "rows are missing")))]
 pub async fn submit(
     State(state): State<Arc<ApiState>>,
     Path(id): Path<String>,
@@ -291,6 +354,11 @@ async fn progress_of(state: &ApiState, id: &str) -> Response {
 }
 
 /// `GET /api/jobs/{job}`: progress.
+#[utoipa::path(get, path = "/jobs/{job}", tag = "mailer",
+    params(("job" = String, Path, description = "the job's id")),
+    responses(
+        (status = 200, body = JobProgress),
+        (status = 404, body = ErrorBody, description = "the job is not defined")))]
 pub async fn progress(
     State(state): State<Arc<ApiState>>,
     Path(id): Path<String>,
@@ -303,6 +371,14 @@ pub async fn progress(
 }
 
 /// `POST /api/jobs/{job}/{pause|resume|cancel}`.
+#[utoipa::path(post, path = "/jobs/{job}/{action}", tag = "mailer",
+    params(
+        ("job" = String, Path, description = "the job's id"),
+        ("action" = String, Path, description = "`pause`, `resume` or `cancel`; cancelling keeps the fates recorded so far")),
+    responses(
+        (status = 200, body = JobProgress),
+        (status = 404, body = ErrorBody, description = "no such job or action"),
+        (status = 409, body = ErrorBody, description = "the job's state does not allow it")))]
 pub async fn control(
     State(state): State<Arc<ApiState>>,
     Path((id, action)): Path<(String, String)>,
@@ -341,14 +417,18 @@ pub async fn control(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 pub struct FeedQuery {
+    /// 0, or the `next` of an earlier page.
     #[serde(default)]
     after: i64,
+    /// At most this many events (1000 when left out).
     limit: Option<u32>,
 }
 
 /// `GET /api/events?after=CURSOR&limit=N`: delivery events in order.
+#[utoipa::path(get, path = "/events", tag = "mailer", params(FeedQuery),
+    responses((status = 200, body = DeliveryPage, description = "the events after the cursor, in order, and the next cursor")))]
 pub async fn events(State(state): State<Arc<ApiState>>, Query(q): Query<FeedQuery>) -> Response {
     match state
         .engine

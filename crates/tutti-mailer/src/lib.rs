@@ -12,12 +12,14 @@ mod spool;
 
 use std::sync::Arc;
 
-use axum::Router;
-use axum::routing::{get, post, put};
+use axum::routing::get;
+use axum::{Json, Router};
 use tracing::Instrument;
 use tutti_core::Component;
 use tutti_core::config::MailerConfig;
 use tutti_core::runtime::{ComponentContext, Started, component_span, start_hub_client};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// Starts the component: returns its routes and its background tasks.
 pub async fn start(ctx: ComponentContext, config: MailerConfig) -> anyhow::Result<Started> {
@@ -69,20 +71,23 @@ pub async fn start(ctx: ComponentContext, config: MailerConfig) -> anyhow::Resul
         clients: config.distribute_clients.clone(),
         password: config.distribute_password.clone(),
     });
-    let api = Router::new()
-        .route("/jobs/{job}", put(api::define).get(api::progress))
-        .route("/jobs/{job}/recipients", post(api::recipients))
-        .route("/jobs/{job}/submit", post(api::submit))
-        .route("/jobs/{job}/{action}", post(api::control))
-        .route("/events", get(api::events))
-        .with_state(state);
+    let (api, doc) = OpenApiRouter::new()
+        .routes(routes!(api::define, api::progress))
+        .routes(routes!(api::recipients))
+        .routes(routes!(api::submit))
+        .routes(routes!(api::control))
+        .routes(routes!(api::events))
+        .with_state(state)
+        .split_for_parts();
+    let doc = api::describe(doc);
+    let public = Router::new().route("/api/openapi.json", get(move || async move { Json(doc) }));
     let mut started = start_hub_client(
         &ctx,
         Component::Mailer,
         &config.common,
         &config.registry_hub_host,
         config.announce_interval,
-        Router::new(),
+        public,
         api,
     );
     started.tasks.extend(bounce_task);

@@ -13,7 +13,7 @@ use axum::response::{Html, IntoResponse, Response};
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use serde::Deserialize;
 use tutti_core::Component;
-use tutti_core::api::{EventKind, EventPage, JobRegistration, TrackingType};
+use tutti_core::api::{ErrorBody, EventKind, EventPage, JobRegistration, TrackingType};
 use tutti_core::fast_route::FastRoute;
 use tutti_core::http_error::ApiError;
 use tutti_core::metrics::{Counter, Metrics};
@@ -320,6 +320,14 @@ pub async fn unsubscribe(
 }
 
 /// `PUT /trk/api/jobs/{job}`.
+#[utoipa::path(put, path = "/jobs/{job}", tag = "tracker",
+    params(("job" = String, Path, description = "the job's id")),
+    request_body(content = JobRegistration, description = "the job's key, tracking type and links, numbered from 0 in order"),
+    responses(
+        (status = 201, description = "registered, stored on disk"),
+        (status = 200, description = "the same table again"),
+        (status = 409, body = ErrorBody, description = "a different table for a registered job: links already sent keep their meaning"),
+        (status = 422, body = ErrorBody, description = "a bad field")))]
 pub async fn register_job(
     State(state): State<Arc<TrkState>>,
     Path(id): Path<String>,
@@ -337,15 +345,24 @@ pub async fn register_job(
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct FeedQuery {
+    /// 0, or the `next` of an earlier page.
     #[serde(default)]
     after: i64,
+    /// At most this many events (1 to 10000; 1000 when left out).
     #[serde(default)]
     limit: Option<u32>,
 }
 
 /// `GET /trk/api/events?after=CURSOR&limit=N`.
+///
+/// Reading after a cursor tells the Tracker that everything up to it is imported; such
+/// events are deleted once older than `EventRetentionDays`.
+#[utoipa::path(get, path = "/events", tag = "tracker", params(FeedQuery),
+    responses(
+        (status = 200, body = EventPage, description = "the events after the cursor, in order, and the next cursor"),
+        (status = 400, body = ErrorBody, description = "not a cursor this Tracker gave out")))]
 pub async fn events(
     State(state): State<Arc<TrkState>>,
     Query(q): Query<FeedQuery>,

@@ -18,7 +18,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use tracing::Instrument;
-use tutti_core::api::TrackingEvent;
+use tutti_core::api::{ErrorBody, TrackingEvent};
 use tutti_core::client::PeerClient;
 use tutti_core::hostport::HostPort;
 use tutti_core::http_error::ApiError;
@@ -38,14 +38,14 @@ const BATCH: u32 = 1000;
 const MOST_BACKOFF: Duration = Duration::from_secs(30);
 
 /// `POST /trk/api/handover`: events from the Tracker this one took over from.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct HandOver {
     /// In the old Tracker's order; `seq` is the event's cursor in the old Tracker's log.
     pub events: Vec<TrackingEvent>,
 }
 
 /// The answer: the highest old cursor the successor holds.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Received {
     pub received: u64,
 }
@@ -81,6 +81,10 @@ fn new_event(e: TrackingEvent) -> Result<NewEvent, String> {
 }
 
 /// `POST /trk/api/handover`.
+#[utoipa::path(post, path = "/handover", tag = "tracker", request_body = HandOver,
+    responses(
+        (status = 200, body = Received, description = "once the events are durable; events already held are skipped"),
+        (status = 422, body = ErrorBody, description = "an unknown flag, a bad job id or cursors out of order")))]
 pub async fn receive(
     State(state): State<Arc<TrkState>>,
     Json(body): Json<HandOver>,

@@ -12,12 +12,14 @@ mod jobs;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
-use axum::routing::{get, post, put};
+use axum::routing::get;
+use axum::{Json, Router};
 use tracing::Instrument;
 use tutti_core::Component;
 use tutti_core::config::TrkConfig;
 use tutti_core::runtime::{ComponentContext, Started, component_span, start_hub_client};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub use handover::prepare as prepare_hand_over;
 
@@ -48,16 +50,26 @@ pub async fn start(ctx: ComponentContext, config: TrkConfig) -> anyhow::Result<S
         queued.set(i64::try_from(log.queued()).unwrap_or(i64::MAX));
         std::future::ready(())
     });
+    let (api, doc) = OpenApiRouter::new()
+        .routes(routes!(handlers::register_job))
+        .routes(routes!(handlers::events))
+        .routes(routes!(handover::receive))
+        .with_state(state.clone())
+        .split_for_parts();
+    let doc = tutti_core::api::cluster_api_doc(
+        doc,
+        "Tutti Tracker API",
+        "What the User Interface and other Trackers call: link tables, the event feed, hand-over. \
+         Every path needs Authorization: Bearer <ClusterSecret>. The open, click and unsubscribe \
+         URLs in messages are not part of this API (see docs/api.md).",
+        "/trk/api",
+    );
     let public = Router::new()
         .route(
             "/unsubscribe",
             get(handlers::unsubscribe_page).post(handlers::unsubscribe),
         )
-        .with_state(state.clone());
-    let api = Router::new()
-        .route("/jobs/{job}", put(handlers::register_job))
-        .route("/events", get(handlers::events))
-        .route("/handover", post(handover::receive))
+        .route("/api/openapi.json", get(move || async move { Json(doc) }))
         .with_state(state.clone());
     let mut started = start_hub_client(
         &ctx,

@@ -92,6 +92,44 @@ async fn serve_initialises_an_empty_root_and_runs_all_four_components() {
             .contains("/hub, /lui, /trk, /mailer")
     );
 
+    // The Tracker's and the Mailer's APIs are described for anyone to read; calling them
+    // needs the secret.
+    for (doc, paths) in [
+        (
+            "/trk/api/openapi.json",
+            &["/jobs/{job}", "/events", "/handover"][..],
+        ),
+        (
+            "/mailer/api/openapi.json",
+            &[
+                "/jobs/{job}",
+                "/jobs/{job}/recipients",
+                "/jobs/{job}/submit",
+                "/jobs/{job}/{action}",
+                "/events",
+            ][..],
+        ),
+    ] {
+        let r = http.get(server.url(doc)).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{doc}");
+        let doc_json: serde_json::Value = r.json().await.unwrap();
+        let listed: Vec<&String> = doc_json["paths"].as_object().unwrap().keys().collect();
+        assert_eq!(listed.len(), paths.len(), "{doc}: {listed:?}");
+        for path in paths {
+            assert!(doc_json["paths"][path].is_object(), "{doc} lacks {path}");
+        }
+        assert_eq!(
+            doc_json["components"]["securitySchemes"]["cluster_secret"]["scheme"], "bearer",
+            "{doc}"
+        );
+    }
+    let feed = http
+        .get(server.url("/trk/api/events"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(feed.status(), 401);
+
     // Pages may not be framed by another site nor kept in the browser's cache.
     for page in ["/hub/login", "/lui/login"] {
         let r = http.get(server.url(page)).send().await.unwrap();
