@@ -159,3 +159,102 @@ pub mod testing {
         all
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use sqlx::Row;
+
+    use super::testing;
+
+    /// Runs migration 0011 again over keys written as before it (the case of the local part
+    /// kept), as on a database that was at 0010.
+    #[tokio::test]
+    async fn migration_0011_folds_the_case_of_old_address_keys() {
+        for t in testing::both().await {
+            let pool = &t.db.pool;
+            let script = if t.db.sqlite_file.is_some() {
+                include_str!("../migrations/sqlite/0011_address_case.sql")
+            } else {
+                include_str!("../migrations/postgres/0011_address_case.sql")
+            };
+            for (key, at) in [
+                ("Carla@example.org", 2),
+                ("carla@example.org", 5),
+                ("DAN@example.org", 1),
+            ] {
+                sqlx::query("INSERT INTO suppressions (addr_key, reason, job_id, at_ms) VALUES ($1, 'unsubscribe', 'J', $2)")
+                    .bind(key)
+                    .bind(at)
+                    .execute(pool)
+                    .await
+                    .unwrap();
+            }
+            // List 1 holds Ann twice (two spellings, imported apart) and Bob once; list 2
+            // holds ann@ already in lower case after a mixed-case row.
+            for (list, seq, key) in [
+                (1, 0, "Ann@example.org"),
+                (1, 1, "ANN@example.org"),
+                (1, 2, "Bob@example.org"),
+                (2, 0, "Ann@example.org"),
+                (2, 1, "ann@example.org"),
+            ] {
+                sqlx::query("INSERT INTO recipients (list_id, seq, addr_key, fields) VALUES ($1, $2, $3, '[]')")
+                    .bind(list)
+                    .bind(seq)
+                    .bind(key)
+                    .execute(pool)
+                    .await
+                    .unwrap();
+            }
+            sqlx::query("INSERT INTO sent_recipients (job_id, number, list_id, seq, addr_key) VALUES ('J', 0, 1, 2, 'Bob@example.org')")
+                .execute(pool)
+                .await
+                .unwrap();
+
+            sqlx::raw_sql(script).execute(pool).await.unwrap();
+
+            let rows = sqlx::query("SELECT addr_key, at_ms FROM suppressions ORDER BY addr_key")
+                .fetch_all(pool)
+                .await
+                .unwrap();
+            let suppressed: Vec<(String, i64)> =
+                rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+            assert_eq!(
+                suppressed,
+                [
+                    ("carla@example.org".to_string(), 2),
+                    ("dan@example.org".to_string(), 1)
+                ],
+                "one per person, the earliest kept"
+            );
+            let rows =
+                sqlx::query("SELECT list_id, seq, addr_key FROM recipients ORDER BY list_id, seq")
+                    .fetch_all(pool)
+                    .await
+                    .unwrap();
+            let keys: Vec<(i64, i64, String)> = rows
+                .iter()
+                .map(|r| (r.get(0), r.get(1), r.get(2)))
+                .collect();
+            assert_eq!(
+                keys,
+                [
+                    (1, 0, "ann@example.org".to_string()),
+                    (1, 1, "ANN@example.org".to_string()),
+                    (1, 2, "bob@example.org".to_string()),
+                    (2, 0, "Ann@example.org".to_string()),
+                    (2, 1, "ann@example.org".to_string()),
+                ],
+                "the first spelling takes the folded key unless a row has it already"
+            );
+            let sent: String = sqlx::query("SELECT addr_key FROM sent_recipients")
+                .fetch_one(pool)
+                .await
+                .unwrap()
+                .get(0);
+            assert_eq!(sent, "bob@example.org");
+        }
+    }
+}

@@ -235,6 +235,7 @@ impl Composer {
                 message: "the message has neither an HTML nor a text body".into(),
             });
         }
+        problems.extend(header_problems(spec));
         let mut texts: Vec<(&str, &str)> = vec![
             ("subject", &spec.subject),
             ("sender name", &spec.from_name),
@@ -548,6 +549,44 @@ impl<F: FieldValues + ?Sized> FieldValues for NoSlots<'_, F> {
 
 impl<F: FieldValues + ?Sized> Recipient for NoSlots<'_, F> {
     fn slot(&self, _slot: usize, _out: &mut String) {}
+}
+
+/// What is wrong with the subject and the addresses before any recipient is merged: an
+/// empty subject, and an address with no merge field or drop-in in it (so every recipient
+/// gets it as written) that is not an address. The Mailer would otherwise fail each
+/// recipient, and the check would have said nothing.
+fn header_problems(spec: &MessageSpec) -> Vec<MergeError> {
+    let mut problems = Vec::new();
+    let whole = |source: &str, message: String| MergeError {
+        source: source.to_string(),
+        line: 1,
+        column: 1,
+        message,
+    };
+    if spec.subject.trim().is_empty() {
+        problems.push(whole("subject", "the subject is empty".into()));
+    }
+    let merged = |text: &str| text.contains('&') || text.contains("{{");
+    let from = spec.from_address.trim();
+    if from.is_empty() {
+        problems.push(whole(
+            "sender address",
+            "the sender address is missing".into(),
+        ));
+    } else if !merged(from) && !valid_address(from) {
+        problems.push(whole(
+            "sender address",
+            format!("\"{from}\" is not an e-mail address (name@domain.example)"),
+        ));
+    }
+    let reply_to = spec.reply_to.trim();
+    if !reply_to.is_empty() && !merged(reply_to) && !valid_address(reply_to) {
+        problems.push(whole(
+            "reply-to",
+            format!("\"{reply_to}\" is not an e-mail address (name@domain.example)"),
+        ));
+    }
+    problems
 }
 
 fn valid_address(address: &str) -> bool {

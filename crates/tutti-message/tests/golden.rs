@@ -322,3 +322,32 @@ fn a_sender_address_merged_from_bad_data_fails_that_recipient_only() {
         .unwrap_err();
     assert!(e.contains("Bad City@shop.example"), "{e}");
 }
+
+#[test]
+fn an_empty_subject_and_addresses_that_are_not_addresses_are_problems_before_any_recipient() {
+    let problems = |subject: &str, from: &str, reply_to: &str| {
+        let mut s = spec("UTF-8");
+        s.subject = subject.into();
+        s.from_address = from.into();
+        s.reply_to = reply_to.into();
+        match Composer::new(&s, &fields()) {
+            Ok(_) => Vec::new(),
+            Err(p) => p.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        }
+    };
+    assert_eq!(
+        problems(" ", "not an address", "bad@"),
+        [
+            "subject, line 1, column 1: the subject is empty",
+            "sender address, line 1, column 1: \"not an address\" is not an e-mail address (name@domain.example)",
+            "reply-to, line 1, column 1: \"bad@\" is not an e-mail address (name@domain.example)",
+        ]
+    );
+    assert_eq!(
+        problems("Hi", "", ""),
+        ["sender address, line 1, column 1: the sender address is missing"]
+    );
+    // Merged addresses are checked per recipient (above); an empty reply-to is none.
+    assert!(problems("Hi", "&CITY;@shop.example", "").is_empty());
+    assert!(problems("Hi", "news@shop.example", "{{*FromAddress}}").is_empty());
+}

@@ -8,9 +8,14 @@ use crate::error::AddressProblem;
 /// The longest address accepted, in bytes (RFC 5321's path limit less the angle brackets).
 pub const MAX_ADDRESS_BYTES: usize = 254;
 
-/// Checks `address` (already trimmed) and returns its de-duplication key: the local part as
-/// written, `@`, and the domain lower-cased in its IDNA ASCII form (`Bücher.Example` becomes
-/// `xn--bcher-kva.example`).
+/// Checks `address` (already trimmed) and returns its de-duplication key: the local part
+/// with its ASCII letters lower-cased, `@`, and the domain lower-cased in its IDNA ASCII
+/// form (`Ann@Bücher.Example` becomes `ann@xn--bcher-kva.example`).
+///
+/// RFC 5321 lets a server tell `Ann` from `ann`, but no mail service does, and people type
+/// their address in any case: the same person in two spellings must get one message, and
+/// an unsubscribe must hold whatever case the next upload writes. Only ASCII is folded, as
+/// the databases' `lower()` does, so keys made here and by SQL agree.
 ///
 /// The rules are strict: a dot in the domain, no display name (`Ann <a@b.example>`), no IP
 /// address in brackets, host-name characters only in the domain.
@@ -68,7 +73,7 @@ pub fn address_key(address: &str) -> Result<String, AddressProblem> {
             "its last part is a number, not a top-level domain".to_string(),
         ));
     }
-    Ok(format!("{local}@{ascii}"))
+    Ok(format!("{}@{ascii}", local.to_ascii_lowercase()))
 }
 
 /// Splits at the `@` that ends the local part, which may be quoted and hold `@` itself.
@@ -159,10 +164,15 @@ mod tests {
     }
 
     #[test]
-    fn keys_lower_case_the_domain_only_and_encode_idn() {
+    fn keys_lower_case_ascii_letters_and_encode_idn() {
         assert_eq!(
             address_key("Ann.Lee@Example.COM").unwrap(),
-            "Ann.Lee@example.com"
+            "ann.lee@example.com"
+        );
+        assert_eq!(
+            address_key("JÜRGEN@Example.de").unwrap(),
+            "jÜrgen@example.de",
+            "as SQL's lower() folds it"
         );
         assert_eq!(
             address_key("jo@Bücher.example").unwrap(),

@@ -136,7 +136,7 @@ mod tests {
                     line: 2,
                     fields: vec!["Ann@Example.COM".into(), "Ann Lee".into()],
                     address: "Ann@Example.COM".into(),
-                    key: "Ann@example.com".into(),
+                    key: "ann@example.com".into(),
                 },
                 Record::Accepted {
                     line: 3,

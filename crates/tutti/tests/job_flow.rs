@@ -69,7 +69,7 @@ const CSV: &str = "Email;Name;Tier\n\
 ann@example.org;Ann;gold\n\
 not-an-address;Bad;gold\n\
 bob@example.org;Bob;silver\n\
-ANN@EXAMPLE.ORG;Ann again;gold\n\
+Dan@Example.ORG;Dan;gold\n\
 cy@example.org;Cy;gold\n";
 
 const HTML: &str = "<p>Dear &NAME;,</p>\n.BB &TIER; = \"gold\"\n<p>Gold offer</p>\n.EB\n<a href=\"https://shop.example/sale\">Sale</a>";
@@ -130,8 +130,8 @@ async fn the_whole_job(database: &[(&str, &str)]) {
     assert!(rejected.to_lowercase().contains("quote"), "{rejected}");
     assert!(list["accepted"].as_i64().unwrap() >= 1, "{list}");
 
-    // Preview, then the real upload: one invalid row, one duplicate (any letter case in the
-    // domain... and the local part as written: ANN@EXAMPLE.ORG is another mailbox).
+    // Preview, then the real upload: one invalid row, one duplicate (in any letter case:
+    // ANN@Example.ORG is Ann; Dan is sent to as written).
     let r = anna
         .http
         .post(format!("{}/jobs/{id}/recipients/preview", anna.base))
@@ -145,7 +145,7 @@ async fn the_whole_job(database: &[(&str, &str)]) {
     assert_eq!(preview["columns"], json!(["Email", "Name", "Tier"]));
     assert_eq!(preview["rows"][1]["line"], 3);
     assert!(preview["rows"][1]["rejected"].is_string());
-    let dup_csv = format!("{CSV}bob@Example.ORG;Bob twice;silver\n");
+    let dup_csv = format!("{CSV}ANN@Example.ORG;Ann twice;gold\n");
     let (status, _) = upload(&anna, &id, "?file_name=spring.csv", dup_csv.as_bytes()).await;
     assert_eq!(status, 202);
     let list = imported(&anna, &id).await;
@@ -189,6 +189,38 @@ async fn the_whole_job(database: &[(&str, &str)]) {
         .await
         .0,
         422
+    );
+
+    // No subject and addresses that are not addresses: problems before any test.
+    let (_, view) = anna
+        .put(&format!("/jobs/{id}/message"), json!({"subject": " ", "from_address": "not an address", "reply_to": "bad@", "html": "<p>Hi</p>"}))
+        .await;
+    let sources: Vec<&str> = view["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["source"].as_str().unwrap())
+        .collect();
+    assert_eq!(sources, ["subject", "sender address", "reply-to"], "{view}");
+    // A sender merged from the data that the first recipient's data spoils: the test is
+    // refused with the reason, not reported as sent.
+    let (_, view) = anna
+        .put(&format!("/jobs/{id}/message"), json!({"subject": "Hi", "from_address": "&TIER; team@shop.example", "html": "<p>Hi</p>"}))
+        .await;
+    assert_eq!(view["problems"], json!([]), "{view}");
+    let (status, body) = anna
+        .post(
+            &format!("/jobs/{id}/test"),
+            json!({"addresses": ["me@shop.example"]}),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("\"gold team@shop.example\", which is not an address"),
+        "{body}"
     );
 
     // The charset: the default for a new message, any the account may use.
@@ -401,7 +433,7 @@ async fn the_whole_job(database: &[(&str, &str)]) {
     assert_eq!(
         real,
         vec![
-            ("ANN@EXAMPLE.ORG".into(), "Hello Ann again".into(), true),
+            ("Dan@Example.ORG".into(), "Hello Dan".into(), true),
             ("ann@example.org".into(), "Hello Ann".into(), true),
             ("bob@example.org".into(), "Hello Bob".into(), false),
             ("cy@example.org".into(), "Hello Cy".into(), true),
@@ -752,6 +784,35 @@ async fn the_whole_job(database: &[(&str, &str)]) {
     );
     let (_, list) = anna.post(&path, reaction("non_clickers", false)).await;
     assert_eq!(list["accepted"], 3, "{list}");
+
+    // The unsubscribe holds in any letter case: CY@EXAMPLE.ORG in a new upload is Cy.
+    let (_, upper) = anna.post("/jobs", json!({"title": "Upper case"})).await;
+    let upper = upper["id"].as_str().unwrap();
+    let (status, _) = upload(
+        &anna,
+        upper,
+        "",
+        b"Email\nCY@EXAMPLE.ORG\nzed@example.org\n",
+    )
+    .await;
+    assert_eq!(status, 202);
+    assert_eq!(imported(&anna, upper).await["accepted"], 2);
+    let page = anna
+        .http
+        .get(format!(
+            "{}/jobs/{upper}",
+            anna.base.trim_end_matches("/api")
+        ))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("1 of these addresses is on the suppression list"),
+        "{page}"
+    );
     let _ = anna.send(Method::GET, "/session", None).await;
 }
 

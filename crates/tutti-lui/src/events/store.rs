@@ -44,7 +44,7 @@ async fn suppress(
 ) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO suppressions (addr_key, reason, job_id, at_ms) \
-         SELECT addr_key, $3, job_id, $4 FROM sent_recipients WHERE job_id = $1 AND number = $2 \
+         SELECT lower(addr_key), $3, job_id, $4 FROM sent_recipients WHERE job_id = $1 AND number = $2 \
          ON CONFLICT DO NOTHING",
     )
     .bind(job)
@@ -429,9 +429,10 @@ mod tests {
                     list[0].reason.as_str(),
                     list[0].job.as_str()
                 ),
-                ("B@example.org", "hard_bounce", "J1")
+                ("b@example.org", "hard_bounce", "J1"),
+                "listed by its key, which folds the case"
             );
-            assert!(events.unsuppress("B@example.org").await.unwrap());
+            assert!(events.unsuppress("b@example.org").await.unwrap());
             assert_eq!(events.suppressions(0, 10).await.unwrap().1, 0);
         }
     }

@@ -370,6 +370,19 @@ impl tutti_message::TrackingUrls for PreviewUrls<'_> {
     }
 }
 
+/// Why `row` cannot be written with `composer` (its own data makes an address invalid), if
+/// it cannot.
+pub(crate) fn unwritable(composer: &tutti_message::Composer, row: &[String]) -> Option<String> {
+    composer
+        .render(
+            row,
+            &PreviewUrls {
+                links: composer.links(),
+            },
+        )
+        .err()
+}
+
 /// The message merged for one recipient of the list: a 422 lists what stops it.
 pub(crate) async fn preview_for(state: &LuiState, job: &str, index: i64) -> ApiResult<PreviewView> {
     let def = match definition(state, job, Tracking::for_check()).await? {

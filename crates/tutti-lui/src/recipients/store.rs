@@ -258,6 +258,8 @@ impl Lists {
     }
 
     /// Rows after `after` for sending, in order: (seq, fields, address key, suppressed).
+    /// The key is lower-cased to compare: a list imported before keys were folded may hold
+    /// an address in a second spelling whose key kept its case (migration 0011).
     pub async fn rows_for_send(
         &self,
         list: i64,
@@ -265,7 +267,7 @@ impl Lists {
         limit: i64,
     ) -> sqlx::Result<Vec<(i64, String, String, bool)>> {
         let rows = sqlx::query(
-            "SELECT r.seq, r.fields, r.addr_key, EXISTS (SELECT 1 FROM suppressions s WHERE s.addr_key = r.addr_key) \
+            "SELECT r.seq, r.fields, r.addr_key, EXISTS (SELECT 1 FROM suppressions s WHERE s.addr_key = lower(r.addr_key)) \
              FROM recipients r WHERE r.list_id = $1 AND r.seq > $2 ORDER BY r.seq LIMIT $3",
         )
         .bind(list)

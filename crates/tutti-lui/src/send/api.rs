@@ -28,7 +28,7 @@ use super::store::{Approvals, TrackingChoice};
 use crate::LuiState;
 use crate::jobs::api::{actor, job_for};
 use crate::jobs::model::{Actor, Job, JobState};
-use crate::message::api::{Problem, editable, problems_error};
+use crate::message::api::{Problem, editable, problems_error, unwritable};
 use crate::session_api::LuiSession;
 
 type ApiResult<T> = Result<T, ApiError>;
@@ -401,6 +401,16 @@ async fn send_test(
             row
         })
         .collect();
+    // The first recipient's data can still make a merged address invalid: say so now,
+    // rather than report a test as sent that the Mailer can only fail.
+    if let Ok(composer) = def.composer(&id)
+        && let Some(why) = rows.iter().find_map(|row| unwritable(&composer, row))
+    {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("the test message cannot be written with the first recipient's data: {why}"),
+        ));
+    }
     let n = state.sending.next_test(&id).await.map_err(db_error)?;
     let test_job = format!("{id}-T{n}");
     hand_over(&state, &conn, &test_job, &def, Rows::These(&rows)).await?;
