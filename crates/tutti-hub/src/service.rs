@@ -51,6 +51,14 @@ fn store_error(e: StoreError) -> ApiError {
     }
 }
 
+/// A refused new password (the field `new_password` of the password APIs and pages).
+fn new_password_error(message: String) -> ApiError {
+    ApiError::invalid(vec![FieldError {
+        field: "new_password".into(),
+        message,
+    }])
+}
+
 /// How the settings page labels the component settings fields (templates/settings.html),
 /// by their first words.
 pub struct ComponentLabels {
@@ -330,7 +338,7 @@ impl HubState {
                 Err(e) => {
                     errors.push(FieldError {
                         field: "password".into(),
-                        message: e,
+                        message: format!("Password: {e}"),
                     });
                     None
                 }
@@ -339,7 +347,7 @@ impl HubState {
             (None, None) => {
                 errors.push(FieldError {
                     field: "password".into(),
-                    message: "a new account needs a password".into(),
+                    message: "Password: a new account needs a password".into(),
                 });
                 None
             }
@@ -765,12 +773,8 @@ impl HubState {
         if !password::verify_blocking(old.to_string(), account.password_hash.clone()).await {
             return Err(forbidden("the current password is wrong"));
         }
-        password::check_new_password(new).map_err(|e| {
-            ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                format!("new_password: {e}"),
-            )
-        })?;
+        password::check_new_password(new)
+            .map_err(|e| new_password_error(format!("New password: {e}")))?;
         let hash = password::hash_blocking(new.to_string())
             .await
             .map_err(|e| ApiError::internal("password", e))?;
@@ -811,16 +815,11 @@ impl HubState {
                 "the current password is wrong",
             ));
         }
-        password::check_new_password(new).map_err(|e| {
-            ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                format!("new_password: {e}"),
-            )
-        })?;
+        password::check_new_password(new)
+            .map_err(|e| new_password_error(format!("New password: {e}")))?;
         if new == "admin" || new == old {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "new_password: choose a password other than the old one",
+            return Err(new_password_error(
+                "New password: choose a password other than the current one (and other than \"admin\")".into(),
             ));
         }
         let hash = password::hash_blocking(new.to_string())

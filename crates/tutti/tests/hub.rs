@@ -42,6 +42,19 @@ async fn first_use_forces_the_password_change_then_groups_users_and_rights() {
         )
         .await;
     assert_eq!(status, 422);
+    // Eight spaces are as long as the rule asks, but no password.
+    let (status, body) = api
+        .post(
+            "/admin/password",
+            json!({"old_password": "admin", "new_password": "        "}),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(
+        body["error"],
+        "New password: it is only spaces; a password needs at least 8 other characters"
+    );
+    assert_eq!(body["fields"][0]["field"], "new_password");
     let (status, _) = api
         .post(
             "/admin/password",
@@ -334,6 +347,11 @@ async fn bad_input_is_refused_clearly_and_changes_nothing() {
             json!({"user_name": "admin", "password": "long-enough"}),
             422,
             "administrator's login",
+        ),
+        (
+            json!({"user_name": "Zed", "password": "  short  "}),
+            422,
+            "Password: it has only 5 characters besides the spaces at its start and end",
         ),
         (
             json!({"user_name": "Zed", "password": "long-enough", "settings": {"sender_from": "not an address"}}),

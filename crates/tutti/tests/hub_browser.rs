@@ -23,6 +23,15 @@ async fn first_use_in_a_browser_login_forced_change_create_a_user() {
     b.wait_for_text("still uses the default password").await;
     b.client.goto(&hub.url("/hub/accounts")).await.unwrap();
     b.wait_for_text("still uses the default password").await;
+    // Eight spaces pass the page's minlength, but are no password.
+    b.fill("old_password", "admin").await;
+    b.fill("new_password", "        ").await;
+    b.fill("confirm", "        ").await;
+    b.click("#save-password").await;
+    b.wait_for_text(
+        "New password: it is only spaces; a password needs at least 8 other characters",
+    )
+    .await;
     b.fill("old_password", "admin").await;
     b.fill("new_password", "browser-pw-1").await;
     b.fill("confirm", "browser-pw-2").await;
