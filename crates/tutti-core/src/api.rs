@@ -65,9 +65,23 @@ pub struct ComponentList {
 }
 
 /// The body of every error answer of a component API.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct ErrorBody {
     pub error: String,
+    /// For refused input: each bad field, with its key and what is wrong with it. Absent
+    /// when the error is not about particular fields.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<FieldError>,
+}
+
+/// A problem with one field of an input.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct FieldError {
+    /// The field's key in the API's JSON, e.g. `settings.tracking.host`.
+    pub field: String,
+    /// What is wrong, naming the field as the Hub's pages label it, e.g.
+    /// `Tracker host: "trk/x" has a path (/x); give only the host name`.
+    pub message: String,
 }
 
 /// `POST /hub/api/registry/login`: a component asks the Hub whether a login is right.

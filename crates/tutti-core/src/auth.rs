@@ -49,6 +49,7 @@ pub async fn require_cluster_secret(
             error: format!(
                 "this component API needs the installation's ClusterSecret as \"Authorization: Bearer <secret>\"; the call carried {problem}"
             ),
+            fields: Vec::new(),
         }),
     )
         .into_response();

@@ -4,22 +4,36 @@
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 
-/// Fewest characters a password may have.
+/// Fewest characters a password may have, not counting spaces at its start and end.
 pub const MIN_PASSWORD_LEN: usize = 8;
 /// Most characters a password may have (hashing cost and request size stay bounded).
 pub const MAX_PASSWORD_LEN: usize = 256;
 
-/// Checks a new password; the error says what is wrong.
+/// Checks a new password (of the administrator or an account); the error says what is
+/// wrong with "it", for the caller to name the field in front, e.g. "New password: ...".
+/// The password is kept exactly as typed, but spaces at its ends do not count towards
+/// the length: eight spaces, or "  abc  ", are no password.
 pub fn check_new_password(password: &str) -> Result<(), String> {
     let len = password.chars().count();
-    if len < MIN_PASSWORD_LEN {
-        return Err(format!(
-            "the password has {len} characters; it needs at least {MIN_PASSWORD_LEN}"
-        ));
-    }
+    let trimmed = password.trim().chars().count();
     if len > MAX_PASSWORD_LEN {
         return Err(format!(
-            "the password has {len} characters; at most {MAX_PASSWORD_LEN} are allowed"
+            "it has {len} characters; a password may have at most {MAX_PASSWORD_LEN}"
+        ));
+    }
+    if len < MIN_PASSWORD_LEN {
+        return Err(format!(
+            "it has {len} characters; a password needs at least {MIN_PASSWORD_LEN}"
+        ));
+    }
+    if trimmed == 0 {
+        return Err(format!(
+            "it is only spaces; a password needs at least {MIN_PASSWORD_LEN} other characters"
+        ));
+    }
+    if trimmed < MIN_PASSWORD_LEN {
+        return Err(format!(
+            "it has only {trimmed} characters besides the spaces at its start and end; a password needs at least {MIN_PASSWORD_LEN}"
         ));
     }
     Ok(())
@@ -74,6 +88,33 @@ mod tests {
                 .contains("at least 8")
         );
         assert!(check_new_password("12345678").is_ok());
-        assert!(check_new_password(&"x".repeat(257)).is_err());
+        assert!(check_new_password(&"x".repeat(256)).is_ok());
+        assert!(
+            check_new_password(&"x".repeat(257))
+                .unwrap_err()
+                .contains("at most 256")
+        );
+    }
+
+    #[test]
+    fn spaces_at_the_ends_do_not_count() {
+        for blank in [" ".repeat(8), " ".repeat(300), "\t \u{a0}\n    ".into()] {
+            let e = check_new_password(&blank).unwrap_err();
+            assert!(
+                e.contains("only spaces") || e.contains("at most"),
+                "{blank:?}: {e}"
+            );
+        }
+        assert_eq!(
+            check_new_password(&" ".repeat(8)).unwrap_err(),
+            "it is only spaces; a password needs at least 8 other characters"
+        );
+        assert_eq!(
+            check_new_password("  abcdefg  ").unwrap_err(),
+            "it has only 7 characters besides the spaces at its start and end; a password needs at least 8"
+        );
+        // Spaces inside count, and spaces at the ends are allowed (and kept) around enough.
+        assert!(check_new_password("correct horse").is_ok());
+        assert!(check_new_password(" abcdefgh ").is_ok());
     }
 }

@@ -19,7 +19,9 @@ use tutti_core::branding::Branding;
 use tutti_core::hostport::Scheme;
 use tutti_core::http_error::ApiError;
 use tutti_core::rights::Right;
-use tutti_core::settings::{EffectiveSettings, MailerConnection, SettingsLevel, TrackingUrl};
+use tutti_core::settings::{
+    EffectiveSettings, FieldError, MailerConnection, SettingsLevel, TrackingUrl, label,
+};
 
 use crate::HubState;
 use crate::audit::AuditEntry;
@@ -546,7 +548,9 @@ impl SettingsForm {
         }
     }
 
-    /// The level these fields describe; a bad port becomes a validation error later.
+    /// The level these fields describe. Only what cannot be put into a [`SettingsLevel`]
+    /// (a protocol other than http or https, a port that is not a number) is refused here;
+    /// everything else is checked by [`SettingsLevel::validated`].
     fn level(&self) -> Result<SettingsLevel, ApiError> {
         let opt = |s: &str| Some(s.trim().to_string()).filter(|s| !s.is_empty());
         let mailer = opt(&self.mailer_host).map(|host| MailerConnection {
@@ -557,20 +561,39 @@ impl SettingsForm {
         let tracking = match opt(&self.tracking_host) {
             None => None,
             Some(host) => {
-                let scheme = if self.tracking_scheme == "https" {
-                    Scheme::Https
-                } else {
-                    Scheme::Http
+                let mut errors = Vec::new();
+                // The page's select offers http and https; anything else is a forged or
+                // stale form, refused rather than quietly taken as http.
+                let scheme = match self.tracking_scheme.trim().to_ascii_lowercase().as_str() {
+                    "" | "http" => Scheme::Http,
+                    "https" => Scheme::Https,
+                    other => {
+                        errors.push(FieldError {
+                            field: "tracking.scheme".into(),
+                            message: format!(
+                                "{}: \"{other}\" is not a protocol for tracking links; choose http or https",
+                                label::PROTOCOL
+                            ),
+                        });
+                        Scheme::Http
+                    }
                 };
                 let port = match self.tracking_port.trim() {
                     "" => scheme.default_port(),
-                    p => p.parse::<u16>().map_err(|_| {
-                        ApiError::new(
-                            StatusCode::UNPROCESSABLE_ENTITY,
-                            format!("tracking port: \"{p}\" is not a port (1 to 65535)"),
-                        )
-                    })?,
+                    p => p.parse::<u16>().unwrap_or_else(|_| {
+                        errors.push(FieldError {
+                            field: "tracking.port".into(),
+                            message: format!(
+                                "{}: \"{p}\" is not a port number; give 1 to 65535",
+                                label::PORT
+                            ),
+                        });
+                        0
+                    }),
                 };
+                if !errors.is_empty() {
+                    return Err(ApiError::invalid(errors));
+                }
                 Some(TrackingUrl { scheme, host, port })
             }
         };
@@ -747,7 +770,7 @@ async fn submit_account(
         if f.password != f.confirm {
             return Err(ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                "password: the two passwords differ",
+                "Password again: the two passwords differ",
             ));
         }
         let input = AccountInput {
@@ -1135,10 +1158,13 @@ async fn save_component_settings(
             .trim()
             .parse::<u32>()
             .map_err(|_| {
-                ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "event_transfer_seconds: expected a whole number of seconds (1 to 3600)",
-                )
+                ApiError::invalid(vec![FieldError {
+                    field: "event_transfer_seconds".into(),
+                    message: format!(
+                        "{}: expected a whole number of seconds (1 to 3600)",
+                        crate::service::COMPONENT_LABELS.event_transfer_seconds
+                    ),
+                }])
             })?;
         let personal = list(&f.personal_profile_fields);
         let settings = ComponentSettings {
@@ -1538,5 +1564,104 @@ async fn download_log(
             format!("the download broke off: {e}"),
         )
         .into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tracking_form(scheme: &str, host: &str, port: &str) -> SettingsForm {
+        SettingsForm {
+            tracking_scheme: scheme.into(),
+            tracking_host: host.into(),
+            tracking_port: port.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn an_unknown_protocol_is_refused_not_taken_as_http() {
+        let e = tracking_form("ftp", "trk.example.com", "")
+            .level()
+            .unwrap_err();
+        assert_eq!(e.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(
+            e.message,
+            "Protocol: \"ftp\" is not a protocol for tracking links; choose http or https"
+        );
+        assert_eq!(e.fields[0].field, "tracking.scheme");
+        let level = tracking_form("https", "trk.example.com", "")
+            .level()
+            .unwrap();
+        assert_eq!(
+            level.tracking.map(|t| (t.scheme, t.port)),
+            Some((Scheme::Https, 443))
+        );
+    }
+
+    #[test]
+    fn a_port_that_is_no_number_names_the_port_field() {
+        let e = tracking_form("http", "trk.example.com", "99999")
+            .level()
+            .unwrap_err();
+        assert_eq!(
+            e.message,
+            "Port: \"99999\" is not a port number; give 1 to 65535"
+        );
+        assert_eq!(e.fields[0].field, "tracking.port");
+    }
+
+    /// The reviewer's case end to end through the form: a scheme typed into the host is
+    /// taken into the protocol, and the links are built once with it.
+    #[test]
+    fn a_scheme_in_the_tracker_host_field_is_stored_bare() {
+        let level = tracking_form("http", "http://localhost", "18180")
+            .level()
+            .unwrap()
+            .validated()
+            .unwrap();
+        let t = level.tracking.unwrap();
+        assert_eq!(t.host, "localhost");
+        assert_eq!(t.base_url(), "http://localhost:18180");
+    }
+
+    /// Messages name the settings fields by the labels the page shows: keep them alike.
+    #[test]
+    fn messages_use_the_labels_the_settings_fields_show() {
+        let page = include_str!("../templates/settings_fields.html");
+        for l in [
+            label::MAILER_HOST,
+            label::CLIENT_ADDRESS,
+            label::CLIENT_PASSWORD,
+            label::PROTOCOL,
+            label::TRACKER_HOST,
+            label::PORT,
+            label::FROM_ADDRESS,
+            label::REPLY_TO_ADDRESS,
+        ] {
+            assert!(page.contains(&format!("\">{l}</label>")), "{l}");
+        }
+        for l in [
+            label::MAILER_CONNECTION,
+            label::TRACKING_URL,
+            label::CHARSETS,
+        ] {
+            assert!(
+                page.contains(&format!("<legend>{l}</legend>"))
+                    || page.contains(&format!("\">{l},")),
+                "{l}"
+            );
+        }
+        let page = include_str!("../templates/settings.html");
+        let c = crate::service::COMPONENT_LABELS;
+        for l in [
+            c.lui_url,
+            c.tracker_url,
+            c.event_transfer_seconds,
+            c.anonymous_profile_fields,
+        ] {
+            assert!(page.contains(&format!("\">{l}")), "{l}");
+        }
     }
 }

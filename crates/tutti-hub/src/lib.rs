@@ -154,7 +154,8 @@ async fn open_store(root: &std::path::Path) -> anyhow::Result<store::Store> {
 /// Sets the administrator password offline (`tutti hub reset-admin-password`); the Hub
 /// need not run. Every admin session ends.
 pub async fn reset_admin_password(root: &std::path::Path, password: &str) -> anyhow::Result<()> {
-    tutti_core::password::check_new_password(password).map_err(anyhow::Error::msg)?;
+    tutti_core::password::check_new_password(password)
+        .map_err(|e| anyhow::anyhow!("the new password: {e}"))?;
     let store = open_store(root).await?;
     let hash = tutti_core::password::hash_blocking(password.to_string())
         .await

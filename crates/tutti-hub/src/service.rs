@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use tutti_core::http_error::ApiError;
 use tutti_core::password;
 use tutti_core::rights::Right;
-use tutti_core::settings::{EffectiveSettings, FieldError, SettingsLevel, resolve};
+use tutti_core::settings::{EffectiveSettings, FieldError, SettingsLevel, label, resolve};
 use utoipa::ToSchema;
 
 use crate::HubState;
@@ -51,14 +51,29 @@ fn store_error(e: StoreError) -> ApiError {
     }
 }
 
-fn invalid(errors: Vec<FieldError>) -> ApiError {
-    let text = errors
-        .iter()
-        .map(|e| format!("{}: {}", e.field, e.message))
-        .collect::<Vec<_>>()
-        .join("; ");
-    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, text)
+/// A refused new password (the field `new_password` of the password APIs and pages).
+fn new_password_error(message: String) -> ApiError {
+    ApiError::invalid(vec![FieldError {
+        field: "new_password".into(),
+        message,
+    }])
 }
+
+/// How the settings page labels the component settings fields (templates/settings.html),
+/// by their first words.
+pub struct ComponentLabels {
+    pub lui_url: &'static str,
+    pub tracker_url: &'static str,
+    pub event_transfer_seconds: &'static str,
+    pub anonymous_profile_fields: &'static str,
+}
+
+pub const COMPONENT_LABELS: ComponentLabels = ComponentLabels {
+    lui_url: "User Interface name for browsers",
+    tracker_url: "Tracker URL",
+    event_transfer_seconds: "Event transfer interval",
+    anonymous_profile_fields: "Fields that make up an anonymous profile",
+};
 
 fn forbidden(message: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::FORBIDDEN, message)
@@ -283,10 +298,10 @@ impl HubState {
             None => Ok(None),
             Some(n) => match self.store.group_by_name(n).await.map_err(store_error)? {
                 Some(g) => Ok(Some(g)),
-                None => Err(ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    format!("group_name: there is no group \"{n}\"; create it first"),
-                )),
+                None => Err(ApiError::invalid(vec![FieldError {
+                    field: "group_name".into(),
+                    message: format!("Group: there is no group \"{n}\"; create it first"),
+                }])),
             },
         }
     }
@@ -323,7 +338,7 @@ impl HubState {
                 Err(e) => {
                     errors.push(FieldError {
                         field: "password".into(),
-                        message: e,
+                        message: format!("Password: {e}"),
                     });
                     None
                 }
@@ -332,7 +347,7 @@ impl HubState {
             (None, None) => {
                 errors.push(FieldError {
                     field: "password".into(),
-                    message: "a new account needs a password".into(),
+                    message: "Password: a new account needs a password".into(),
                 });
                 None
             }
@@ -356,7 +371,7 @@ impl HubState {
             }
         };
         if !errors.is_empty() {
-            return Err(invalid(errors));
+            return Err(ApiError::invalid(errors));
         }
         if let Some(scope) = Self::managed_group(actor)?
             && scope != group.as_ref().map(|g| g.id)
@@ -517,7 +532,7 @@ impl HubState {
         if errors.is_empty() {
             Ok((input.name.trim().to_string(), settings))
         } else {
-            Err(invalid(errors))
+            Err(ApiError::invalid(errors))
         }
     }
 
@@ -593,43 +608,49 @@ impl HubState {
     ) -> Result<SettingsLevel, ApiError> {
         Self::admin_only(actor)?;
         let old = self.store.global_settings().await.map_err(store_error)?;
-        let new = keep_secret(new, &old).validated().map_err(invalid)?;
+        let new = keep_secret(new, &old)
+            .validated()
+            .map_err(ApiError::invalid)?;
         let reliance = self.reliance().await?;
         let mut errors = Vec::new();
-        let mut check = |field: &str, had: bool, has: bool, count: usize| {
+        let mut check = |field: &str, label: &str, had: bool, has: bool, count: usize| {
             if had && !has && count > 0 {
                 errors.push(FieldError {
                     field: field.into(),
-                    message: format!("{count} account(s) rely on the global value (neither they nor their group set one); it cannot be left empty"),
+                    message: format!("{label}: {count} account(s) rely on the global value (neither they nor their group set one); it cannot be left empty"),
                 });
             }
         };
         check(
             "mailer",
+            label::MAILER_CONNECTION,
             old.mailer.is_some(),
             new.mailer.is_some(),
             reliance.mailer,
         );
         check(
             "tracking",
+            label::TRACKING_URL,
             old.tracking.is_some(),
             new.tracking.is_some(),
             reliance.tracking,
         );
         check(
             "sender_from",
+            label::FROM_ADDRESS,
             old.sender_from.is_some(),
             new.sender_from.is_some(),
             reliance.sender_from,
         );
         check(
             "charsets",
+            label::CHARSETS,
             old.charsets.is_some(),
             new.charsets.is_some(),
             reliance.charsets,
         );
         if !errors.is_empty() {
-            return Err(invalid(errors));
+            return Err(ApiError::invalid(errors));
         }
         self.store
             .set_global_settings(new.clone())
@@ -675,20 +696,32 @@ impl HubState {
     ) -> Result<tutti_core::api::ComponentSettings, ApiError> {
         Self::admin_only(actor)?;
         let mut errors = Vec::new();
-        for (field, url) in [("lui_url", &new.lui_url), ("tracker_url", &new.tracker_url)] {
+        for (field, label, url) in [
+            ("lui_url", COMPONENT_LABELS.lui_url, &new.lui_url),
+            (
+                "tracker_url",
+                COMPONENT_LABELS.tracker_url,
+                &new.tracker_url,
+            ),
+        ] {
             if let Some(u) = url.as_deref().filter(|u| !u.is_empty())
                 && u.parse::<tutti_core::HostPort>().is_err()
             {
                 errors.push(FieldError {
                     field: field.into(),
-                    message: format!("\"{u}\" is not a URL of the form http[s]://host[:port]"),
+                    message: format!(
+                        "{label}: \"{u}\" is not a URL of the form http[s]://host[:port]"
+                    ),
                 });
             }
         }
         if !(1..=3600).contains(&new.event_transfer_seconds) {
             errors.push(FieldError {
                 field: "event_transfer_seconds".into(),
-                message: "expected 1 to 3600 seconds".into(),
+                message: format!(
+                    "{}: expected 1 to 3600 seconds",
+                    COMPONENT_LABELS.event_transfer_seconds
+                ),
             });
         }
         let personal = [
@@ -705,13 +738,14 @@ impl HubState {
                 errors.push(FieldError {
                     field: "anonymous_profile_fields".into(),
                     message: format!(
-                        "\"{f}\" identifies a person and cannot be part of an anonymous profile"
+                        "{}: \"{f}\" identifies a person and cannot be part of an anonymous profile",
+                        COMPONENT_LABELS.anonymous_profile_fields
                     ),
                 });
             }
         }
         if !errors.is_empty() {
-            return Err(invalid(errors));
+            return Err(ApiError::invalid(errors));
         }
         self.store
             .set_component_settings(new.clone())
@@ -739,12 +773,8 @@ impl HubState {
         if !password::verify_blocking(old.to_string(), account.password_hash.clone()).await {
             return Err(forbidden("the current password is wrong"));
         }
-        password::check_new_password(new).map_err(|e| {
-            ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                format!("new_password: {e}"),
-            )
-        })?;
+        password::check_new_password(new)
+            .map_err(|e| new_password_error(format!("New password: {e}")))?;
         let hash = password::hash_blocking(new.to_string())
             .await
             .map_err(|e| ApiError::internal("password", e))?;
@@ -785,16 +815,11 @@ impl HubState {
                 "the current password is wrong",
             ));
         }
-        password::check_new_password(new).map_err(|e| {
-            ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                format!("new_password: {e}"),
-            )
-        })?;
+        password::check_new_password(new)
+            .map_err(|e| new_password_error(format!("New password: {e}")))?;
         if new == "admin" || new == old {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "new_password: choose a password other than the old one",
+            return Err(new_password_error(
+                "New password: choose a password other than the current one (and other than \"admin\")".into(),
             ));
         }
         let hash = password::hash_blocking(new.to_string())

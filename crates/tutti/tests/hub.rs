@@ -42,6 +42,19 @@ async fn first_use_forces_the_password_change_then_groups_users_and_rights() {
         )
         .await;
     assert_eq!(status, 422);
+    // Eight spaces are as long as the rule asks, but no password.
+    let (status, body) = api
+        .post(
+            "/admin/password",
+            json!({"old_password": "admin", "new_password": "        "}),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(
+        body["error"],
+        "New password: it is only spaces; a password needs at least 8 other characters"
+    );
+    assert_eq!(body["fields"][0]["field"], "new_password");
     let (status, _) = api
         .post(
             "/admin/password",
@@ -336,9 +349,19 @@ async fn bad_input_is_refused_clearly_and_changes_nothing() {
             "administrator's login",
         ),
         (
+            json!({"user_name": "Zed", "password": "  short  "}),
+            422,
+            "Password: it has only 5 characters besides the spaces at its start and end",
+        ),
+        (
             json!({"user_name": "Zed", "password": "long-enough", "settings": {"sender_from": "not an address"}}),
             422,
-            "settings.sender_from",
+            "From address: \"not an address\" is not an e-mail address (it needs an @)",
+        ),
+        (
+            json!({"user_name": "Zed", "password": "long-enough", "settings": {"mailer": {"host": "m.example.com", "client_address": "x", "client_password": "pw"}}}),
+            422,
+            "Client address: \"x\" is not an e-mail address (it needs an @)",
         ),
     ];
     for (body, status, text) in cases {
@@ -349,6 +372,18 @@ async fn bad_input_is_refused_clearly_and_changes_nothing() {
             "{body} → {answer}"
         );
     }
+    // Messages name fields as the pages label them; programs get the keys in `fields`.
+    let (_, answer) = api
+        .post("/accounts", json!({"user_name": "Zed", "password": "long-enough", "settings": {"sender_from": "not an address"}}))
+        .await;
+    assert_eq!(
+        answer["fields"][0]["field"], "settings.sender_from",
+        "{answer}"
+    );
+    assert!(
+        !answer["error"].as_str().unwrap().contains("settings."),
+        "{answer}"
+    );
     // A malformed body is refused by the framework, also without changing anything.
     let r = api
         .http
@@ -402,8 +437,70 @@ async fn settings_inherit_user_group_global_and_a_relied_on_default_stays() {
         body["mailer"]["client_password"], "********",
         "the password is never shown back"
     );
-    let (status, _) = api.post("/groups", json!({"name": "Sales", "settings": {"tracking": {"scheme": "https", "host": "trk.sales.example.com", "port": 443}}})).await;
-    assert_eq!(status, 201);
+    // A tracker host typed with a scheme, a path or a port. Refusals name the field as
+    // the page labels it and quote what was typed.
+    for (tracking, field, message) in [
+        (
+            json!({"scheme": "http", "host": "http://localhost/x", "port": 18180}),
+            "tracking.host",
+            "Tracker host: \"http://localhost/x\" has a path (/x); give only the host name, e.g. trk.example.com",
+        ),
+        (
+            json!({"scheme": "http", "host": "https://localhost", "port": 18180}),
+            "tracking.host",
+            "Tracker host: \"https://localhost\" begins with https:// but the Protocol is http; choose https as the Protocol, or give the host without https://",
+        ),
+        (
+            json!({"scheme": "http", "host": "localhost:18180", "port": 80}),
+            "tracking.host",
+            "Tracker host: \"localhost:18180\" holds a port (:18180); give the host alone and put the port in the Port field",
+        ),
+        (
+            json!({"scheme": "http", "host": "localhost", "port": 0}),
+            "tracking.port",
+            "Port: 0 is not a port number; give 1 to 65535 (80 is the usual port of http, 443 of https)",
+        ),
+    ] {
+        let (status, body) = api
+            .put(
+                "/settings/global",
+                json!({"mailer": mailer, "tracking": tracking}),
+            )
+            .await;
+        assert_eq!(status, 422, "{tracking} → {body}");
+        assert_eq!(body["error"], message, "{tracking}");
+        assert_eq!(body["fields"][0]["field"], field, "{tracking}");
+    }
+    let (status, body) = api
+        .put("/settings/global", json!({"mailer": mailer, "tracking": {"scheme": "http", "host": "HTTP://localhost", "port": 18180}, "charsets": ["utf-8"]}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["tracking"],
+        json!({"scheme": "http", "host": "localhost", "port": 18180}),
+        "the scheme went to the protocol; the host is stored bare"
+    );
+    let (status, body) = api
+        .put("/settings/global", json!({"mailer": mailer, "charsets": ["utf-8", "EBCDIC", "klingon"], "tracking": {"scheme": "http", "host": "trk.example.com", "port": 80}}))
+        .await;
+    assert_eq!(status, 422, "{body}");
+    let error = body["error"].as_str().unwrap();
+    assert!(
+        error.starts_with("Charsets: \"EBCDIC\", \"klingon\" are not charsets Tutti can write; it can write UTF-8, "),
+        "{body}"
+    );
+    assert_eq!(
+        error.matches("ISO-8859-1,").count(),
+        1,
+        "the known charsets once: {body}"
+    );
+
+    let (status, body) = api.post("/groups", json!({"name": "Sales", "settings": {"tracking": {"scheme": "https", "host": "https://trk.sales.example.com/", "port": 443}}})).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(
+        body["settings"]["tracking"]["host"],
+        "trk.sales.example.com"
+    );
     let (status, _) = api
         .post("/accounts", json!({"user_name": "Anna", "group_name": "Sales", "password": "anna-password", "settings": {"sender_from": "anna@sales.example.com"}}))
         .await;

@@ -23,6 +23,15 @@ async fn first_use_in_a_browser_login_forced_change_create_a_user() {
     b.wait_for_text("still uses the default password").await;
     b.client.goto(&hub.url("/hub/accounts")).await.unwrap();
     b.wait_for_text("still uses the default password").await;
+    // Eight spaces pass the page's minlength, but are no password.
+    b.fill("old_password", "admin").await;
+    b.fill("new_password", "        ").await;
+    b.fill("confirm", "        ").await;
+    b.click("#save-password").await;
+    b.wait_for_text(
+        "New password: it is only spaces; a password needs at least 8 other characters",
+    )
+    .await;
     b.fill("old_password", "admin").await;
     b.fill("new_password", "browser-pw-1").await;
     b.fill("confirm", "browser-pw-2").await;
@@ -66,6 +75,31 @@ async fn first_use_in_a_browser_login_forced_change_create_a_user() {
     b.client.goto(&hub.url("/hub/accounts")).await.unwrap();
     let page = b.wait_for_text("Maria").await;
     assert!(page.contains("Marketing"));
+
+    // The tracking URL's host: a path is refused, naming the field and quoting what was
+    // typed; a scheme typed in front goes to the protocol and the host is stored bare.
+    b.client.goto(&hub.url("/hub/settings")).await.unwrap();
+    b.fill("tracking_host", "http://localhost/x").await;
+    b.fill("tracking_port", "18180").await;
+    b.click("#save-settings").await;
+    // (The browser's page source shows the text's quotes unescaped.)
+    b.wait_for_text(
+        "Tracker host: \"http://localhost/x\" has a path (/x); give only the host name",
+    )
+    .await;
+    b.fill("tracking_host", "http://localhost").await;
+    b.fill("tracking_port", "18180").await;
+    b.click_and_wait_for_reload("#save-settings").await;
+    b.wait_for_text("Saved.").await;
+    let host = b
+        .client
+        .find(fantoccini::Locator::Id("tracking_host"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap();
+    assert_eq!(host.as_deref(), Some("localhost"));
     browser.close().await;
 
     // The account is real: the Hub's registry API checks its login.
@@ -81,5 +115,10 @@ async fn first_use_in_a_browser_login_forced_change_create_a_user() {
         info["rights"].as_array().unwrap().len(),
         8,
         "new accounts get every right"
+    );
+    assert_eq!(
+        info["settings"]["tracking"]["value"],
+        json!({"scheme": "http", "host": "localhost", "port": 18180}),
+        "{info}"
     );
 }
