@@ -459,17 +459,18 @@ struct PreviewPage {
     p: PreviewView,
 }
 
-#[derive(Debug, Default, Deserialize)]
-struct PreviewQuery {
+/// The preview page counts recipients from 1, as people do (the API counts from 0).
+#[derive(Deserialize)]
+struct PreviewPageQuery {
     #[serde(default)]
-    recipient: i64,
+    number: Option<i64>,
 }
 
 async fn preview_page(
     State(state): State<Arc<LuiState>>,
     session: Result<LuiSession, ApiError>,
     Path(id): Path<String>,
-    Query(q): Query<PreviewQuery>,
+    Query(q): Query<PreviewPageQuery>,
 ) -> Response {
     let session = match session {
         Ok(s) => s,
@@ -478,7 +479,8 @@ async fn preview_page(
     let page = async {
         let actor = actor(&state, &session).await?;
         let (job, _) = job_for(&state, &actor, &id).await?;
-        let p = preview_for(&state, &id, q.recipient).await?;
+        let index = q.number.unwrap_or(1).max(1) - 1;
+        let p = preview_for(&state, &id, index).await?;
         Ok::<_, ApiError>(PreviewPage {
             frame: Frame::of(&state, &session, &actor),
             job,

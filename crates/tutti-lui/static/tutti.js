@@ -86,6 +86,8 @@ document.addEventListener("submit", async (event) => {
       data = await api(method, template, { ...formJson(form), ...JSON.parse(form.dataset.extra || "{}") });
     }
     const next = form.dataset.next;
+    // A form that says so (data-saved) confirms on the page shown again after the change.
+    if (form.dataset.saved && form.id) sessionStorage.setItem("tutti-saved", JSON.stringify([form.id, form.dataset.saved]));
     if (next) location.href = next.replace("{id}", data?.id || "");
     else location.reload();
   } catch (err) {
@@ -194,4 +196,21 @@ for (const el of document.querySelectorAll("#chart[data-hours]")) {
   add("rect", { x: left + 70, y: top + height + 30, width: 10, height: 10, fill: "#d08a1e" });
   add("text", { x: left + 84, y: top + height + 39, "font-size": 11 }, "clicks");
   el.replaceChildren(svg);
+}
+
+// The confirmation of a form saved before this page was shown again (data-saved).
+{
+  const saved = sessionStorage.getItem("tutti-saved");
+  sessionStorage.removeItem("tutti-saved");
+  const [id, text] = saved ? JSON.parse(saved) : [];
+  const form = id && document.getElementById(id);
+  if (form) {
+    const note = document.createElement("p");
+    note.className = "notice";
+    note.setAttribute("role", "status");
+    note.id = `${id}-saved`;
+    note.textContent = text;
+    form.prepend(note);
+    note.scrollIntoView({ block: "center" });
+  }
 }

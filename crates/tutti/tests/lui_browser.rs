@@ -106,8 +106,13 @@ async fn a_job_in(browser: Browser, name: &str) {
     b.wait_for_text("value=\"Shop News\"").await;
     b.click("#preview").await;
     b.wait_for_text("Hello Ann").await;
+    b.wait_for_text("id=\"number\" name=\"number\" min=\"1\"")
+        .await;
     b.client.back().await.unwrap();
     b.wait_for_text("The message checks out.").await;
+    // Saving the tracking choices says so on the page shown again.
+    b.click("#save-tracking").await;
+    b.wait_for_text("id=\"tracking-form-saved\"").await;
 
     // Test, authorize, send.
     b.fill("addresses", "maria@shop.example").await;
