@@ -68,7 +68,8 @@ pub struct Report {
     pub opens: Count,
     pub clicks: Count,
     pub unsubscribes: Count,
-    /// Unique openers of delivered; `None` when unknown.
+    /// Unique openers of delivered (0 while nothing is delivered); `None` when the
+    /// tracking type does not know recipients.
     pub open_rate: Option<f64>,
     pub click_rate: Option<f64>,
     /// Unique clickers of unique openers.
@@ -79,10 +80,13 @@ pub struct Report {
     pub bounces: Vec<Bounce>,
 }
 
+/// `part` of `whole`; 0 of nothing is 0 (no opens: no clicks after one), and only an
+/// unknown `part` (a tracking type that does not know recipients) is unknown.
 fn ratio(part: Option<i64>, whole: i64) -> Option<f64> {
     match part {
         Some(p) if whole > 0 => Some(p as f64 / whole as f64),
-        _ => None,
+        Some(_) => Some(0.0),
+        None => None,
     }
 }
 
@@ -254,6 +258,13 @@ mod tests {
     use super::*;
     use crate::database::testing;
     use crate::events::store::Events;
+
+    #[test]
+    fn a_rate_of_nothing_is_zero_and_only_an_unknown_count_is_unknown() {
+        assert_eq!(ratio(Some(1), 4), Some(0.25));
+        assert_eq!(ratio(Some(0), 0), Some(0.0), "no opens: a click-to-open of 0");
+        assert_eq!(ratio(None, 4), None);
+    }
 
     /// (kind 0 open / 1 click / 2 unsubscribe, link, recipient, hour, machine)
     type Raw = (u8, u32, u64, i64, bool);
