@@ -718,6 +718,25 @@ async fn the_whole_job(database: &[(&str, &str)]) {
     assert_eq!(bounced.lines().count(), 1, "{bounced}");
     let (_, events) = text(&anna, &format!("/jobs/{id}/report/events.csv")).await;
     assert_eq!(events.lines().count(), 3, "{events}");
+    // Readable on its own: who (number and address), which link (number and address), and
+    // whether a machine made the event.
+    let lines: Vec<&str> = events.lines().collect();
+    assert_eq!(
+        lines[0].trim_start_matches('\u{feff}'),
+        "time,kind,number,address,link,url,agent,machine,machine_signs"
+    );
+    assert!(
+        lines.iter().any(|l| l.contains(",click,")
+            && l.contains(&format!(",{clicker},1,https://shop.example/sale,"))
+            && l.contains(",yes,")),
+        "{events}"
+    );
+    assert!(
+        lines.iter().any(|l| l.contains(",unsubscribe,")
+            && l.contains(",cy@example.org,,,")
+            && l.ends_with(",no,")),
+        "{events}"
+    );
     assert_eq!(
         anna.get(&format!("/jobs/{id}/report/nonsense.csv")).await.0,
         404

@@ -186,8 +186,9 @@ async fn recipients_csv(
     Ok(csv_response(format!("{which}.csv"), body))
 }
 
-/// A sent job's tracking events as CSV: time (UTC), kind, recipient number, link, agent,
-/// machine flags.
+/// A sent job's tracking events as CSV: time (UTC), kind, the recipient's number (as in
+/// recipients.csv) and address where the tracking type knows them, the link's number and
+/// address, the agent, whether a machine made the event (yes/no) and what gave it away.
 #[utoipa::path(get, path = "/jobs/{id}/report/events.csv", tag = "reports",
     responses((status = 200, content_type = "text/csv"), (status = 403), (status = 404)))]
 async fn events_csv(
@@ -197,7 +198,8 @@ async fn events_csv(
 ) -> Result<Response, ApiError> {
     super::api::may_view(&state, &session, &id).await?;
     let db = state.db.clone();
-    let header = csv_header(["time", "kind", "recipient", "link", "agent", "machine"]);
+    let header = events_header();
+    let context = Arc::new(EventsContext::of(&state, &id).await?);
     // By source (one per Tracker) and within it by the source's own order, a page at a time
     // from where the last one ended.
     let sources: Vec<String> = sqlx::query(
@@ -212,11 +214,12 @@ async fn events_csv(
     .collect();
     let pages = futures_util::stream::unfold(Some((0usize, -1i64)), move |position| {
         let (db, id, sources) = (db.clone(), id.clone(), sources.clone());
+        let context = context.clone();
         async move {
             let (mut source, mut after) = position?;
             loop {
                 let name = sources.get(source)?;
-                match events_page(&db, &id, name, after).await {
+                match events_page(&db, &id, &context, name, after).await {
                     Ok((text, Some(last))) => {
                         return Some((Ok::<_, std::io::Error>(text), Some((source, last))));
                     }
@@ -238,16 +241,63 @@ async fn events_csv(
     Ok(csv_response("events.csv".into(), body))
 }
 
+fn events_header() -> String {
+    csv_header([
+        "time",
+        "kind",
+        "number",
+        "address",
+        "link",
+        "url",
+        "agent",
+        "machine",
+        "machine_signs",
+    ])
+}
+
+/// What turns an event's numbers into addresses: the list's address column and the
+/// message's links.
+struct EventsContext {
+    email_column: Option<usize>,
+    links: Vec<String>,
+}
+
+impl EventsContext {
+    async fn of(state: &LuiState, job: &str) -> Result<EventsContext, ApiError> {
+        let email_column = state
+            .lists
+            .of_job(job)
+            .await
+            .map_err(|e| ApiError::internal("the system database", e))?
+            .map(|l| l.email_column);
+        let links = crate::send::api::tracking_view(state, job)
+            .await?
+            .links
+            .into_iter()
+            .map(|l| l.url)
+            .collect();
+        Ok(EventsContext {
+            email_column,
+            links,
+        })
+    }
+}
+
 /// One page of a source's events for a job after `after` (the source's sequence number).
 async fn events_page(
     db: &Database,
     job: &str,
+    context: &EventsContext,
     source: &str,
     after: i64,
 ) -> sqlx::Result<(String, Option<i64>)> {
+    // The address is the recipient's row as sent (only personal tracking records who).
     let rows = sqlx::query(
-        "SELECT at_ms, kind, recipient, link, agent, machine, seq FROM tracking_events \
-         WHERE job_id = $1 AND source = $2 AND seq > $3 ORDER BY seq LIMIT $4",
+        "SELECT e.at_ms, e.kind, e.recipient, e.link, e.agent, e.machine, e.seq, r.fields \
+         FROM tracking_events e \
+         LEFT JOIN sent_recipients s ON s.job_id = e.job_id AND s.number = e.recipient \
+         LEFT JOIN recipients r ON r.list_id = s.list_id AND r.seq = s.seq \
+         WHERE e.job_id = $1 AND e.source = $2 AND e.seq > $3 ORDER BY e.seq LIMIT $4",
     )
     .bind(job)
     .bind(source)
@@ -264,13 +314,28 @@ async fn events_page(
             .unwrap_or_default();
         let recipient: Option<i64> = r.try_get(2)?;
         let link: Option<i64> = r.try_get(3)?;
+        let fields: Option<String> = r.try_get(7)?;
+        let address = fields
+            .and_then(|f| serde_json::from_str::<Vec<String>>(&f).ok())
+            .zip(context.email_column)
+            .and_then(|(fields, column)| fields.into_iter().nth(column))
+            .unwrap_or_default();
+        let url = link
+            .and_then(|n| usize::try_from(n).ok())
+            .and_then(|n| context.links.get(n))
+            .cloned()
+            .unwrap_or_default();
+        let signs: String = r.try_get(5)?;
         text.push_str(&csv_line([
             time,
             r.try_get::<String, _>(1)?,
             recipient.map(|n| n.to_string()).unwrap_or_default(),
+            address,
             link.map(|n| (n + 1).to_string()).unwrap_or_default(),
+            url,
             r.try_get::<String, _>(4)?,
-            r.try_get::<String, _>(5)?,
+            if signs.is_empty() { "no" } else { "yes" }.to_string(),
+            signs,
         ]));
         last = Some(r.try_get::<i64, _>(6)?);
     }
@@ -368,7 +433,8 @@ async fn all_zip(
     .iter()
     .filter_map(|r| r.try_get::<String, _>(0).ok())
     .collect();
-    let events_header = csv_header(["time", "kind", "recipient", "link", "agent", "machine"]);
+    let events_header = events_header();
+    let context = EventsContext::of(&state, &id).await?;
     let options = zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated);
     tokio::task::block_in_place(|| zip.start_file("events.csv", options))
@@ -379,7 +445,7 @@ async fn all_zip(
             .map_err(|e| internal(e.into()))?;
         for source in &sources {
             let mut after = -1;
-            while let (text, Some(last)) = events_page(&state.db, &id, source, after)
+            while let (text, Some(last)) = events_page(&state.db, &id, &context, source, after)
                 .await
                 .map_err(|e| ApiError::internal("the system database", e))?
             {

@@ -262,7 +262,11 @@ mod tests {
     #[test]
     fn a_rate_of_nothing_is_zero_and_only_an_unknown_count_is_unknown() {
         assert_eq!(ratio(Some(1), 4), Some(0.25));
-        assert_eq!(ratio(Some(0), 0), Some(0.0), "no opens: a click-to-open of 0");
+        assert_eq!(
+            ratio(Some(0), 0),
+            Some(0.0),
+            "no opens: a click-to-open of 0"
+        );
         assert_eq!(ratio(None, 4), None);
     }
 
