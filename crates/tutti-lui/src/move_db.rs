@@ -73,6 +73,7 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("tests_sent", Int),
             ("recipient_list_id", Int),
             ("suppressed", Int),
+            ("previous_list_id", Int),
         ],
     ),
     (

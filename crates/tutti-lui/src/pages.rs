@@ -283,6 +283,8 @@ struct JobPage {
     can_manage_library: bool,
     /// Addresses of the list on the suppression list.
     suppressed_in_list: i64,
+    /// The list the job had before, shown when the current one failed to import.
+    previous_list: Option<ListInfo>,
     /// Jobs the caller may see that were sent: sources of reaction lists.
     sent_jobs: Vec<(String, String)>,
     connections: Vec<crate::recipients::query::Connection>,
@@ -359,6 +361,10 @@ async fn job_page_for(
     let suppressed_in_list = match &list {
         Some(l) => state.events.suppressed_in_list(l.id).await.map_err(db)?,
         None => 0,
+    };
+    let previous_list = match &list {
+        Some(l) if l.state == "failed" => state.lists.previous_of_job(id).await.map_err(db)?,
+        _ => None,
     };
     let event_counts = state.events.counts(id).await.map_err(db)?;
     let visible = ListFilter {
@@ -440,6 +446,7 @@ async fn job_page_for(
         },
         can_manage_library: actor.has(Right::ManageDropinsTemplates),
         suppressed_in_list,
+        previous_list,
         event_counts,
         sent_jobs,
         connections: state.connections.list(false).await.map_err(db)?,

@@ -581,12 +581,7 @@ async fn utf8_names_and_text_survive_upload_message_delivery_report_and_pages() 
     );
     let (_, jobs_page) = page(&server, &anna, "/lui").await;
     assert!(jobs_page.contains(TITLE), "{jobs_page}");
-    let (_, preview_page) = page(
-        &server,
-        &anna,
-        &format!("/lui/jobs/{id}/preview?recipient=2"),
-    )
-    .await;
+    let (_, preview_page) = page(&server, &anna, &format!("/lui/jobs/{id}/preview?number=3")).await;
     assert!(
         preview_page.contains(&format!(
             "<td id=\"preview-subject\">{}</td>",

@@ -165,6 +165,34 @@ async fn the_whole_job(database: &[(&str, &str)]) {
     assert!(rejected.starts_with("line,reason,row\r\n3,"), "{rejected}");
     let (_, accepted) = text(&anna, &format!("/jobs/{id}/recipients/accepted.csv")).await;
     assert_eq!(accepted.lines().count(), 5, "{accepted}");
+    // A new upload with no valid row fails; the job can go back to the recipients before.
+    let (status, _) = upload(&anna, &id, "?file_name=typo.csv", b"Email\nnobody\n").await;
+    assert_eq!(status, 202);
+    assert_eq!(imported(&anna, &id).await["state"], "failed");
+    let page = anna
+        .http
+        .get(format!("{}/jobs/{id}", anna.base.trim_end_matches("/api")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("<strong>spring.csv</strong>, 4 accepted")
+            && page.contains("Go back to them"),
+        "{page}"
+    );
+    let (status, back) = anna
+        .post(&format!("/jobs/{id}/recipients/previous"), json!({}))
+        .await;
+    assert_eq!(status, 200, "{back}");
+    let list = imported(&anna, &id).await;
+    assert_eq!(
+        (list["source"].as_str(), list["accepted"].as_i64()),
+        (Some("spring.csv"), Some(4)),
+        "{list}"
+    );
 
     // A message with a mistake: saved, and the check says where.
     let (status, view) = anna

@@ -40,6 +40,7 @@ pub fn router() -> OpenApiRouter<Arc<LuiState>> {
         .routes(routes!(download_accepted))
         .routes(routes!(download_rejected))
         .routes(routes!(use_list))
+        .routes(routes!(use_previous))
         .routes(routes!(from_reaction))
         .routes(routes!(list_connections, add_connection))
         .routes(routes!(remove_connection))
@@ -477,6 +478,33 @@ async fn download_rejected(
         }
     });
     Ok(csv_response(format!("{id}-rejected.csv"), body))
+}
+
+/// Go back to the recipients the job had before its current list (after an upload that
+/// found no valid recipient, say). The current list becomes the previous one in turn.
+#[utoipa::path(post, path = "/jobs/{id}/recipients/previous", tag = "recipients",
+    responses((status = 200, body = ListInfo), (status = 403), (status = 404, description = "no earlier list imported whole"),
+        (status = 409, description = "the job is no longer open")))]
+async fn use_previous(
+    State(state): State<Arc<LuiState>>,
+    session: LuiSession,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ListInfo>> {
+    let actor = actor(&state, &session).await?;
+    let (job, access) = job_for(&state, &actor, &id).await?;
+    editable(&job, access)?;
+    let Some(previous) = state.lists.previous_of_job(&id).await.map_err(db_error)? else {
+        return Err(ApiError::not_found(format!(
+            "job {id} has no earlier recipient list to go back to"
+        )));
+    };
+    state
+        .lists
+        .use_for_job(&id, previous.id)
+        .await
+        .map_err(db_error)?;
+    tracing::info!("job {id} went back to recipient list {}", previous.id);
+    Ok(Json(previous))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

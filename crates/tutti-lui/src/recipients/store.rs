@@ -214,6 +214,18 @@ impl Lists {
         .transpose()
     }
 
+    /// The list the job sent to before its current one, if it was imported whole.
+    pub async fn previous_of_job(&self, job: &str) -> sqlx::Result<Option<ListInfo>> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM recipient_lists WHERE state = 'ready' AND id = (SELECT previous_list_id FROM jobs WHERE id = $1)"
+        )))
+        .bind(job)
+        .fetch_optional(&self.db.pool)
+        .await?
+        .map(|r| list(&r))
+        .transpose()
+    }
+
     /// The saved lists of a group (or of an account without a group).
     pub async fn saved(&self, owner_id: i64, group: Option<&str>) -> sqlx::Result<Vec<ListInfo>> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -227,10 +239,16 @@ impl Lists {
         rows.iter().map(list).collect()
     }
 
-    /// Makes `list` the job's recipients; the job's test send and authorization are void.
+    /// Makes `list` the job's recipients, keeping the one it replaces as the previous;
+    /// the job's test send and authorization are void.
     pub async fn use_for_job(&self, job: &str, list: i64) -> sqlx::Result<()> {
         let mut tx = self.db.pool.begin().await?;
-        sqlx::query("UPDATE jobs SET recipient_list_id = $2 WHERE id = $1")
+        // Both sides of SET read the row as it was.
+        sqlx::query(
+            "UPDATE jobs SET recipient_list_id = $2, previous_list_id = \
+             CASE WHEN recipient_list_id IS NOT NULL AND recipient_list_id <> $2 THEN recipient_list_id ELSE previous_list_id END \
+             WHERE id = $1",
+        )
             .bind(job)
             .bind(list)
             .execute(&mut *tx)
