@@ -36,6 +36,8 @@ struct Written {
 
 /// Recipients one worker takes at a time.
 const BATCH: usize = 64;
+/// Send slots this close together go in one SMTP round (see [`slot_groups`]).
+const GROUP_SPAN: Duration = Duration::from_millis(20);
 
 /// What the engine shares with the API.
 pub struct Engine {
@@ -187,32 +189,30 @@ impl Engine {
 
     /// Applies the per-domain rates to a claimed batch: holds the recipients whose domain
     /// has no slot soon, waits for the last slot of the others and returns them.
+    /// Books each recipient's send slot: those due within the horizon are returned in
+    /// groups, each with the time it may go (in order), the others are held in the spool.
     async fn by_domain_rate(
         &self,
         job: &str,
         prepared: &Prepared,
         claimed: Vec<Claimed>,
-    ) -> anyhow::Result<Vec<Claimed>> {
-        if !self.domains.is_limited() {
-            return Ok(claimed);
-        }
+    ) -> anyhow::Result<Vec<(Instant, Vec<Claimed>)>> {
         let now = Instant::now();
+        if !self.domains.is_limited() {
+            return Ok(vec![(now, claimed)]);
+        }
         let now_ms = Utc::now().timestamp_millis();
         let column = prepared.definition.address_column;
         let mut go = Vec::with_capacity(claimed.len());
         let mut held = Vec::new();
-        let mut last = now;
         for c in claimed {
             if c.booked {
-                go.push(c);
+                go.push((now, c));
                 continue;
             }
             let address = c.fields.get(column).map_or("", String::as_str);
             match self.domains.book(address, now) {
-                Slot::Send(at) => {
-                    last = last.max(at);
-                    go.push(c);
-                }
+                Slot::Send(at) => go.push((at, c)),
                 Slot::Hold(at) => {
                     let ms = i64::try_from((at - now).as_millis()).unwrap_or(i64::MAX / 2);
                     held.push((c.seq, now_ms.saturating_add(ms)));
@@ -222,8 +222,7 @@ impl Engine {
         if !held.is_empty() {
             self.spool.hold(job, held).await?;
         }
-        tokio::time::sleep_until(last.into()).await;
-        Ok(go)
+        Ok(slot_groups(go))
     }
 
     fn relay_config(&self, worker: usize) -> Option<RelayConfig> {
@@ -335,29 +334,36 @@ impl Engine {
             if claimed.is_empty() {
                 continue;
             }
-            let claimed = self.by_domain_rate(&job, &prepared, claimed).await?;
-            if claimed.is_empty() {
+            let groups = self.by_domain_rate(&job, &prepared, claimed).await?;
+            if groups.is_empty() {
                 continue;
             }
-            self.pace(claimed.len()).await;
-            let fates = match relay {
-                None => self.to_outbox(&prepared, &claimed).await,
-                Some(relay) => match self.to_relay(&prepared, &claimed, relay, conn).await {
-                    Ok(fates) => fates,
-                    Err((e, done)) => {
-                        let seqs: Vec<u64> = claimed
-                            .iter()
-                            .map(|c| c.seq)
-                            .filter(|s| !done.iter().any(|f| f.seq == *s))
-                            .collect();
-                        self.count(&done);
-                        self.spool.record(&job, done).await?;
-                        self.spool.unclaim(&job, seqs).await?;
-                        self.set_waiting(&job, Some(e.clone()));
-                        anyhow::bail!("{e}");
-                    }
-                },
-            };
+            // Each group at its own slot, on the same connection: a limited domain gets its
+            // messages spread over the second rather than all at the last slot.
+            let mut fates = Vec::new();
+            for (i, (at, group)) in groups.iter().enumerate() {
+                tokio::time::sleep_until((*at).into()).await;
+                self.pace(group.len()).await;
+                match relay {
+                    None => fates.extend(self.to_outbox(&prepared, group).await),
+                    Some(relay) => match self.to_relay(&prepared, group, relay, conn).await {
+                        Ok(sent) => fates.extend(sent),
+                        Err((e, done)) => {
+                            let seqs: Vec<u64> = groups[i..]
+                                .iter()
+                                .flat_map(|(_, g)| g.iter().map(|c| c.seq))
+                                .filter(|s| !done.iter().any(|f| f.seq == *s))
+                                .collect();
+                            fates.extend(done);
+                            self.count(&fates);
+                            self.spool.record(&job, fates).await?;
+                            self.spool.unclaim(&job, seqs).await?;
+                            self.set_waiting(&job, Some(e.clone()));
+                            anyhow::bail!("{e}");
+                        }
+                    },
+                }
+            }
             self.set_waiting(&job, None);
             let sent = fates
                 .iter()
@@ -622,9 +628,67 @@ fn deliverable(address: &str) -> Result<String, String> {
     }
 }
 
+/// Recipients with their send times, in groups that go together: in time order, each
+/// group holding those within [`GROUP_SPAN`] of its first (it goes at its last).
+fn slot_groups(mut timed: Vec<(Instant, Claimed)>) -> Vec<(Instant, Vec<Claimed>)> {
+    timed.sort_by_key(|(at, _)| *at);
+    let mut groups: Vec<(Instant, Instant, Vec<Claimed>)> = Vec::new();
+    for (at, c) in timed {
+        match groups.last_mut() {
+            Some((first, last, group)) if at <= *first + GROUP_SPAN => {
+                *last = at;
+                group.push(c);
+            }
+            _ => groups.push((at, at, vec![c])),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(_, last, group)| (last, group))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
-    use super::deliverable;
+    use std::time::{Duration, Instant};
+
+    use super::{GROUP_SPAN, deliverable, slot_groups};
+    use crate::spool::Claimed;
+
+    fn claimed(seq: u64) -> Claimed {
+        Claimed {
+            seq,
+            fields: Vec::new(),
+            attempts: 0,
+            first_ms: 0,
+            booked: false,
+        }
+    }
+
+    #[test]
+    fn slots_close_together_go_in_one_group_at_its_last_and_groups_keep_time_order() {
+        let now = Instant::now();
+        let ms = Duration::from_millis;
+        let timed = vec![
+            (now + ms(500), claimed(3)),
+            (now, claimed(1)),
+            (now + GROUP_SPAN, claimed(2)),
+            (now + ms(250), claimed(4)),
+        ];
+        let groups: Vec<(Instant, Vec<u64>)> = slot_groups(timed)
+            .into_iter()
+            .map(|(at, g)| (at, g.iter().map(|c| c.seq).collect()))
+            .collect();
+        assert_eq!(
+            groups,
+            [
+                (now + GROUP_SPAN, vec![1, 2]),
+                (now + ms(250), vec![4]),
+                (now + ms(500), vec![3]),
+            ]
+        );
+        assert!(slot_groups(Vec::new()).is_empty());
+    }
 
     #[test]
     fn international_domains_go_out_in_ascii_and_local_parts_must_be_ascii() {

@@ -1,9 +1,10 @@
 //! Send slots per destination domain (`MaxMessagesPerDomainPerSecond`, `DomainRates`).
 //!
 //! Each recipient of a claimed batch books the next free slot of its domain. One whose slot
-//! is within [`HORIZON`] goes with the batch (the batch waits for the last such slot);
-//! the others are held in the spool until their booked slot, so recipients of other domains
-//! go ahead instead of waiting behind them, and each held recipient is written once.
+//! is within [`HORIZON`] goes with the batch, at its slot (the worker sends the batch in
+//! groups of slots, on one connection); the others are held in the spool until their
+//! booked slot, so recipients of other domains go ahead instead of waiting behind them, and
+//! each held recipient is written once.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
