@@ -1385,29 +1385,43 @@ async fn logs_form(
     Ok((f, entry))
 }
 
+/// Why a remote administration call failed, and whether the component refused the
+/// password (then the Hub forgets it; a missing file or a component that does not answer
+/// says nothing about the password).
+struct RemoteAdminError {
+    message: String,
+    refused: bool,
+}
+
 /// A call to the component's remote administration, with its password.
 async fn remote_admin(
     state: &HubState,
     entry: &ComponentEntry,
     password: &str,
     request: impl FnOnce(&reqwest::Client, String) -> reqwest::RequestBuilder,
-) -> Result<reqwest::Response, String> {
+) -> Result<reqwest::Response, RemoteAdminError> {
     let response = request(&state.ctx.http, format!("{}/remote-admin", entry.url))
         .bearer_auth(password)
         .timeout(std::time::Duration::from_secs(60))
         .send()
         .await
-        .map_err(|e| format!("the {} did not answer: {e}", entry.title))?;
+        .map_err(|e| RemoteAdminError {
+            message: format!("the {} did not answer: {e}", entry.title),
+            refused: false,
+        })?;
     if response.status().is_success() {
         Ok(response)
     } else {
         let status = response.status();
         let body: serde_json::Value = response.json().await.unwrap_or_default();
-        Err(format!(
-            "the {} refused ({status}): {}",
-            entry.title,
-            body["error"].as_str().unwrap_or("no reason given")
-        ))
+        Err(RemoteAdminError {
+            message: format!(
+                "the {} refused ({status}): {}",
+                entry.title,
+                body["error"].as_str().unwrap_or("no reason given")
+            ),
+            refused: matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN),
+        })
     }
 }
 
@@ -1428,14 +1442,17 @@ async fn open_logs(
             .json()
             .await
             .map_err(|e| format!("an answer that is not a list: {e}")),
-        Err(e) => Err(e),
+        Err(e) => {
+            if e.refused {
+                state.remote_keys.forget(&auth.token, &entry.instance_id);
+            }
+            Err(e.message)
+        }
     };
     if logs.is_ok() {
         state
             .remote_keys
             .remember(&auth.token, &entry.instance_id, password.to_string());
-    } else {
-        state.remote_keys.forget(&auth.token, &entry.instance_id);
     }
     OpenLogs {
         component: entry,
@@ -1509,7 +1526,7 @@ async fn set_log_level(
     .await;
     let mut open = open_logs(&state, &auth, entry, &password).await;
     if let Err(e) = set {
-        open.logs = Err(e);
+        open.logs = Err(e.message);
     }
     logs_view(&state, &auth, &Done::default(), Some(open)).await
 }
@@ -1536,8 +1553,15 @@ async fn download_log(
     let response = match fetched {
         Ok(r) => r,
         Err(e) => {
-            state.remote_keys.forget(&auth.token, &entry.instance_id);
-            return ApiError::new(StatusCode::BAD_GATEWAY, e).into_response();
+            if e.refused {
+                state.remote_keys.forget(&auth.token, &entry.instance_id);
+            }
+            // The Logs page again, saying why (a file rotated away since the list was read).
+            let failed = OpenLogs {
+                component: entry,
+                logs: Err(e.message),
+            };
+            return logs_view(&state, &auth, &Done::default(), Some(failed)).await;
         }
     };
     match response.bytes().await {

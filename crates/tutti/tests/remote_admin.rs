@@ -184,6 +184,29 @@ async fn the_console_reads_a_components_logs_and_sets_its_level_with_its_passwor
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    // A file that is gone (rotated away since the list was read) is said so on the page,
+    // and the password is still kept: it was not refused.
+    let (status, page) = post_form(
+        &admin,
+        &base,
+        "/hub/logs/download",
+        &[("instance_id", &trk_id), ("name", "trk.1999-01-01.log")],
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(page.contains("the Tracker refused (404"), "{page}");
+    let (_, page) = post_form(
+        &admin,
+        &base,
+        "/hub/logs/level",
+        &[("instance_id", &trk_id), ("level", "standard")],
+    )
+    .await;
+    assert!(
+        page.contains("<option value=\"standard\" selected>"),
+        "{page}"
+    );
+
     // Another session, and this one after logging out, must type the password again.
     let mut other = HubApi::new(&base);
     let (status, _) = other
