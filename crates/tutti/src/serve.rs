@@ -174,6 +174,9 @@ async fn serve(
                 ),
             )
         })
+        .layer(axum::middleware::from_fn(
+            tutti_core::http_error::json_errors,
+        ))
         .layer(axum::middleware::from_fn(tutti_core::browser_headers::add));
 
     let handle: Handle<SocketAddr> = Handle::new();

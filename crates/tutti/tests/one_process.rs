@@ -129,6 +129,17 @@ async fn serve_initialises_an_empty_root_and_runs_all_four_components() {
         .await
         .unwrap();
     assert_eq!(feed.status(), 401);
+    // A body the API cannot read gets the API's error shape, not the framework's text.
+    let r = http
+        .post(server.url("/hub/api/session"))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert!(body["error"].as_str().unwrap().contains("JSON"), "{body}");
 
     // Pages may not be framed by another site nor kept in the browser's cache.
     for page in ["/hub/login", "/lui/login"] {
