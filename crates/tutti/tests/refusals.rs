@@ -129,6 +129,39 @@ fn a_garbled_ini_stops_the_start_with_file_line_and_key() {
 }
 
 #[test]
+fn a_relay_password_that_would_cross_the_network_unencrypted_is_refused_at_check() {
+    let dir = tempfile::tempdir().unwrap();
+    init(dir.path(), &["--port", "8080"]);
+    let mailer_ini = dir.path().join("mailer/mailer.ini");
+    set_key(&mailer_ini, "SmtpRelays", "relay.example:587");
+    set_key(&mailer_ini, "SmtpUser", "news");
+    set_key(&mailer_ini, "SmtpPassword", "secret-relay-password");
+    let out = run("check", dir.path());
+    assert!(!out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("SmtpSecurity: SmtpUser is set, so the relay password would cross the network unencrypted to relay.example:587"),
+        "{stdout}"
+    );
+    // With STARTTLS, or a relay on this host, it is fine.
+    set_key(&mailer_ini, "SmtpSecurity", "starttls");
+    let out = run("check", dir.path());
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("FAIL  configuration"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    set_key(&mailer_ini, "SmtpSecurity", "none");
+    set_key(&mailer_ini, "SmtpRelays", "127.0.0.1:25");
+    let out = run("check", dir.path());
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("FAIL  configuration"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
 fn an_unknown_key_is_warned_about_with_the_nearest_known_key() {
     let dir = tempfile::tempdir().unwrap();
     init(dir.path(), &["--port", "8080"]);

@@ -460,13 +460,28 @@ impl Installation {
             let return_path_domain: String = ini.get("ReturnPathDomain")?;
             let helo: String = ini.get("HeloName")?;
             let clients: String = ini.get("DistributeClients")?;
+            let security: RelaySecurity = ini.get("SmtpSecurity")?;
+            let smtp_user: String = ini.get("SmtpUser")?;
+            // The relay client refuses to send a password in the clear to another host; say
+            // so now rather than when the first job waits for a relay that never takes it.
+            if !smtp_user.is_empty()
+                && security == RelaySecurity::None
+                && let Some(remote) = relays.iter().find(|r| !is_loopback(&r.host))
+            {
+                return Err(ini.error(
+                    "SmtpSecurity",
+                    format!(
+                        "SmtpUser is set, so the relay password would cross the network unencrypted to {remote}: set SmtpSecurity=starttls or tls (only a relay on this host may take it without)"
+                    ),
+                ));
+            }
             Some(MailerConfig {
                 common: CommonConfig::from_ini(&ini)?,
                 registry_hub_host: ini.get("RegistryHubHost")?,
                 announce_interval: announce_interval(&ini)?,
                 relays,
-                security: ini.get("SmtpSecurity")?,
-                smtp_user: ini.get("SmtpUser")?,
+                security,
+                smtp_user,
                 smtp_password: ini.get("SmtpPassword")?,
                 connections,
                 max_per_second: ini.get("MaxMessagesPerSecond")?,
@@ -554,9 +569,35 @@ fn domain_rates(text: &str) -> Result<Vec<(String, u32)>, String> {
         .collect()
 }
 
+/// A host name or address that stays on this machine.
+fn is_loopback(host: &str) -> bool {
+    let host = host.trim_matches(['[', ']']);
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 #[cfg(test)]
 mod mailer_list_tests {
     use super::*;
+
+    #[test]
+    fn loopback_hosts_are_this_machine() {
+        for host in [
+            "localhost",
+            "LocalHost",
+            "127.0.0.1",
+            "127.0.0.5",
+            "::1",
+            "[::1]",
+        ] {
+            assert!(is_loopback(host), "{host}");
+        }
+        for host in ["relay.example", "10.0.0.1", "::2"] {
+            assert!(!is_loopback(host), "{host}");
+        }
+    }
 
     #[test]
     fn dkim_keys_are_domain_selector_file() {

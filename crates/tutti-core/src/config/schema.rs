@@ -384,8 +384,9 @@ pub static MAILER_INI: &FileSpec = &FileSpec {
             name: "SmtpUser",
             default: "",
             expected: "a user name, or empty for none",
-            doc: "User name for SMTP AUTH PLAIN at the relays; refused without starttls or tls \
-                  unless the relay is on this host (the password would cross the network in clear).",
+            doc: "User name for SMTP AUTH PLAIN at the relays. Without starttls or tls it is \
+                  allowed only for relays on this host (the password would cross the network in \
+                  clear): tutti check and tutti serve refuse it otherwise.",
         },
         KeySpec {
             name: "SmtpPassword",
