@@ -36,10 +36,14 @@ pub enum LoginOutcome {
 }
 
 /// The one answer for a wrong user, group or password: it does not say which was wrong.
-fn wrong_login() -> ApiError {
+/// The administrator's login has only a password, so it names only that.
+fn wrong_login(who: &Who) -> ApiError {
     ApiError::new(
         StatusCode::UNAUTHORIZED,
-        "the user name, group or password is wrong",
+        match who {
+            Who::Admin => "the administrator password is wrong",
+            Who::User { .. } => "the user name, group or password is wrong",
+        },
     )
 }
 
@@ -55,7 +59,7 @@ impl HubState {
             .check(&key, address)
             .map_err(|l| ApiError::new(StatusCode::TOO_MANY_REQUESTS, l.message))?;
         if password.len() > password::MAX_PASSWORD_LEN * 4 {
-            return Err(wrong_login());
+            return Err(wrong_login(who));
         }
         let outcome = match who {
             Who::Admin => {
@@ -119,7 +123,7 @@ impl HubState {
                     "failed login for {key} from {}",
                     address.unwrap_or("a component")
                 );
-                Err(wrong_login())
+                Err(wrong_login(who))
             }
         }
     }

@@ -16,6 +16,10 @@ async fn first_use_forces_the_password_change_then_groups_users_and_rights() {
     let mut api = HubApi::new(&hub.base());
     let (status, body) = api.login(json!({"password": "wrong"})).await;
     assert_eq!(status, 401, "{body}");
+    assert_eq!(
+        body["error"], "the administrator password is wrong",
+        "the administrator's login has no user name or group to blame"
+    );
     let (status, body) = api.login(json!({"password": "admin"})).await;
     assert_eq!(status, 200);
     assert_eq!(body["must_change_password"], true);
