@@ -8,9 +8,11 @@ use std::process::ExitCode;
 
 use tutti_core::Component;
 use tutti_core::backup::{Copied, copy_path};
-use tutti_core::config::Installation;
+use tutti_core::config::schema::peer_host_keys;
+use tutti_core::config::{Installation, ServerConfig};
 use tutti_hub::BackupReport;
 
+use crate::address_keys;
 use crate::cli::{BackupArgs, RestoreArgs};
 use crate::fail;
 
@@ -111,7 +113,15 @@ pub fn restore(args: &RestoreArgs) -> ExitCode {
         },
         None => installation.server.components.clone(),
     };
-    for component in components {
+    // The root's own view of its peers, before the backup's INI files replace it.
+    let mut before = Vec::new();
+    for component in &components {
+        match address_keys::peer_values(root, *component) {
+            Ok(values) => before.push(values),
+            Err(e) => return fail(e),
+        }
+    }
+    for &component in &components {
         match tutti_core::backup::restore(root, component, &args.backup) {
             Ok(paths) => say!(
                 "Restored the {} from backup {}: {}",
@@ -122,8 +132,69 @@ pub fn restore(args: &RestoreArgs) -> ExitCode {
             Err(e) => return fail(e),
         }
     }
+    let checks = address_checks(root, &installation.server, &components, &before);
+    if !checks.is_empty() {
+        say!(
+            "Check these keys before you start it: the backup names other addresses than this root (was it taken on another server?)."
+        );
+        for check in &checks {
+            say!("  - {check}");
+        }
+        say!(
+            "On another server, set them to where this server reaches its peers. The restored components keep their instance ids: while they report to the old installation's Hub, it lists them in place of the old ones."
+        );
+    }
     say!("Start it with tutti serve --root {}.", root.display());
     ExitCode::SUCCESS
+}
+
+/// What to check after a restore: the peer host keys the backup brought that are not what
+/// this root had (`before`) or do not fit this root's own listener when it runs that peer,
+/// and then the components' own address keys that name a loopback address.
+fn address_checks(
+    root: &Path,
+    server: &ServerConfig,
+    components: &[Component],
+    before: &[Vec<Option<String>>],
+) -> Vec<String> {
+    let mut checks = Vec::new();
+    for (component, before) in components.iter().zip(before) {
+        let file = component.ini_file();
+        let Ok(after) = address_keys::peer_values(root, *component) else {
+            continue;
+        };
+        let keys = peer_host_keys(*component);
+        for (((key, peer), had), restored) in keys.iter().zip(before).zip(&after) {
+            let Some(restored) = restored else { continue };
+            let title = address_keys::peer_title(*peer);
+            let mut why = Vec::new();
+            if let Some(had) = had
+                && !address_keys::same_place(had, restored)
+            {
+                why.push(format!("this root had {had}"));
+            }
+            if server.components.contains(peer)
+                && address_keys::fits_server(restored, server) == Some(false)
+            {
+                why.push(format!(
+                    "this server runs {title} itself, at {}",
+                    server.local_host_port()
+                ));
+            }
+            if !why.is_empty() {
+                checks.push(format!(
+                    "{key}={restored} in {file} (from the backup): {}; it must say where this server reaches {title}.",
+                    why.join(", and ")
+                ));
+            }
+        }
+    }
+    if !checks.is_empty() {
+        for component in components {
+            checks.extend(address_keys::own_address_checks(root, *component, None));
+        }
+    }
+    checks
 }
 
 fn copy_root(root: &Path, to: &Path) -> ExitCode {

@@ -32,11 +32,15 @@ pub enum Command {
     /// data into its backup folder and writes a report); with --to, copy this root instead,
     /// consistently, while it runs.
     Backup(BackupArgs),
-    /// Restore the components of this root (stopped) from a backup in their backup folders.
+    /// Restore the components of this root (stopped) from a backup in their backup folders,
+    /// INI files included; names the host keys to check when the backup's addresses are not
+    /// this root's (a backup from another server).
     Restore(RestoreArgs),
     /// Move a component (hub, lui, trk, mailer) to another server's root, as the reference's
-    /// section 15.2 describes: copies its INI file and data, then says which INI keys on
-    /// which servers to change. Both roots must be stopped; make the new one with tutti init.
+    /// section 15.2 describes: copies its INI file and data, keeping the new root's
+    /// RegistryHubHost and TrackerHost (where the new server reaches its peers), then says
+    /// which INI keys on which servers to change. Both roots must be stopped; make the new
+    /// one with tutti init.
     Move(MoveArgs),
     /// Administration Hub tasks that work while it is stopped.
     #[command(subcommand)]

@@ -8,6 +8,7 @@ macro_rules! say {
     ($($arg:tt)*) => { $crate::say_line(format_args!($($arg)*)) };
 }
 
+mod address_keys;
 mod backup_cmd;
 mod check;
 mod cli;

@@ -2,7 +2,9 @@
 //! component to another server (section 15.2). Both roots are stopped; the new one was made
 //! by `tutti init` with the component. It copies exactly the files the reference names (the
 //! internal database only when the User Interface uses it), then prints which INI keys on
-//! which servers must change next.
+//! which servers must change next. The keys that say where this server reaches its peers
+//! (RegistryHubHost, TrackerHost) stay as the new root's `init` wrote them: the old
+//! server's values are its own view (often its loopback address).
 
 use std::fs;
 use std::net::{SocketAddr, TcpStream};
@@ -13,6 +15,9 @@ use std::time::Duration;
 use tutti_core::Component;
 use tutti_core::config::{DatabaseConfig, Installation, ServerConfig};
 
+use tutti_core::config::schema::peer_host_keys;
+
+use crate::address_keys;
 use crate::cli::MoveArgs;
 use crate::fail;
 
@@ -70,6 +75,74 @@ fn next_steps(component: Component, place: &str) -> Vec<String> {
     }
 }
 
+/// Puts the new root's peer host keys (`before`, read before the copy) back into the copied
+/// INI file; `old` are the old server's. Returns what it did and what is left to check.
+fn keep_peer_keys(
+    to: &Path,
+    component: Component,
+    before: &[Option<String>],
+    old: &[Option<String>],
+) -> Result<(Vec<String>, Vec<String>), String> {
+    let file = component.ini_file();
+    let path = to.join(file);
+    let mut text =
+        fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let (mut kept, mut checks) = (Vec::new(), Vec::new());
+    let keys = peer_host_keys(component);
+    for (((key, peer), here), there) in keys.iter().zip(before).zip(old) {
+        let peer = address_keys::peer_title(*peer);
+        match (here, there) {
+            (Some(here), Some(there)) if address_keys::same_place(here, there) => {}
+            (Some(here), there) => {
+                text = tutti_core::properties::set_in_text(&text, key, here)
+                    .map_err(|e| format!("{}, line {}: {}", path.display(), e.line, e.message))?;
+                let was = there.as_deref().unwrap_or("not set");
+                kept.push(format!(
+                    "kept {key}={here} in {file}, as tutti init wrote it here: where this server reaches {peer} (the old server's {key} was {was}, its own view)"
+                ));
+            }
+            (None, Some(there)) => checks.push(format!(
+                "Check {key}={there} in {file}: it came from the old server ({} had no {key}); it must say where this server reaches {peer}.",
+                to.display()
+            )),
+            (None, None) => {}
+        }
+    }
+    fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok((kept, checks))
+}
+
+/// The components of the new root whose ClusterSecret is not the moved component's.
+fn other_secrets(new: &Installation, moved: Component, to: &Path) -> Vec<String> {
+    let Ok(after) = Installation::load(to) else {
+        return Vec::new();
+    };
+    let Some(secret) = after
+        .common(moved)
+        .map(|c| c.cluster_secret.expose().to_string())
+    else {
+        return Vec::new();
+    };
+    new.server
+        .components
+        .iter()
+        .filter(|c| **c != moved)
+        .filter(|c| {
+            after
+                .common(**c)
+                .is_some_and(|o| o.cluster_secret.expose() != secret)
+        })
+        .map(|c| {
+            format!(
+                "The {moved} brought the installation's ClusterSecret with it; {} in {} has another one: give it the same (every INI file of an installation has one ClusterSecret).",
+                c.ini_file(),
+                to.display(),
+                moved = moved.title()
+            )
+        })
+        .collect()
+}
+
 /// Turns the old Tracker into one that hands over to `successor`: a new instance id (the
 /// successor took the old one), hand-over from the end of its log, `HandOverTo` set.
 fn hand_over(from: &Path, successor: &str) -> Result<(), String> {
@@ -119,6 +192,14 @@ pub fn run(args: &MoveArgs) -> ExitCode {
     if args.hand_over && component != Component::Trk {
         return fail("--hand-over is for the Tracker (trk) only");
     }
+    // This server's view of its peers, as init wrote it, before the copy replaces the file.
+    let (here, there) = match (
+        address_keys::peer_values(&args.to, component),
+        address_keys::peer_values(&args.from, component),
+    ) {
+        (Ok(here), Ok(there)) => (here, there),
+        (Err(e), _) | (_, Err(e)) => return fail(e),
+    };
     let files = moving(component, &old);
     for file in &files {
         let (from, to) = (args.from.join(file), args.to.join(file));
@@ -142,11 +223,32 @@ pub fn run(args: &MoveArgs) -> ExitCode {
         }
         say!("  copied {file} ({} bytes)", copied.bytes);
     }
+    let mut checks = Vec::new();
+    if args.from.join(component.ini_file()).exists() {
+        match keep_peer_keys(&args.to, component, &here, &there) {
+            Ok((kept, mut left)) => {
+                for line in kept {
+                    say!("  {line}");
+                }
+                checks.append(&mut left);
+            }
+            Err(e) => return fail(e),
+        }
+    }
+    checks.extend(address_keys::own_address_checks(
+        &args.to,
+        component,
+        Some(&old.server),
+    ));
+    checks.extend(other_secrets(&new, component, &args.to));
     say!(
         "The {} is copied to {}. Before you start it there:",
         component.title(),
         args.to.display()
     );
+    for check in &checks {
+        say!("  - {check}");
+    }
     let place = new_place(&new.server);
     if args.hand_over {
         if let Err(e) = hand_over(&args.from, &place) {

@@ -204,6 +204,7 @@ async fn a_live_installation_is_backed_up_and_restored_into_empty_roots() {
             &backup_id,
         ]);
         assert!(ok, "{said}");
+        assert!(!said.contains("Check"), "the same addresses: {said}");
     }
     let server_a = Server::start(&new_a).await;
     let server_b = Server::start(&new_b).await;
@@ -309,4 +310,82 @@ async fn the_daily_backup_runs_at_backup_time_without_anyone_asking() {
         "one snapshot in the Hub's backup folder"
     );
     assert!(server.stop().success());
+}
+
+#[test]
+fn a_restore_onto_other_addresses_names_the_host_keys_to_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let (old, new) = (dir.path().join("old"), dir.path().join("new"));
+    let (old_port, new_port) = (free_port("127.0.0.2"), free_port("127.0.0.3"));
+    init(
+        &old,
+        &[
+            "--bind-address",
+            "127.0.0.2",
+            "--port",
+            &old_port.to_string(),
+        ],
+    );
+    set_key(
+        &old.join("lui/lui.ini"),
+        "DatabaseUrl",
+        "postgres://tutti:secret@localhost:5432/tutti",
+    );
+    let id = "20261130-023000";
+    for component in Component::ALL {
+        tutti_core::backup::snapshot(&old, component, id, 7).unwrap();
+    }
+    // On the same server, the backup's addresses are the root's: nothing to check.
+    let (ok, said) = run_tutti(&["restore", "--root", old.to_str().unwrap(), "--backup", id]);
+    assert!(ok, "{said}");
+    assert!(!said.contains("Check"), "{said}");
+
+    // Another root, as operations.md says: init, the backup folders copied in, restore.
+    init(
+        &new,
+        &[
+            "--bind-address",
+            "127.0.0.3",
+            "--port",
+            &new_port.to_string(),
+        ],
+    );
+    for component in Component::ALL {
+        let folder = std::path::Path::new(component.dir())
+            .join("backup")
+            .join(id);
+        copy_path(&old.join(&folder), &new.join(&folder));
+    }
+    let (ok, said) = run_tutti(&["restore", "--root", new.to_str().unwrap(), "--backup", id]);
+    assert!(ok, "{said}");
+    let (was, here) = (
+        format!("127.0.0.2:{old_port}"),
+        format!("127.0.0.3:{new_port}"),
+    );
+    for (key, file) in [
+        ("RegistryHubHost", "lui/lui.ini"),
+        ("TrackerHost", "lui/lui.ini"),
+        ("RegistryHubHost", "trk/tracker.ini"),
+        ("RegistryHubHost", "mailer/mailer.ini"),
+    ] {
+        assert!(
+            said.contains(&format!(
+                "{key}={was} in {file} (from the backup): this root had {here}"
+            )),
+            "{key} in {file}: {said}"
+        );
+    }
+    assert!(said.contains("this server runs the Hub itself"), "{said}");
+    assert!(said.contains("keep their instance ids"), "{said}");
+    assert!(
+        said.contains("Check DatabaseUrl in lui/lui.ini (a database on localhost)")
+            && !said.contains("secret@"),
+        "a loopback database is named, its password is not: {said}"
+    );
+    // Restore brings the INI files back as they were; the administrator decides.
+    assert!(
+        std::fs::read_to_string(new.join("mailer/mailer.ini"))
+            .unwrap()
+            .contains(&format!("RegistryHubHost={was}"))
+    );
 }

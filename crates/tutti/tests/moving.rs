@@ -116,6 +116,15 @@ async fn the_mailer_moves_with_its_spool() {
     let mailer_id = old.wait_healthy(Component::Mailer).await.instance_id;
     let root = new_root(dir.path(), &old, "mailer");
     assert!(old.stop().success());
+    // The old server reached its Hub on its own loopback address, as a server bound to
+    // every address does (127.0.0.1 is not the Hub's address on 127.0.0.3's side).
+    let hub_port = old.addr.port();
+    let hub_here = format!("127.0.0.2:{hub_port}");
+    set_key(
+        &old_root.join("mailer/mailer.ini"),
+        "RegistryHubHost",
+        &format!("127.0.0.1:{hub_port}"),
+    );
     let told = move_component("mailer", &old_root, &root);
     for part in ["mailer/mailer.ini", "mailer/spool"] {
         assert!(told.contains(&format!("copied {part}")), "{told}");
@@ -124,12 +133,39 @@ async fn the_mailer_moves_with_its_spool() {
         told.contains("mailer connection's host to 127.0.0.3:"),
         "{told}"
     );
+    assert!(
+        told.contains(&format!(
+            "kept RegistryHubHost={hub_here} in mailer/mailer.ini, as tutti init wrote it here"
+        )),
+        "{told}"
+    );
+    assert!(
+        told.contains("Check SmtpRelays in mailer/mailer.ini (SmtpRelays=127.0.0.1:9)"),
+        "a relay on the old server's loopback is pointed out: {told}"
+    );
+    let ini = std::fs::read_to_string(root.join("mailer/mailer.ini")).unwrap();
+    assert!(
+        ini.contains(&format!("\nRegistryHubHost={hub_here}\n")),
+        "the new server's view of the Hub stays"
+    );
+    // The Mailer's own settings come along.
+    for own in ["DistributePassword=distribute-pw", "SmtpRelays=127.0.0.1:9"] {
+        assert!(ini.contains(own), "{own}");
+    }
     set_key(&old_root.join("server.ini"), "Components", "hub,lui,trk");
-    let _old = Server::start(&old_root).await;
+    let old = Server::start(&old_root).await;
     let new = Server::start(&root).await;
     assert_eq!(
         new.wait_healthy(Component::Mailer).await.instance_id,
         mailer_id,
         "the moved Mailer is the same one, with its spool"
     );
+    // It announces itself to the installation's Hub, which lists it at its new address.
+    wait_components(
+        &old.base(),
+        &secret(&old_root),
+        "the Mailer at its new address",
+        |l| has_answering(l, Component::Mailer, &mailer_id, &new.url("/mailer")),
+    )
+    .await;
 }

@@ -503,6 +503,33 @@ pub fn component_file(component: crate::Component) -> &'static FileSpec {
     }
 }
 
+/// The keys of a component's INI file that say where *this server* reaches the component's
+/// peers (and which peer). They describe the server the file is on, not the component:
+/// `tutti move` keeps them as the new root's `tutti init` wrote them, and `tutti restore`
+/// names them when the backup's values are not this root's.
+pub fn peer_host_keys(component: crate::Component) -> &'static [(&'static str, crate::Component)] {
+    use crate::Component::{Hub, Lui, Mailer, Trk};
+    match component {
+        Hub => &[],
+        Lui => &[("RegistryHubHost", Hub), ("TrackerHost", Trk)],
+        Trk | Mailer => &[("RegistryHubHost", Hub)],
+    }
+}
+
+/// The keys of a component's INI file that are the component's own settings but name an
+/// address, which may be the old server itself (a database, an SMTP relay or a successor
+/// on its loopback, an address to listen on). They come along with a move or a restore;
+/// `tutti move` and `tutti restore` point them out when they name such an address.
+pub fn own_address_keys(component: crate::Component) -> &'static [&'static str] {
+    use crate::Component::{Hub, Lui, Mailer, Trk};
+    match component {
+        Hub => &[],
+        Lui => &["DatabaseUrl"],
+        Trk => &["HandOverTo"],
+        Mailer => &["SmtpRelays", "BounceListener"],
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -526,6 +553,19 @@ mod tests {
             names.sort();
             names.dedup();
             assert_eq!(names.len(), file.keys.len(), "{}", file.path);
+        }
+    }
+
+    #[test]
+    fn address_keys_are_declared() {
+        for c in Component::ALL {
+            let file = component_file(c);
+            for (key, _) in peer_host_keys(c) {
+                file.key(key);
+            }
+            for key in own_address_keys(c) {
+                file.key(key);
+            }
         }
     }
 }
