@@ -129,6 +129,7 @@ pub struct GroupView {
 /// What a new or changed account is to be. Absent rights: all (new) or unchanged (edit);
 /// absent or empty password on an edit keeps the old one.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct AccountInput {
     pub user_name: String,
     /// Name of an existing group; empty or absent for none.
@@ -151,6 +152,7 @@ fn yes() -> bool {
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct GroupInput {
     pub name: String,
     #[serde(default)]

@@ -363,6 +363,17 @@ async fn bad_input_is_refused_clearly_and_changes_nothing() {
             422,
             "Client address: \"x\" is not an e-mail address (it needs an @)",
         ),
+        // A typo is refused, never ignored: without `rights` the account would get all.
+        (
+            json!({"user_name": "Erin", "password": "erin-password", "rihgts": []}),
+            422,
+            "rihgts: there is no such field",
+        ),
+        (
+            json!({"user_name": "Erin", "password": "erin-password", "settings": {"sender_form": "erin@example.com"}}),
+            422,
+            "settings.sender_form: there is no such field",
+        ),
     ];
     for (body, status, text) in cases {
         let (got, answer) = api.post("/accounts", body.clone()).await;
@@ -384,7 +395,31 @@ async fn bad_input_is_refused_clearly_and_changes_nothing() {
         !answer["error"].as_str().unwrap().contains("settings."),
         "{answer}"
     );
-    // A malformed body is refused by the framework, also without changing anything.
+    let (_, answer) = api
+        .post(
+            "/accounts",
+            json!({"user_name": "Erin", "password": "erin-password", "rihgts": []}),
+        )
+        .await;
+    assert_eq!(answer["fields"][0]["field"], "rihgts", "{answer}");
+    // Other bodies of the API are as strict.
+    let (status, answer) = api
+        .put("/settings/global", json!({"charset": ["utf-8"]}))
+        .await;
+    assert_eq!(status, 422, "{answer}");
+    assert_eq!(answer["fields"][0]["field"], "charset", "{answer}");
+    let (_, mut components) = api.get("/settings/components").await;
+    components["anonymous_profile_field"] = json!(["zip"]);
+    let (status, answer) = api.put("/settings/components", components).await;
+    assert_eq!(status, 422, "{answer}");
+    assert_eq!(
+        answer["fields"][0]["field"], "anonymous_profile_field",
+        "{answer}"
+    );
+    let (status, answer) = api.post("/groups", json!({"nmae": "Ops"})).await;
+    assert_eq!(status, 422, "{answer}");
+    assert_eq!(answer["fields"][0]["field"], "nmae", "{answer}");
+    // A malformed body is refused, also without changing anything.
     let r = api
         .http
         .post(format!("{}/accounts", api.base))
