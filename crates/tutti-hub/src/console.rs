@@ -716,7 +716,7 @@ async fn new_account(State(state): State<Arc<HubState>>, PageActor(auth): PageAc
             SettingsForm::from_level(&SettingsLevel::default()),
         ),
         groups: group_names(&state, &auth.actor).await,
-        rights: right_boxes(&Right::ALL),
+        rights: right_boxes(&crate::service::default_rights(&auth.actor)),
         effective: None,
     };
     render(page, StatusCode::OK)
@@ -784,7 +784,7 @@ async fn submit_account(
         };
         match id {
             None => state.create_account(&auth.actor, input).await,
-            Some(id) => state.update_account(&auth.actor, id, input).await,
+            Some(id) => state.update_account(&auth.actor, id, input.into()).await,
         }
     };
     match result.await {

@@ -21,7 +21,7 @@ use crate::audit::AuditEntry;
 use crate::body::ApiJson;
 use crate::login::{LoginOutcome, Who};
 use crate::service::{
-    AccountInput, AccountPage, AccountView, Actor, GroupInput, GroupView, Reliance,
+    AccountChange, AccountInput, AccountPage, AccountView, Actor, GroupInput, GroupView, Reliance,
 };
 use crate::web_auth::{self, ApiActor, ApiAnySession};
 
@@ -203,7 +203,8 @@ async fn list_accounts(
     ))
 }
 
-/// Create an account (all rights unless `rights` is given).
+/// Create an account. Without `rights` it gets its creator's rights (all for the
+/// administrator); a group administrator grants only rights it holds.
 #[utoipa::path(post, path = "/accounts", tag = "accounts", request_body = AccountInput,
     responses((status = 201, body = AccountView), (status = 409, description = "user and group exist already"), (status = 422, description = "a field is wrong")))]
 async fn create_account(
@@ -227,13 +228,13 @@ async fn get_account(
     Ok(Json(state.get_account(&auth.actor, id).await?))
 }
 
-/// Change an account; an empty password keeps the old one.
-#[utoipa::path(put, path = "/accounts/{id}", tag = "accounts", request_body = AccountInput, responses((status = 200, body = AccountView), (status = 404), (status = 409), (status = 422)))]
+/// Change an account: only the fields given change; an empty password keeps the old one.
+#[utoipa::path(put, path = "/accounts/{id}", tag = "accounts", request_body = AccountChange, responses((status = 200, body = AccountView), (status = 403, description = "beyond what a group administrator may do"), (status = 404), (status = 409), (status = 422)))]
 async fn update_account(
     State(state): State<Arc<HubState>>,
     ApiActor(auth): ApiActor,
     Path(id): Path<i64>,
-    ApiJson(input): ApiJson<AccountInput>,
+    ApiJson(input): ApiJson<AccountChange>,
 ) -> HubResult<Json<AccountView>> {
     Ok(Json(state.update_account(&auth.actor, id, input).await?))
 }

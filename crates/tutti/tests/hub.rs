@@ -458,6 +458,154 @@ async fn bad_input_is_refused_clearly_and_changes_nothing() {
 }
 
 #[tokio::test]
+async fn a_group_administrator_cannot_raise_rights_or_say_where_jobs_go() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = start_hub(dir.path()).await;
+    let admin = HubApi::first_use(&hub.base(), "new-admin-pw").await;
+    assert_eq!(admin.post("/groups", json!({"name": "Sales"})).await.0, 201);
+    let (status, gail) = admin
+        .post("/accounts", json!({"user_name": "Gail", "group_name": "Sales", "password": "gail-password", "rights": ["administer_group", "create_jobs"]}))
+        .await;
+    assert_eq!(status, 201, "{gail}");
+    let (_, strong) = admin
+        .post(
+            "/accounts",
+            json!({"user_name": "Strong", "group_name": "Sales", "password": "strong-password"}),
+        )
+        .await;
+    let mut api = HubApi::new(&hub.base());
+    let (status, body) = api
+        .login(json!({"user_name": "Gail", "group_name": "Sales", "password": "gail-password"}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+
+    // Not her own rights, neither more nor fewer.
+    let me = format!("/accounts/{}", gail["id"]);
+    for rights in [
+        json!(["administer_group", "create_jobs", "send_jobs"]),
+        json!(["administer_group"]),
+    ] {
+        let (status, body) = api.put(&me, json!({"rights": rights})).await;
+        assert_eq!(status, 403, "{body}");
+    }
+    let (status, body) = api.put(&me, json!({"disabled": true})).await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(
+        api.get(&me).await.1["rights"],
+        json!(["create_jobs", "administer_group"])
+    );
+
+    // New accounts get her rights, no more.
+    let (status, hank) = api
+        .post(
+            "/accounts",
+            json!({"user_name": "Hank", "group_name": "Sales", "password": "hank-password"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{hank}");
+    assert_eq!(hank["rights"], json!(["create_jobs", "administer_group"]));
+    let (status, body) = api
+        .post("/accounts", json!({"user_name": "Ivy", "group_name": "Sales", "password": "ivy-password", "rights": ["create_jobs", "send_jobs"]}))
+        .await;
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("send_jobs"),
+        "{body}"
+    );
+    let hank_at = format!("/accounts/{}", hank["id"]);
+    let (status, body) = api
+        .put(&hank_at, json!({"rights": ["create_jobs", "view_reports"]}))
+        .await;
+    assert_eq!(status, 403, "{body}");
+
+    // Not where jobs go or links point; senders she may set.
+    let evil = json!({"host": "evil.example.com:8080", "client_address": "x@example.com", "client_password": "pw"});
+    let (status, body) = api
+        .post("/accounts", json!({"user_name": "Ivy", "group_name": "Sales", "password": "ivy-password", "settings": {"mailer": evil}}))
+        .await;
+    assert_eq!(status, 403, "{body}");
+    let (status, body) = api
+        .put(&hank_at, json!({"settings": {"mailer": evil}}))
+        .await;
+    assert_eq!(status, 403, "{body}");
+    let (status, body) = api
+        .put(&hank_at, json!({"settings": {"tracking": {"scheme": "http", "host": "evil.example.com", "port": 80}}}))
+        .await;
+    assert_eq!(status, 403, "{body}");
+    let (status, body) = api
+        .put(
+            &hank_at,
+            json!({"settings": {"sender_from": "hank@sales.example.com"}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+
+    // An account with rights she lacks is the administrator's to change or delete.
+    let strong_at = format!("/accounts/{}", strong["id"]);
+    let (status, body) = api
+        .put(&strong_at, json!({"password": "taken-over-pw"}))
+        .await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(
+        api.send(reqwest::Method::DELETE, &strong_at, None).await.0,
+        403
+    );
+    let (_, hank_now) = admin.get(&hank_at).await;
+    assert!(hank_now["settings"]["mailer"].is_null(), "{hank_now}");
+    assert_eq!(
+        admin.get(&me).await.1["rights"],
+        json!(["create_jobs", "administer_group"])
+    );
+}
+
+#[tokio::test]
+async fn a_change_to_an_account_leaves_the_fields_it_does_not_give() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = start_hub(dir.path()).await;
+    let admin = HubApi::first_use(&hub.base(), "new-admin-pw").await;
+    assert_eq!(admin.post("/groups", json!({"name": "Sales"})).await.0, 201);
+    let (_, kim) = admin
+        .post("/accounts", json!({"user_name": "Kim", "group_name": "Sales", "password": "kim-password", "can_change_password": false, "disabled": true}))
+        .await;
+    let at = format!("/accounts/{}", kim["id"]);
+    let (status, body) = admin.put(&at, json!({"rights": ["view_reports"]})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (
+            &body["user_name"],
+            &body["group_name"],
+            &body["disabled"],
+            &body["can_change_password"],
+            &body["rights"]
+        ),
+        (
+            &json!("Kim"),
+            &json!("Sales"),
+            &json!(true),
+            &json!(false),
+            &json!(["view_reports"])
+        ),
+        "{body}"
+    );
+    let (status, body) = admin.put(&at, json!({"disabled": false})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (&body["disabled"], &body["group_name"]),
+        (&json!(false), &json!("Sales"))
+    );
+    // An explicit null (or "") takes the account out of its group.
+    let (status, body) = admin.put(&at, json!({"group_name": null})).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["group_name"].is_null(), "{body}");
+    assert_eq!(body["rights"], json!(["view_reports"]));
+    let (_, audit) = admin.get("/audit").await;
+    assert_eq!(
+        audit["entries"][0]["details"], "renamed from Kim/Sales",
+        "{audit}"
+    );
+}
+
+#[tokio::test]
 async fn settings_inherit_user_group_global_and_a_relied_on_default_stays() {
     let dir = tempfile::tempdir().unwrap();
     let hub = start_hub(dir.path()).await;
