@@ -347,7 +347,7 @@ impl HubState {
         })
     }
 
-    async fn audit(
+    pub(crate) async fn audit(
         &self,
         actor: &Actor,
         action: &str,
@@ -832,6 +832,7 @@ impl HubState {
         new: tutti_core::api::ComponentSettings,
     ) -> Result<tutti_core::api::ComponentSettings, ApiError> {
         Self::admin_only(actor)?;
+        let old = self.store.component_settings().await.map_err(store_error)?;
         let mut errors = Vec::new();
         for (field, label, url) in [
             ("lui_url", COMPONENT_LABELS.lui_url, &new.lui_url),
@@ -888,8 +889,13 @@ impl HubState {
             .set_component_settings(new.clone())
             .await
             .map_err(store_error)?;
-        self.audit(actor, "settings.components", "global", "")
-            .await?;
+        self.audit(
+            actor,
+            "settings.components",
+            "global",
+            &component_changes(&old, &new),
+        )
+        .await?;
         Ok(new)
     }
 
@@ -1021,6 +1027,57 @@ fn describe_changes(old: &Account, new: &Account, password_changed: bool) -> Str
     parts.join("; ")
 }
 
+/// What changed in the component settings, old and new value of each: they hold no
+/// secrets.
+fn component_changes(
+    old: &tutti_core::api::ComponentSettings,
+    new: &tutti_core::api::ComponentSettings,
+) -> String {
+    fn text(v: Option<&String>) -> String {
+        v.filter(|s| !s.is_empty())
+            .map_or_else(|| "(none)".into(), Clone::clone)
+    }
+    fn list(v: Option<&Vec<String>>) -> String {
+        v.map_or_else(|| "(every field)".into(), |l| format!("[{}]", l.join(", ")))
+    }
+    let mut parts = Vec::new();
+    let mut note = |name: &str, was: String, is: String| {
+        if was != is {
+            parts.push(format!("{name}: {was} → {is}"));
+        }
+    };
+    note(
+        "lui_url",
+        text(old.lui_url.as_ref()),
+        text(new.lui_url.as_ref()),
+    );
+    note(
+        "tracker_url",
+        text(old.tracker_url.as_ref()),
+        text(new.tracker_url.as_ref()),
+    );
+    note(
+        "event_transfer_seconds",
+        old.event_transfer_seconds.to_string(),
+        new.event_transfer_seconds.to_string(),
+    );
+    note(
+        "personal_profile_fields",
+        list(old.personal_profile_fields.as_ref()),
+        list(new.personal_profile_fields.as_ref()),
+    );
+    note(
+        "anonymous_profile_fields",
+        list(Some(&old.anonymous_profile_fields)),
+        list(Some(&new.anonymous_profile_fields)),
+    );
+    if parts.is_empty() {
+        "no change".into()
+    } else {
+        parts.join("; ")
+    }
+}
+
 fn changed_setting_names(old: &SettingsLevel, new: &SettingsLevel) -> String {
     let mut names = Vec::new();
     if old.mailer != new.mailer {
@@ -1148,6 +1205,23 @@ mod tests {
         other.settings.mailer = w.settings.mailer.clone();
         w.settings.sender_from = Some("anna@example.com".into());
         assert!(group_admin_limits(&actor, Some(&other), &w).is_ok());
+    }
+
+    #[test]
+    fn component_settings_audit_names_each_change_with_old_and_new_value() {
+        use tutti_core::api::ComponentSettings;
+        let old = ComponentSettings::default();
+        assert_eq!(component_changes(&old, &old), "no change");
+        let new = ComponentSettings {
+            lui_url: Some("https://mail.example.com".into()),
+            event_transfer_seconds: 30,
+            anonymous_profile_fields: vec!["zip".into()],
+            ..ComponentSettings::default()
+        };
+        assert_eq!(
+            component_changes(&old, &new),
+            "lui_url: (none) → https://mail.example.com; event_transfer_seconds: 5 → 30; anonymous_profile_fields: [] → [zip]"
+        );
     }
 
     #[test]

@@ -977,3 +977,122 @@ async fn accounts_answered_before_kill_9_are_there_after_restart() {
     );
     assert_eq!(again.get("/accounts").await.1["total"], 20);
 }
+
+#[tokio::test]
+async fn log_levels_backups_components_and_component_settings_are_audited() {
+    let dir = tempfile::tempdir().unwrap();
+    init_hub(dir.path());
+    set_key(
+        &dir.path().join("hub/hub.ini"),
+        "RemoteAdminPassword",
+        "hub-remote-password",
+    );
+    let hub = Server::start(dir.path()).await;
+    let secret = secret(dir.path());
+    let hub_id = hub
+        .wait_healthy(tutti_core::Component::Hub)
+        .await
+        .instance_id;
+    let admin = HubApi::first_use(&hub.base(), "new-admin-pw").await;
+    let console = |path: &str, fields: &[(&str, &str)]| {
+        let mut form = vec![("csrf", admin.csrf.as_str())];
+        form.extend_from_slice(fields);
+        admin
+            .http
+            .post(format!("{}/hub{path}", hub.base()))
+            .form(&form)
+            .send()
+    };
+    let audit = || async {
+        let (_, audit) = admin.get("/audit").await;
+        audit["entries"].as_array().unwrap().clone()
+    };
+    let find = |entries: &[serde_json::Value], action: &str| {
+        entries
+            .iter()
+            .find(|e| e["action"] == action)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {action} in {entries:?}"))
+    };
+
+    // Component settings name what changed.
+    let (_, mut components) = admin.get("/settings/components").await;
+    components["event_transfer_seconds"] = json!(9);
+    assert_eq!(admin.put("/settings/components", components).await.0, 200);
+    let e = find(&audit().await, "settings.components");
+    assert_eq!(e["details"], "event_transfer_seconds: 5 → 9", "{e}");
+
+    // The console's Logs page: a level set at run time.
+    let r = console(
+        "/logs",
+        &[
+            ("instance_id", hub_id.as_str()),
+            ("password", "hub-remote-password"),
+        ],
+    )
+    .await
+    .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    let r = console(
+        "/logs/level",
+        &[("instance_id", hub_id.as_str()), ("level", "all")],
+    )
+    .await
+    .unwrap();
+    let page = r.text().await.unwrap();
+    assert!(page.contains("<option value=\"all\" selected>"), "{page}");
+    let e = find(&audit().await, "log.level");
+    assert_eq!(
+        (&e["actor"], &e["details"]),
+        (&json!("admin"), &json!("level: all"))
+    );
+    assert!(e["target"].as_str().unwrap().contains(&hub_id), "{e}");
+
+    // "Back up now", from the console and through the API.
+    let r = console("/backups", &[]).await.unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    let e = find(&audit().await, "backup.run");
+    assert_eq!(
+        (&e["actor"], &e["details"]),
+        (&json!("admin"), &json!("1 component(s) backed up")),
+        "{e}"
+    );
+    let r = reqwest::Client::new()
+        .post(hub.url("/hub/api/backups"))
+        .bearer_auth(secret.expose())
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    let e = find(&audit().await, "backup.run");
+    assert_eq!(e["actor"], "cluster secret", "{e}");
+
+    // Removing a component that is gone for good.
+    let gone = "0123456789abcdef0123456789abcdef";
+    let r = reqwest::Client::new()
+        .post(hub.url("/hub/api/components"))
+        .bearer_auth(secret.expose())
+        .json(&json!({"component": "trk", "instance_id": gone, "version": "0.1.0",
+            "scheme": "http", "host": "127.0.0.9", "port": 9, "started_at": "2025-01-01T00:00:00Z"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let r = reqwest::Client::new()
+        .delete(hub.url(&format!("/hub/api/components/{gone}")))
+        .bearer_auth(secret.expose())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let e = find(&audit().await, "component.forget");
+    assert_eq!(
+        (&e["actor"], &e["target"]),
+        (&json!("cluster secret"), &json!(gone)),
+        "{e}"
+    );
+    assert!(
+        e["details"].as_str().unwrap().contains("127.0.0.9:9"),
+        "{e}"
+    );
+}
