@@ -38,8 +38,11 @@ impl TrackingUrl {
     }
 }
 
-/// The settings of one level; `None` (or an empty list or text) inherits.
+/// The settings of one level; `None` (or an empty list or text) inherits. Only the Hub
+/// reads it (from its API and its own storage), so an unknown field is refused: a typo
+/// must not silently leave a setting to inherit.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SettingsLevel {
     #[serde(default)]
     pub mailer: Option<MailerConnection>,

@@ -17,14 +17,19 @@ CREATE TABLE IF NOT EXISTS audit (
     details TEXT NOT NULL
 );";
 
+/// The actor of a call made with the ClusterSecret (`tutti backup`, scripts).
+pub const CLUSTER_SECRET: &str = "cluster secret";
+
 /// One administrative change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct AuditEntry {
     pub id: i64,
     pub at: DateTime<Utc>,
-    /// `admin`, or the account (`user` or `user/group`) that made the change.
+    /// `admin`, the account (`user` or `user/group`) that made the change, or
+    /// `cluster secret` for a call made with the ClusterSecret.
     pub actor: String,
-    /// e.g. `account.create`, `settings.global`.
+    /// e.g. `account.create`, `settings.global`, `log.level`, `backup.run`,
+    /// `component.forget`.
     pub action: String,
     pub target: String,
     pub details: String,

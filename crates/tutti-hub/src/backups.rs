@@ -269,7 +269,33 @@ pub fn reports(state: &HubState, most: usize) -> Vec<(String, String)> {
 
 /// `POST /hub/api/backups` (cluster secret): a backup now, for `tutti backup --root DIR`.
 pub async fn run_now(State(state): State<Arc<HubState>>) -> Result<Json<BackupReport>, ApiError> {
-    run(&state).await.map(Json)
+    let report = run(&state).await?;
+    audit(&state, crate::audit::CLUSTER_SECRET, &report).await?;
+    Ok(Json(report))
+}
+
+/// Writes a backup someone asked for to the audit log (the daily one is not a change
+/// anyone made; its reports are on the Backups page).
+pub async fn audit(state: &HubState, actor: &str, report: &BackupReport) -> Result<(), ApiError> {
+    let failed = report
+        .components
+        .iter()
+        .filter(|c| c.error.is_some())
+        .count();
+    let details = if failed == 0 {
+        format!("{} component(s) backed up", report.components.len())
+    } else {
+        format!(
+            "{failed} of {} component(s) FAILED; see {}",
+            report.components.len(),
+            report.report_file
+        )
+    };
+    state
+        .audit
+        .record(actor, "backup.run", &report.id, &details)
+        .await
+        .map_err(|e| ApiError::internal("cannot write the audit log", e))
 }
 
 /// The first `hour:minute` (UTC) after `now`.

@@ -186,9 +186,30 @@ pub(crate) async fn forget(
     if instance_id == state.ctx.instance_id {
         return Err(ApiError::bad_request("the Hub cannot forget itself"));
     }
+    // What it was, for the audit log: once forgotten it is gone.
+    let known = state
+        .registry
+        .all()
+        .await
+        .map_err(|e| ApiError::internal("cannot read the component registry", e))?
+        .into_iter()
+        .find(|k| k.instance_id == instance_id);
     match state.registry.forget(instance_id.clone()).await {
         Ok(true) => {
             tracing::info!("component {instance_id} removed from the registry");
+            let details = known.map_or_else(String::new, |k| {
+                format!("{} at {}", k.component.title(), k.address.base_url())
+            });
+            state
+                .audit
+                .record(
+                    crate::audit::CLUSTER_SECRET,
+                    "component.forget",
+                    &instance_id,
+                    &details,
+                )
+                .await
+                .map_err(|e| ApiError::internal("cannot write the audit log", e))?;
             Ok(StatusCode::NO_CONTENT)
         }
         Ok(false) => Err(ApiError::not_found(format!(

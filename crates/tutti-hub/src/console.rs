@@ -716,7 +716,7 @@ async fn new_account(State(state): State<Arc<HubState>>, PageActor(auth): PageAc
             SettingsForm::from_level(&SettingsLevel::default()),
         ),
         groups: group_names(&state, &auth.actor).await,
-        rights: right_boxes(&Right::ALL),
+        rights: right_boxes(&crate::service::default_rights(&auth.actor)),
         effective: None,
     };
     render(page, StatusCode::OK)
@@ -784,7 +784,7 @@ async fn submit_account(
         };
         match id {
             None => state.create_account(&auth.actor, input).await,
-            Some(id) => state.update_account(&auth.actor, id, input).await,
+            Some(id) => state.update_account(&auth.actor, id, input.into()).await,
         }
     };
     match result.await {
@@ -1283,8 +1283,12 @@ async fn back_up_now(
         return ApiError::new(StatusCode::FORBIDDEN, "only the administrator may back up")
             .into_response();
     }
-    match crate::backups::run(&state).await {
-        Ok(_) => Redirect::to("/hub/backups?done=backup").into_response(),
+    let report = match crate::backups::run(&state).await {
+        Ok(report) => report,
+        Err(e) => return e.into_response(),
+    };
+    match crate::backups::audit(&state, &auth.actor.name(), &report).await {
+        Ok(()) => Redirect::to("/hub/backups?done=backup").into_response(),
         Err(e) => e.into_response(),
     }
 }
@@ -1519,11 +1523,24 @@ async fn set_log_level(
         Err(page) => return page,
     };
     let level = f.level.clone();
-    let set = remote_admin(&state, &entry, &password, |http, base| {
+    let mut set = remote_admin(&state, &entry, &password, |http, base| {
         http.put(format!("{base}/log-level"))
             .json(&tutti_core::remote_admin::SetLevel { level })
     })
-    .await;
+    .await
+    .map(|_| ());
+    if set.is_ok() {
+        // Only a level the component took is a change.
+        set = state
+            .audit(
+                &auth.actor,
+                "log.level",
+                &format!("{} {}", entry.title, entry.instance_id),
+                &format!("level: {}", f.level),
+            )
+            .await
+            .map_err(|e| e.message);
+    }
     let mut open = open_logs(&state, &auth, entry, &password).await;
     if let Err(e) = set {
         open.logs = Err(e.message);

@@ -18,9 +18,10 @@ use utoipa_axum::routes;
 
 use crate::HubState;
 use crate::audit::AuditEntry;
+use crate::body::ApiJson;
 use crate::login::{LoginOutcome, Who};
 use crate::service::{
-    AccountInput, AccountPage, AccountView, Actor, GroupInput, GroupView, Reliance,
+    AccountChange, AccountInput, AccountPage, AccountView, Actor, GroupInput, GroupView, Reliance,
 };
 use crate::web_auth::{self, ApiActor, ApiAnySession};
 
@@ -43,6 +44,7 @@ pub fn router() -> OpenApiRouter<Arc<HubState>> {
 /// `POST /hub/api/session`: the administrator logs in with `password` alone; a group
 /// administrator with `user_name`, `group_name` and `password`.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SessionRequest {
     #[serde(default)]
     pub user_name: Option<String>,
@@ -69,7 +71,7 @@ async fn login(
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     tls: Option<Extension<tutti_core::runtime::ViaTls>>,
     jar: CookieJar,
-    Json(req): Json<SessionRequest>,
+    ApiJson(req): ApiJson<SessionRequest>,
 ) -> HubResult<(CookieJar, Json<SessionInfo>)> {
     let who = match req
         .user_name
@@ -149,6 +151,7 @@ async fn logout(
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PasswordChange {
     pub old_password: String,
     pub new_password: String,
@@ -160,7 +163,7 @@ pub struct PasswordChange {
 async fn change_admin_password(
     State(state): State<Arc<HubState>>,
     ApiAnySession(auth): ApiAnySession,
-    Json(req): Json<PasswordChange>,
+    ApiJson(req): ApiJson<PasswordChange>,
 ) -> HubResult<StatusCode> {
     if !matches!(auth.actor, Actor::Admin) {
         return Err(ApiError::new(
@@ -200,13 +203,14 @@ async fn list_accounts(
     ))
 }
 
-/// Create an account (all rights unless `rights` is given).
+/// Create an account. Without `rights` it gets its creator's rights (all for the
+/// administrator); a group administrator grants only rights it holds.
 #[utoipa::path(post, path = "/accounts", tag = "accounts", request_body = AccountInput,
     responses((status = 201, body = AccountView), (status = 409, description = "user and group exist already"), (status = 422, description = "a field is wrong")))]
 async fn create_account(
     State(state): State<Arc<HubState>>,
     ApiActor(auth): ApiActor,
-    Json(input): Json<AccountInput>,
+    ApiJson(input): ApiJson<AccountInput>,
 ) -> HubResult<(StatusCode, Json<AccountView>)> {
     Ok((
         StatusCode::CREATED,
@@ -224,13 +228,13 @@ async fn get_account(
     Ok(Json(state.get_account(&auth.actor, id).await?))
 }
 
-/// Change an account; an empty password keeps the old one.
-#[utoipa::path(put, path = "/accounts/{id}", tag = "accounts", request_body = AccountInput, responses((status = 200, body = AccountView), (status = 404), (status = 409), (status = 422)))]
+/// Change an account: only the fields given change; an empty password keeps the old one.
+#[utoipa::path(put, path = "/accounts/{id}", tag = "accounts", request_body = AccountChange, responses((status = 200, body = AccountView), (status = 403, description = "beyond what a group administrator may do"), (status = 404), (status = 409), (status = 422)))]
 async fn update_account(
     State(state): State<Arc<HubState>>,
     ApiActor(auth): ApiActor,
     Path(id): Path<i64>,
-    Json(input): Json<AccountInput>,
+    ApiJson(input): ApiJson<AccountChange>,
 ) -> HubResult<Json<AccountView>> {
     Ok(Json(state.update_account(&auth.actor, id, input).await?))
 }
@@ -260,7 +264,7 @@ async fn list_groups(
 async fn create_group(
     State(state): State<Arc<HubState>>,
     ApiActor(auth): ApiActor,
-    Json(input): Json<GroupInput>,
+    ApiJson(input): ApiJson<GroupInput>,
 ) -> HubResult<(StatusCode, Json<GroupView>)> {
     Ok((
         StatusCode::CREATED,
@@ -274,7 +278,7 @@ async fn update_group(
     State(state): State<Arc<HubState>>,
     ApiActor(auth): ApiActor,
     Path(id): Path<i64>,
-    Json(input): Json<GroupInput>,
+    ApiJson(input): ApiJson<GroupInput>,
 ) -> HubResult<Json<GroupView>> {
     Ok(Json(state.update_group(&auth.actor, id, input).await?))
 }
@@ -315,7 +319,7 @@ async fn get_global_settings(
 async fn set_global_settings(
     State(state): State<Arc<HubState>>,
     ApiActor(auth): ApiActor,
-    Json(input): Json<SettingsLevel>,
+    ApiJson(input): ApiJson<SettingsLevel>,
 ) -> HubResult<Json<SettingsLevel>> {
     Ok(Json(state.set_global_settings(&auth.actor, input).await?))
 }
@@ -346,8 +350,10 @@ async fn get_component_settings(
 async fn set_component_settings(
     State(state): State<Arc<HubState>>,
     ApiActor(auth): ApiActor,
-    Json(input): Json<ComponentSettings>,
+    ApiJson(input): ApiJson<serde_json::Value>,
 ) -> HubResult<Json<ComponentSettings>> {
+    // A wire type the components read too, so not `deny_unknown_fields`; checked here.
+    let input: ComponentSettings = crate::body::parse_flat(input)?;
     Ok(Json(
         state.set_component_settings(&auth.actor, input).await?,
     ))
@@ -394,7 +400,7 @@ async fn list_audit(
 async fn change_own_password(
     State(state): State<Arc<HubState>>,
     ApiAnySession(auth): ApiAnySession,
-    Json(req): Json<PasswordChange>,
+    ApiJson(req): ApiJson<PasswordChange>,
 ) -> HubResult<StatusCode> {
     match &auth.actor {
         Actor::Admin => {

@@ -8,6 +8,7 @@
 
 mod audit;
 mod backups;
+mod body;
 pub use backups::BackupReport;
 mod components_api;
 mod console;

@@ -126,9 +126,10 @@ pub struct GroupView {
     pub settings: SettingsLevel,
 }
 
-/// What a new or changed account is to be. Absent rights: all (new) or unchanged (edit);
-/// absent or empty password on an edit keeps the old one.
+/// A new account (`POST /hub/api/accounts`). Absent rights: those of its creator (all for
+/// the administrator; a group administrator grants only rights it holds).
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct AccountInput {
     pub user_name: String,
     /// Name of an existing group; empty or absent for none.
@@ -146,11 +147,140 @@ pub struct AccountInput {
     pub settings: Option<SettingsLevel>,
 }
 
+/// A change to an account (`PUT /hub/api/accounts/{id}`): every absent field stays as it
+/// is, so a program can send only what it changes.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccountChange {
+    #[serde(default)]
+    pub user_name: Option<String>,
+    /// Name of an existing group; `null` or empty takes the account out of its group;
+    /// absent keeps it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub group_name: Option<Option<String>>,
+    /// Absent or empty keeps the password.
+    #[serde(default)]
+    pub password: Option<String>,
+    #[serde(default)]
+    pub can_change_password: Option<bool>,
+    #[serde(default)]
+    pub disabled: Option<bool>,
+    #[serde(default)]
+    pub rights: Option<Vec<Right>>,
+    /// The account's own settings, all of them (a value left out inherits).
+    #[serde(default)]
+    pub settings: Option<SettingsLevel>,
+}
+
+/// A field that is there, even as `null` (`Some(None)`); absent ones stay `None` by
+/// `#[serde(default)]`.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+impl From<AccountInput> for AccountChange {
+    fn from(input: AccountInput) -> AccountChange {
+        AccountChange {
+            user_name: Some(input.user_name),
+            group_name: Some(input.group_name),
+            password: input.password,
+            can_change_password: Some(input.can_change_password),
+            disabled: Some(input.disabled),
+            rights: input.rights,
+            settings: input.settings,
+        }
+    }
+}
+
+/// The rights of a new account when none are given: its creator's (all for the
+/// administrator).
+pub fn default_rights(actor: &Actor) -> Vec<Right> {
+    match actor {
+        Actor::Admin => Right::ALL.to_vec(),
+        Actor::User(me) => Right::ALL
+            .into_iter()
+            .filter(|r| me.rights.contains(r))
+            .collect(),
+    }
+}
+
+/// What a group administrator may not do even in its own group: grant rights it lacks,
+/// change its own rights or disable itself, change an account that holds rights it lacks
+/// (a new password would let it log in as that account), or set where a user's jobs go
+/// and where their links point (the mailer connection and tracking URL: a Mailer is
+/// handed the ClusterSecret, the recipients and the message). The administrator may.
+fn group_admin_limits(
+    actor: &Actor,
+    old: Option<&Account>,
+    new: &AccountWrite,
+) -> Result<(), ApiError> {
+    let Actor::User(me) = actor else {
+        return Ok(());
+    };
+    let lacking = |rights: &[Right]| -> Vec<&'static str> {
+        rights
+            .iter()
+            .filter(|r| !me.rights.contains(r))
+            .map(|r| r.key())
+            .collect()
+    };
+    let sorted = |rights: &[Right]| {
+        let mut r = rights.to_vec();
+        r.sort();
+        r.dedup();
+        r
+    };
+    if let Some(old) = old {
+        if old.id == me.id {
+            if sorted(&old.rights) != sorted(&new.rights) {
+                return Err(forbidden(
+                    "you cannot change your own rights; ask the administrator",
+                ));
+            }
+            if new.disabled {
+                return Err(forbidden("you cannot disable your own account"));
+            }
+        }
+        let more = lacking(&old.rights);
+        if !more.is_empty() {
+            return Err(forbidden(format!(
+                "this account has rights you do not hold ({}); only the administrator may change it",
+                more.join(", ")
+            )));
+        }
+    }
+    let before: &[Right] = old.map_or(&[], |o| &o.rights);
+    let granted: Vec<Right> = new
+        .rights
+        .iter()
+        .filter(|r| !before.contains(r))
+        .copied()
+        .collect();
+    let missing = lacking(&granted);
+    if !missing.is_empty() {
+        return Err(forbidden(format!(
+            "a group administrator grants only rights it holds itself; you do not hold {}",
+            missing.join(", ")
+        )));
+    }
+    let was = old.map(|o| o.settings.clone()).unwrap_or_default();
+    if new.settings.mailer != was.mailer || new.settings.tracking != was.tracking {
+        return Err(forbidden(format!(
+            "only the administrator may set or change a user's {} or {}; keep them as they are",
+            label::MAILER_CONNECTION,
+            label::TRACKING_URL
+        )));
+    }
+    Ok(())
+}
+
 fn yes() -> bool {
     true
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct GroupInput {
     pub name: String,
     #[serde(default)]
@@ -217,7 +347,7 @@ impl HubState {
         })
     }
 
-    async fn audit(
+    pub(crate) async fn audit(
         &self,
         actor: &Actor,
         action: &str,
@@ -306,22 +436,30 @@ impl HubState {
         }
     }
 
-    /// Checks an account input; returns the write and the group (for audit text).
+    /// Checks a new account (`old` is `None`) or a change to one: absent fields keep `old`'s
+    /// values. Returns what to store.
     async fn account_write(
         &self,
         actor: &Actor,
-        input: AccountInput,
+        input: AccountChange,
         old: Option<&Account>,
     ) -> Result<AccountWrite, ApiError> {
         let mut errors = Vec::new();
-        if let Err(e) = check_name("user", &input.user_name) {
+        let user_name = input
+            .user_name
+            .or_else(|| old.map(|o| o.user_name.clone()))
+            .unwrap_or_default();
+        if let Err(e) = check_name("user", &user_name) {
             errors.push(FieldError {
                 field: "user_name".into(),
                 message: e,
             });
         }
-        let group = self.resolve_group(input.group_name.as_deref()).await?;
-        if group.is_none() && name_key(&input.user_name) == "admin" {
+        let group_id = match input.group_name {
+            Some(name) => self.resolve_group(name.as_deref()).await?.map(|g| g.id),
+            None => old.and_then(|o| o.group_id),
+        };
+        if group_id.is_none() && name_key(&user_name) == "admin" {
             errors.push(FieldError {
                 field: "user_name".into(),
                 message: "\"admin\" without a group is the administrator's login in the User Interface; choose another name or a group".into(),
@@ -374,27 +512,31 @@ impl HubState {
             return Err(ApiError::invalid(errors));
         }
         if let Some(scope) = Self::managed_group(actor)?
-            && scope != group.as_ref().map(|g| g.id)
+            && scope != group_id
         {
             return Err(forbidden(
                 "a group administrator manages accounts of the own group only",
             ));
         }
-        let mut rights = input.rights.unwrap_or_else(|| {
-            old.map(|o| o.rights.clone())
-                .unwrap_or_else(|| Right::ALL.to_vec())
-        });
+        let mut rights = input
+            .rights
+            .unwrap_or_else(|| old.map_or_else(|| default_rights(actor), |o| o.rights.clone()));
         rights.sort();
         rights.dedup();
-        Ok(AccountWrite {
-            user_name: input.user_name.trim().to_string(),
-            group_id: group.map(|g| g.id),
+        let write = AccountWrite {
+            user_name: user_name.trim().to_string(),
+            group_id,
             password_hash: hash,
-            can_change_password: input.can_change_password,
-            disabled: input.disabled,
+            can_change_password: input
+                .can_change_password
+                .or(old.map(|o| o.can_change_password))
+                .unwrap_or(true),
+            disabled: input.disabled.or(old.map(|o| o.disabled)).unwrap_or(false),
             rights,
             settings,
-        })
+        };
+        group_admin_limits(actor, old, &write)?;
+        Ok(write)
     }
 
     pub async fn create_account(
@@ -402,7 +544,7 @@ impl HubState {
         actor: &Actor,
         input: AccountInput,
     ) -> Result<AccountView, ApiError> {
-        let write = self.account_write(actor, input, None).await?;
+        let write = self.account_write(actor, input.into(), None).await?;
         let id = self
             .store
             .create_account(write)
@@ -425,22 +567,10 @@ impl HubState {
         &self,
         actor: &Actor,
         id: i64,
-        input: AccountInput,
+        input: AccountChange,
     ) -> Result<AccountView, ApiError> {
         let old = self.store.account(id).await.map_err(store_error)?;
         self.may_manage(actor, &old)?;
-        if let Actor::User(me) = actor
-            && me.id == id
-            && (input.disabled
-                || input
-                    .rights
-                    .as_ref()
-                    .is_some_and(|r| !r.contains(&Right::AdministerGroup)))
-        {
-            return Err(forbidden(
-                "you cannot disable your own account or take your own right to administer the group",
-            ));
-        }
         let write = self.account_write(actor, input, Some(&old)).await?;
         let password_changed = write.password_hash.is_some();
         self.store
@@ -472,6 +602,13 @@ impl HubState {
             && me.id == id
         {
             return Err(forbidden("you cannot delete your own account"));
+        }
+        if let Actor::User(me) = actor
+            && account.rights.iter().any(|r| !me.rights.contains(r))
+        {
+            return Err(forbidden(
+                "this account has rights you do not hold; only the administrator may delete it",
+            ));
         }
         self.store.delete_account(id).await.map_err(store_error)?;
         self.sessions
@@ -695,6 +832,7 @@ impl HubState {
         new: tutti_core::api::ComponentSettings,
     ) -> Result<tutti_core::api::ComponentSettings, ApiError> {
         Self::admin_only(actor)?;
+        let old = self.store.component_settings().await.map_err(store_error)?;
         let mut errors = Vec::new();
         for (field, label, url) in [
             ("lui_url", COMPONENT_LABELS.lui_url, &new.lui_url),
@@ -751,8 +889,13 @@ impl HubState {
             .set_component_settings(new.clone())
             .await
             .map_err(store_error)?;
-        self.audit(actor, "settings.components", "global", "")
-            .await?;
+        self.audit(
+            actor,
+            "settings.components",
+            "global",
+            &component_changes(&old, &new),
+        )
+        .await?;
         Ok(new)
     }
 
@@ -884,6 +1027,57 @@ fn describe_changes(old: &Account, new: &Account, password_changed: bool) -> Str
     parts.join("; ")
 }
 
+/// What changed in the component settings, old and new value of each: they hold no
+/// secrets.
+fn component_changes(
+    old: &tutti_core::api::ComponentSettings,
+    new: &tutti_core::api::ComponentSettings,
+) -> String {
+    fn text(v: Option<&String>) -> String {
+        v.filter(|s| !s.is_empty())
+            .map_or_else(|| "(none)".into(), Clone::clone)
+    }
+    fn list(v: Option<&Vec<String>>) -> String {
+        v.map_or_else(|| "(every field)".into(), |l| format!("[{}]", l.join(", ")))
+    }
+    let mut parts = Vec::new();
+    let mut note = |name: &str, was: String, is: String| {
+        if was != is {
+            parts.push(format!("{name}: {was} → {is}"));
+        }
+    };
+    note(
+        "lui_url",
+        text(old.lui_url.as_ref()),
+        text(new.lui_url.as_ref()),
+    );
+    note(
+        "tracker_url",
+        text(old.tracker_url.as_ref()),
+        text(new.tracker_url.as_ref()),
+    );
+    note(
+        "event_transfer_seconds",
+        old.event_transfer_seconds.to_string(),
+        new.event_transfer_seconds.to_string(),
+    );
+    note(
+        "personal_profile_fields",
+        list(old.personal_profile_fields.as_ref()),
+        list(new.personal_profile_fields.as_ref()),
+    );
+    note(
+        "anonymous_profile_fields",
+        list(Some(&old.anonymous_profile_fields)),
+        list(Some(&new.anonymous_profile_fields)),
+    );
+    if parts.is_empty() {
+        "no change".into()
+    } else {
+        parts.join("; ")
+    }
+}
+
 fn changed_setting_names(old: &SettingsLevel, new: &SettingsLevel) -> String {
     let mut names = Vec::new();
     if old.mailer != new.mailer {
@@ -905,5 +1099,141 @@ fn changed_setting_names(old: &SettingsLevel, new: &SettingsLevel) -> String {
         "no change".into()
     } else {
         names.join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tutti_core::settings::MailerConnection;
+
+    fn account(id: i64, rights: &[Right]) -> Account {
+        Account {
+            id,
+            user_name: format!("user{id}"),
+            group_id: Some(1),
+            group_name: Some("Sales".into()),
+            password_hash: String::new(),
+            can_change_password: true,
+            disabled: false,
+            rights: rights.to_vec(),
+            settings: SettingsLevel::default(),
+            created_at: chrono::Utc::now(),
+            updated_at: chrono::Utc::now(),
+        }
+    }
+
+    fn write(of: &Account) -> AccountWrite {
+        AccountWrite {
+            user_name: of.user_name.clone(),
+            group_id: of.group_id,
+            password_hash: None,
+            can_change_password: of.can_change_password,
+            disabled: of.disabled,
+            rights: of.rights.clone(),
+            settings: of.settings.clone(),
+        }
+    }
+
+    const GA: [Right; 2] = [Right::AdministerGroup, Right::CreateJobs];
+
+    #[test]
+    fn a_group_administrator_grants_only_rights_it_holds() {
+        let me = account(1, &GA);
+        let actor = Actor::User(Box::new(me.clone()));
+        assert_eq!(
+            default_rights(&actor),
+            vec![Right::CreateJobs, Right::AdministerGroup]
+        );
+        let new = account(2, &[Right::CreateJobs]);
+        assert!(group_admin_limits(&actor, None, &write(&new)).is_ok());
+        let e = group_admin_limits(&actor, None, &write(&account(2, &Right::ALL))).unwrap_err();
+        assert_eq!(e.status, StatusCode::FORBIDDEN);
+        assert!(e.message.contains("send_jobs"), "{e:?}");
+        // Taking away a right it holds, from an account it covers, is fine.
+        let other = account(2, &GA);
+        let mut less = write(&other);
+        less.rights = vec![Right::CreateJobs];
+        assert!(group_admin_limits(&actor, Some(&other), &less).is_ok());
+        // The administrator is not limited.
+        assert!(group_admin_limits(&Actor::Admin, None, &write(&account(2, &Right::ALL))).is_ok());
+    }
+
+    #[test]
+    fn a_group_administrator_cannot_raise_itself_or_touch_a_stronger_account() {
+        let me = account(1, &GA);
+        let actor = Actor::User(Box::new(me.clone()));
+        let mut more = write(&me);
+        more.rights.push(Right::SendJobs);
+        assert!(
+            group_admin_limits(&actor, Some(&me), &more)
+                .unwrap_err()
+                .message
+                .contains("your own rights")
+        );
+        let mut fewer = write(&me);
+        fewer.rights = vec![Right::CreateJobs];
+        assert!(group_admin_limits(&actor, Some(&me), &fewer).is_err());
+        let mut off = write(&me);
+        off.disabled = true;
+        assert!(group_admin_limits(&actor, Some(&me), &off).is_err());
+        assert!(group_admin_limits(&actor, Some(&me), &write(&me)).is_ok());
+        let stronger = account(2, &Right::ALL);
+        let mut pw = write(&stronger);
+        pw.password_hash = Some("new".into());
+        assert!(
+            group_admin_limits(&actor, Some(&stronger), &pw)
+                .unwrap_err()
+                .message
+                .contains("send_jobs")
+        );
+    }
+
+    #[test]
+    fn a_group_administrator_cannot_point_users_at_a_mailer_or_tracker() {
+        let actor = Actor::User(Box::new(account(1, &GA)));
+        let mut other = account(2, &[Right::CreateJobs]);
+        let mut w = write(&other);
+        w.settings.mailer = Some(MailerConnection {
+            host: "evil.example.com:25".into(),
+            client_address: "x@example.com".into(),
+            client_password: "pw".into(),
+        });
+        assert!(group_admin_limits(&actor, Some(&other), &w).is_err());
+        assert!(group_admin_limits(&actor, None, &w).is_err());
+        // The administrator's value sent back unchanged is no change; senders are free.
+        other.settings.mailer = w.settings.mailer.clone();
+        w.settings.sender_from = Some("anna@example.com".into());
+        assert!(group_admin_limits(&actor, Some(&other), &w).is_ok());
+    }
+
+    #[test]
+    fn component_settings_audit_names_each_change_with_old_and_new_value() {
+        use tutti_core::api::ComponentSettings;
+        let old = ComponentSettings::default();
+        assert_eq!(component_changes(&old, &old), "no change");
+        let new = ComponentSettings {
+            lui_url: Some("https://mail.example.com".into()),
+            event_transfer_seconds: 30,
+            anonymous_profile_fields: vec!["zip".into()],
+            ..ComponentSettings::default()
+        };
+        assert_eq!(
+            component_changes(&old, &new),
+            "lui_url: (none) → https://mail.example.com; event_transfer_seconds: 5 → 30; anonymous_profile_fields: [] → [zip]"
+        );
+    }
+
+    #[test]
+    fn a_change_leaves_absent_fields_alone_and_null_group_means_none() {
+        let c: AccountChange = crate::body::parse(br#"{"rights": []}"#).unwrap();
+        assert_eq!(
+            (c.user_name, c.group_name, c.disabled, c.can_change_password),
+            (None, None, None, None)
+        );
+        let c: AccountChange = crate::body::parse(br#"{"group_name": null}"#).unwrap();
+        assert_eq!(c.group_name, Some(None));
+        let c: AccountChange = crate::body::parse(br#"{"group_name": "Ops"}"#).unwrap();
+        assert_eq!(c.group_name, Some(Some("Ops".into())));
     }
 }

@@ -367,6 +367,17 @@ async fn bad_input_is_refused_clearly_and_changes_nothing() {
             422,
             "Client address: \"x\" is not an e-mail address (it needs an @)",
         ),
+        // A typo is refused, never ignored: without `rights` the account would get all.
+        (
+            json!({"user_name": "Erin", "password": "erin-password", "rihgts": []}),
+            422,
+            "rihgts: there is no such field",
+        ),
+        (
+            json!({"user_name": "Erin", "password": "erin-password", "settings": {"sender_form": "erin@example.com"}}),
+            422,
+            "settings.sender_form: there is no such field",
+        ),
     ];
     for (body, status, text) in cases {
         let (got, answer) = api.post("/accounts", body.clone()).await;
@@ -388,7 +399,31 @@ async fn bad_input_is_refused_clearly_and_changes_nothing() {
         !answer["error"].as_str().unwrap().contains("settings."),
         "{answer}"
     );
-    // A malformed body is refused by the framework, also without changing anything.
+    let (_, answer) = api
+        .post(
+            "/accounts",
+            json!({"user_name": "Erin", "password": "erin-password", "rihgts": []}),
+        )
+        .await;
+    assert_eq!(answer["fields"][0]["field"], "rihgts", "{answer}");
+    // Other bodies of the API are as strict.
+    let (status, answer) = api
+        .put("/settings/global", json!({"charset": ["utf-8"]}))
+        .await;
+    assert_eq!(status, 422, "{answer}");
+    assert_eq!(answer["fields"][0]["field"], "charset", "{answer}");
+    let (_, mut components) = api.get("/settings/components").await;
+    components["anonymous_profile_field"] = json!(["zip"]);
+    let (status, answer) = api.put("/settings/components", components).await;
+    assert_eq!(status, 422, "{answer}");
+    assert_eq!(
+        answer["fields"][0]["field"], "anonymous_profile_field",
+        "{answer}"
+    );
+    let (status, answer) = api.post("/groups", json!({"nmae": "Ops"})).await;
+    assert_eq!(status, 422, "{answer}");
+    assert_eq!(answer["fields"][0]["field"], "nmae", "{answer}");
+    // A malformed body is refused, also without changing anything.
     let r = api
         .http
         .post(format!("{}/accounts", api.base))
@@ -423,6 +458,154 @@ async fn bad_input_is_refused_clearly_and_changes_nothing() {
         (count().await, audit_count().await),
         (accounts_before, audit_before),
         "nothing changed"
+    );
+}
+
+#[tokio::test]
+async fn a_group_administrator_cannot_raise_rights_or_say_where_jobs_go() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = start_hub(dir.path()).await;
+    let admin = HubApi::first_use(&hub.base(), "new-admin-pw").await;
+    assert_eq!(admin.post("/groups", json!({"name": "Sales"})).await.0, 201);
+    let (status, gail) = admin
+        .post("/accounts", json!({"user_name": "Gail", "group_name": "Sales", "password": "gail-password", "rights": ["administer_group", "create_jobs"]}))
+        .await;
+    assert_eq!(status, 201, "{gail}");
+    let (_, strong) = admin
+        .post(
+            "/accounts",
+            json!({"user_name": "Strong", "group_name": "Sales", "password": "strong-password"}),
+        )
+        .await;
+    let mut api = HubApi::new(&hub.base());
+    let (status, body) = api
+        .login(json!({"user_name": "Gail", "group_name": "Sales", "password": "gail-password"}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+
+    // Not her own rights, neither more nor fewer.
+    let me = format!("/accounts/{}", gail["id"]);
+    for rights in [
+        json!(["administer_group", "create_jobs", "send_jobs"]),
+        json!(["administer_group"]),
+    ] {
+        let (status, body) = api.put(&me, json!({"rights": rights})).await;
+        assert_eq!(status, 403, "{body}");
+    }
+    let (status, body) = api.put(&me, json!({"disabled": true})).await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(
+        api.get(&me).await.1["rights"],
+        json!(["create_jobs", "administer_group"])
+    );
+
+    // New accounts get her rights, no more.
+    let (status, hank) = api
+        .post(
+            "/accounts",
+            json!({"user_name": "Hank", "group_name": "Sales", "password": "hank-password"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{hank}");
+    assert_eq!(hank["rights"], json!(["create_jobs", "administer_group"]));
+    let (status, body) = api
+        .post("/accounts", json!({"user_name": "Ivy", "group_name": "Sales", "password": "ivy-password", "rights": ["create_jobs", "send_jobs"]}))
+        .await;
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("send_jobs"),
+        "{body}"
+    );
+    let hank_at = format!("/accounts/{}", hank["id"]);
+    let (status, body) = api
+        .put(&hank_at, json!({"rights": ["create_jobs", "view_reports"]}))
+        .await;
+    assert_eq!(status, 403, "{body}");
+
+    // Not where jobs go or links point; senders she may set.
+    let evil = json!({"host": "evil.example.com:8080", "client_address": "x@example.com", "client_password": "pw"});
+    let (status, body) = api
+        .post("/accounts", json!({"user_name": "Ivy", "group_name": "Sales", "password": "ivy-password", "settings": {"mailer": evil}}))
+        .await;
+    assert_eq!(status, 403, "{body}");
+    let (status, body) = api
+        .put(&hank_at, json!({"settings": {"mailer": evil}}))
+        .await;
+    assert_eq!(status, 403, "{body}");
+    let (status, body) = api
+        .put(&hank_at, json!({"settings": {"tracking": {"scheme": "http", "host": "evil.example.com", "port": 80}}}))
+        .await;
+    assert_eq!(status, 403, "{body}");
+    let (status, body) = api
+        .put(
+            &hank_at,
+            json!({"settings": {"sender_from": "hank@sales.example.com"}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+
+    // An account with rights she lacks is the administrator's to change or delete.
+    let strong_at = format!("/accounts/{}", strong["id"]);
+    let (status, body) = api
+        .put(&strong_at, json!({"password": "taken-over-pw"}))
+        .await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(
+        api.send(reqwest::Method::DELETE, &strong_at, None).await.0,
+        403
+    );
+    let (_, hank_now) = admin.get(&hank_at).await;
+    assert!(hank_now["settings"]["mailer"].is_null(), "{hank_now}");
+    assert_eq!(
+        admin.get(&me).await.1["rights"],
+        json!(["create_jobs", "administer_group"])
+    );
+}
+
+#[tokio::test]
+async fn a_change_to_an_account_leaves_the_fields_it_does_not_give() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = start_hub(dir.path()).await;
+    let admin = HubApi::first_use(&hub.base(), "new-admin-pw").await;
+    assert_eq!(admin.post("/groups", json!({"name": "Sales"})).await.0, 201);
+    let (_, kim) = admin
+        .post("/accounts", json!({"user_name": "Kim", "group_name": "Sales", "password": "kim-password", "can_change_password": false, "disabled": true}))
+        .await;
+    let at = format!("/accounts/{}", kim["id"]);
+    let (status, body) = admin.put(&at, json!({"rights": ["view_reports"]})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (
+            &body["user_name"],
+            &body["group_name"],
+            &body["disabled"],
+            &body["can_change_password"],
+            &body["rights"]
+        ),
+        (
+            &json!("Kim"),
+            &json!("Sales"),
+            &json!(true),
+            &json!(false),
+            &json!(["view_reports"])
+        ),
+        "{body}"
+    );
+    let (status, body) = admin.put(&at, json!({"disabled": false})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (&body["disabled"], &body["group_name"]),
+        (&json!(false), &json!("Sales"))
+    );
+    // An explicit null (or "") takes the account out of its group.
+    let (status, body) = admin.put(&at, json!({"group_name": null})).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["group_name"].is_null(), "{body}");
+    assert_eq!(body["rights"], json!(["view_reports"]));
+    let (_, audit) = admin.get("/audit").await;
+    assert_eq!(
+        audit["entries"][0]["details"], "renamed from Kim/Sales",
+        "{audit}"
     );
 }
 
@@ -797,4 +980,123 @@ async fn accounts_answered_before_kill_9_are_there_after_restart() {
         200
     );
     assert_eq!(again.get("/accounts").await.1["total"], 20);
+}
+
+#[tokio::test]
+async fn log_levels_backups_components_and_component_settings_are_audited() {
+    let dir = tempfile::tempdir().unwrap();
+    init_hub(dir.path());
+    set_key(
+        &dir.path().join("hub/hub.ini"),
+        "RemoteAdminPassword",
+        "hub-remote-password",
+    );
+    let hub = Server::start(dir.path()).await;
+    let secret = secret(dir.path());
+    let hub_id = hub
+        .wait_healthy(tutti_core::Component::Hub)
+        .await
+        .instance_id;
+    let admin = HubApi::first_use(&hub.base(), "new-admin-pw").await;
+    let console = |path: &str, fields: &[(&str, &str)]| {
+        let mut form = vec![("csrf", admin.csrf.as_str())];
+        form.extend_from_slice(fields);
+        admin
+            .http
+            .post(format!("{}/hub{path}", hub.base()))
+            .form(&form)
+            .send()
+    };
+    let audit = || async {
+        let (_, audit) = admin.get("/audit").await;
+        audit["entries"].as_array().unwrap().clone()
+    };
+    let find = |entries: &[serde_json::Value], action: &str| {
+        entries
+            .iter()
+            .find(|e| e["action"] == action)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {action} in {entries:?}"))
+    };
+
+    // Component settings name what changed.
+    let (_, mut components) = admin.get("/settings/components").await;
+    components["event_transfer_seconds"] = json!(9);
+    assert_eq!(admin.put("/settings/components", components).await.0, 200);
+    let e = find(&audit().await, "settings.components");
+    assert_eq!(e["details"], "event_transfer_seconds: 5 → 9", "{e}");
+
+    // The console's Logs page: a level set at run time.
+    let r = console(
+        "/logs",
+        &[
+            ("instance_id", hub_id.as_str()),
+            ("password", "hub-remote-password"),
+        ],
+    )
+    .await
+    .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    let r = console(
+        "/logs/level",
+        &[("instance_id", hub_id.as_str()), ("level", "all")],
+    )
+    .await
+    .unwrap();
+    let page = r.text().await.unwrap();
+    assert!(page.contains("<option value=\"all\" selected>"), "{page}");
+    let e = find(&audit().await, "log.level");
+    assert_eq!(
+        (&e["actor"], &e["details"]),
+        (&json!("admin"), &json!("level: all"))
+    );
+    assert!(e["target"].as_str().unwrap().contains(&hub_id), "{e}");
+
+    // "Back up now", from the console and through the API.
+    let r = console("/backups", &[]).await.unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    let e = find(&audit().await, "backup.run");
+    assert_eq!(
+        (&e["actor"], &e["details"]),
+        (&json!("admin"), &json!("1 component(s) backed up")),
+        "{e}"
+    );
+    let r = reqwest::Client::new()
+        .post(hub.url("/hub/api/backups"))
+        .bearer_auth(secret.expose())
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    let e = find(&audit().await, "backup.run");
+    assert_eq!(e["actor"], "cluster secret", "{e}");
+
+    // Removing a component that is gone for good.
+    let gone = "0123456789abcdef0123456789abcdef";
+    let r = reqwest::Client::new()
+        .post(hub.url("/hub/api/components"))
+        .bearer_auth(secret.expose())
+        .json(&json!({"component": "trk", "instance_id": gone, "version": "0.1.0",
+            "scheme": "http", "host": "127.0.0.9", "port": 9, "started_at": "2025-01-01T00:00:00Z"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let r = reqwest::Client::new()
+        .delete(hub.url(&format!("/hub/api/components/{gone}")))
+        .bearer_auth(secret.expose())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let e = find(&audit().await, "component.forget");
+    assert_eq!(
+        (&e["actor"], &e["target"]),
+        (&json!("cluster secret"), &json!(gone)),
+        "{e}"
+    );
+    assert!(
+        e["details"].as_str().unwrap().contains("127.0.0.9:9"),
+        "{e}"
+    );
 }
