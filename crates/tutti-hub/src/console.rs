@@ -1528,7 +1528,8 @@ async fn set_log_level(
             .json(&tutti_core::remote_admin::SetLevel { level })
     })
     .await
-    .map(|_| ());
+    .map(|_| ())
+    .map_err(|e| e.message);
     if set.is_ok() {
         // Only a level the component took is a change.
         set = state
@@ -1543,7 +1544,7 @@ async fn set_log_level(
     }
     let mut open = open_logs(&state, &auth, entry, &password).await;
     if let Err(e) = set {
-        open.logs = Err(e.message);
+        open.logs = Err(e);
     }
     logs_view(&state, &auth, &Done::default(), Some(open)).await
 }
