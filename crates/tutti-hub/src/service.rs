@@ -736,8 +736,8 @@ impl HubState {
         ))
     }
 
-    /// Sets the global defaults. A default that accounts rely on (no user or group value)
-    /// cannot be emptied.
+    /// Sets the global defaults. A mailer connection, tracking URL or sender that accounts
+    /// rely on (no user or group value) cannot be emptied.
     pub async fn set_global_settings(
         &self,
         actor: &Actor,
@@ -779,13 +779,8 @@ impl HubState {
             new.sender_from.is_some(),
             reliance.sender_from,
         );
-        check(
-            "charsets",
-            label::CHARSETS,
-            old.charsets.is_some(),
-            new.charsets.is_some(),
-            reliance.charsets,
-        );
+        // The charsets are not checked: an empty list means every charset, which takes
+        // nothing away from anyone.
         if !errors.is_empty() {
             return Err(ApiError::invalid(errors));
         }

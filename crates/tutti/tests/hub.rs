@@ -760,6 +760,16 @@ async fn settings_inherit_user_group_global_and_a_relied_on_default_stays() {
         still["settings"]["mailer"]["host"],
         "mailer.example.com:8080"
     );
+    // The charsets can be narrowed and emptied again: empty means every charset.
+    let mut narrowed = still["settings"].clone();
+    narrowed["charsets"] = json!(["UTF-8"]);
+    let (status, body) = api.put("/settings/global", narrowed.clone()).await;
+    assert_eq!(status, 200, "{body}");
+    narrowed["charsets"] = serde_json::Value::Null;
+    let (status, body) = api.put("/settings/global", narrowed).await;
+    assert_eq!(status, 200, "{body}");
+    let (_, after) = api.get("/settings/global").await;
+    assert!(after["settings"]["charsets"].is_null(), "{after}");
 }
 
 #[tokio::test]
