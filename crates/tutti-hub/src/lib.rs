@@ -194,5 +194,32 @@ fn describe(mut doc: OpenApi) -> OpenApi {
             .into(),
     );
     doc.servers = Some(vec![utoipa::openapi::Server::new("/hub/api")]);
+    tutti_core::api::describe_session_auth(&mut doc, web_auth::COOKIES.session);
+    // The registry paths are the components' (the ClusterSecret), not people's.
+    use utoipa::openapi::security::{
+        HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+    };
+    doc.components
+        .get_or_insert_with(Default::default)
+        .add_security_scheme(
+            "cluster_secret",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("the installation's ClusterSecret"))
+                    .build(),
+            ),
+        );
+    for (path, item) in doc.paths.paths.iter_mut() {
+        if path.starts_with("/registry/") {
+            for operation in [&mut item.get, &mut item.post].into_iter().flatten() {
+                operation.security = Some(vec![SecurityRequirement::new(
+                    "cluster_secret",
+                    Vec::<String>::new(),
+                )]);
+            }
+        }
+    }
+    tutti_core::api::describe_errors(&mut doc);
     doc
 }

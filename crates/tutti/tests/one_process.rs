@@ -3,6 +3,7 @@
 mod support;
 
 use nix::sys::signal::Signal;
+use serde_json::json;
 use support::*;
 use tutti_core::Component;
 
@@ -123,6 +124,50 @@ async fn serve_initialises_an_empty_root_and_runs_all_four_components() {
             "{doc}"
         );
     }
+    // The APIs for people say how to log in, and every operation what its errors look like.
+    for (doc, cookie) in [
+        ("/hub/api/openapi.json", "tutti_hub_session"),
+        ("/lui/api/openapi.json", "tutti_lui_session"),
+    ] {
+        let d: serde_json::Value = http
+            .get(server.url(doc))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let schemes = &d["components"]["securitySchemes"];
+        assert_eq!(schemes["session"]["in"], "cookie", "{doc}");
+        assert_eq!(schemes["session"]["name"], cookie, "{doc}");
+        assert_eq!(
+            d["paths"]["/session"]["post"]["security"],
+            json!([{}]),
+            "{doc}"
+        );
+        for (path, item) in d["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                assert!(
+                    op["responses"]["4XX"]["content"]["application/json"]["schema"]["$ref"]
+                        .as_str()
+                        .is_some_and(|r| r.ends_with("/ErrorBody")),
+                    "{doc} {method} {path}"
+                );
+            }
+        }
+    }
+    let hub_doc: serde_json::Value = http
+        .get(server.url("/hub/api/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        hub_doc["paths"]["/registry/login"]["post"]["security"],
+        json!([{"cluster_secret": []}])
+    );
     let feed = http
         .get(server.url("/trk/api/events"))
         .send()
