@@ -40,6 +40,27 @@ pub fn run(args: &RootArg) -> ExitCode {
     for warning in &installation.warnings {
         say!("warn  {warning}");
     }
+    // The components of one installation share one ClusterSecret; on one server they read
+    // it from their own INI files, which can drift apart when one is edited by hand.
+    let mut secret_failures = 0;
+    let mut first: Option<(Component, &tutti_core::ClusterSecret)> = None;
+    for &c in &installation.server.components {
+        let Some(common) = installation.common(c) else {
+            continue;
+        };
+        match first {
+            None => first = Some((c, &common.cluster_secret)),
+            Some((f, secret)) if secret.expose() != common.cluster_secret.expose() => {
+                say!(
+                    "FAIL  ClusterSecret: {} and {} differ; the components of one installation share one (copy it from one file to the other)",
+                    installation.root.join(f.ini_file()).display(),
+                    installation.root.join(c.ini_file()).display()
+                );
+                secret_failures += 1;
+            }
+            Some(_) => {}
+        }
+    }
     // Branding (lui/branding, hub/branding): wrong values only fall back to defaults.
     for &c in &installation.server.components {
         if matches!(c, Component::Hub | Component::Lui) {
@@ -55,7 +76,7 @@ pub fn run(args: &RootArg) -> ExitCode {
         Ok(r) => r,
         Err(e) => return crate::fail(format!("cannot start the async runtime: {e}")),
     };
-    let failures = runtime.block_on(check_peers(&installation));
+    let failures = secret_failures + runtime.block_on(check_peers(&installation));
     if failures == 0 {
         ExitCode::SUCCESS
     } else {

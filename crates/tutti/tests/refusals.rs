@@ -162,6 +162,24 @@ fn a_relay_password_that_would_cross_the_network_unencrypted_is_refused_at_check
 }
 
 #[test]
+fn check_fails_when_the_ini_files_of_one_server_hold_different_cluster_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    init(dir.path(), &["--port", "8080"]);
+    set_key(
+        &dir.path().join("trk/tracker.ini"),
+        "ClusterSecret",
+        "an-edited-secret-that-is-long-enough-to-be-valid-0123456789",
+    );
+    let out = run("check", dir.path());
+    assert!(!out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("FAIL  ClusterSecret: ") && stdout.contains("trk/tracker.ini differ"),
+        "{stdout}"
+    );
+}
+
+#[test]
 fn an_unknown_key_is_warned_about_with_the_nearest_known_key() {
     let dir = tempfile::tempdir().unwrap();
     init(dir.path(), &["--port", "8080"]);
