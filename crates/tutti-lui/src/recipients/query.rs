@@ -155,6 +155,42 @@ pub fn check_query(sql: &str) -> Result<String, String> {
     Ok(sql.to_string())
 }
 
+/// PostgreSQL has types the driver cannot hand over (timestamps, numeric, uuid, json,
+/// arrays, ...): there the query runs wrapped so that each row comes as one text, a JSON
+/// array of [column, value as text] pairs in the query's column order (`json`, unlike
+/// `jsonb`, keeps the order and repeated names). Other databases' rows are read directly.
+fn as_text_rows(conn: &sqlx::AnyConnection, sql: &str) -> Option<String> {
+    conn.backend_name().eq_ignore_ascii_case("postgresql").then(|| {
+        format!(
+            "SELECT (SELECT json_agg(json_build_array(key, value)) FROM json_each_text(row_to_json(q)))::text FROM ({sql}) AS q"
+        )
+    })
+}
+
+/// The columns and cells of a row the wrapper of [`as_text_rows`] made.
+fn text_row(row: &AnyRow) -> Result<(Vec<String>, Vec<String>), String> {
+    let text: Option<String> = row.try_get(0).map_err(|e| e.to_string())?;
+    let pairs: Vec<(String, Option<String>)> = match text {
+        Some(t) => {
+            serde_json::from_str(&t).map_err(|e| format!("a row that does not read: {e}"))?
+        }
+        None => Vec::new(),
+    };
+    Ok(pairs
+        .into_iter()
+        .map(|(column, value)| (column, value.unwrap_or_default()))
+        .unzip())
+}
+
+/// What the database said, without the driver's wrapping (PostgreSQL's "at line N" is a
+/// line of its own source code, not of the query).
+fn database_message(e: &sqlx::Error) -> String {
+    match e.as_database_error() {
+        Some(d) => d.message().to_string(),
+        None => e.to_string(),
+    }
+}
+
 /// A cell as text, whatever its type (NULL: empty).
 fn cell(row: &AnyRow, i: usize) -> String {
     if let Ok(v) = row.try_get::<Option<String>, _>(i) {
@@ -164,6 +200,9 @@ fn cell(row: &AnyRow, i: usize) -> String {
         return v.map(|v| v.to_string()).unwrap_or_default();
     }
     if let Ok(v) = row.try_get::<Option<f64>, _>(i) {
+        return v.map(|v| v.to_string()).unwrap_or_default();
+    }
+    if let Ok(v) = row.try_get::<Option<f32>, _>(i) {
         return v.map(|v| v.to_string()).unwrap_or_default();
     }
     if let Ok(v) = row.try_get::<Option<bool>, _>(i) {
@@ -187,16 +226,20 @@ pub async fn shape(
     email_column: Option<&str>,
     name_column: Option<&str>,
 ) -> Result<Shape, String> {
-    let mut tx = pool.begin().await.map_err(|e| e.to_string())?;
-    read_only(&mut tx).await.map_err(|e| e.to_string())?;
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT * FROM ({sql}) AS q LIMIT 1"
-    )))
-    .fetch_optional(&mut *tx)
-    .await
-    .map_err(|e| format!("the query failed: {e}"))?
-    .ok_or("the query gives no rows")?;
-    let columns: Vec<String> = row.columns().iter().map(|c| c.name().to_string()).collect();
+    let mut tx = pool.begin().await.map_err(|e| database_message(&e))?;
+    read_only(&mut tx).await.map_err(|e| database_message(&e))?;
+    let first = format!("SELECT * FROM ({sql}) AS q LIMIT 1");
+    let wrapped = as_text_rows(&tx, &first);
+    let row = sqlx::query(sqlx::AssertSqlSafe(wrapped.clone().unwrap_or(first)))
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(|e| format!("the query failed: {}", database_message(&e)))?
+        .ok_or("the query gives no rows")?;
+    let columns: Vec<String> = if wrapped.is_some() {
+        text_row(&row)?.0
+    } else {
+        row.columns().iter().map(|c| c.name().to_string()).collect()
+    };
     let mut seen = HashSet::new();
     for c in &columns {
         if c.trim().is_empty() || !seen.insert(c.to_lowercase()) {
@@ -255,7 +298,9 @@ pub async fn fill(lists: &Lists, list: i64, pool: sqlx::AnyPool, sql: String, em
     let result = async {
         let mut tx = pool.begin().await?;
         read_only(&mut tx).await?;
-        let mut rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch(&mut *tx);
+        let wrapped = as_text_rows(&tx, &sql);
+        let text_rows = wrapped.is_some();
+        let mut rows = sqlx::query(sqlx::AssertSqlSafe(wrapped.unwrap_or(sql))).fetch(&mut *tx);
         let mut number = 0u64;
         let mut batch = Vec::new();
         let mut total = Imported::default();
@@ -264,7 +309,11 @@ pub async fn fill(lists: &Lists, list: i64, pool: sqlx::AnyPool, sql: String, em
             let done = row.is_none();
             if let Some(row) = row {
                 number += 1;
-                let fields: Vec<String> = (0..row.columns().len()).map(|i| cell(&row, i)).collect();
+                let fields: Vec<String> = if text_rows {
+                    text_row(&row).map_err(anyhow::Error::msg)?.1
+                } else {
+                    (0..row.columns().len()).map(|i| cell(&row, i)).collect()
+                };
                 let address = fields
                     .get(email)
                     .map(|a| a.trim().to_string())
@@ -295,7 +344,11 @@ pub async fn fill(lists: &Lists, list: i64, pool: sqlx::AnyPool, sql: String, em
     let failure = match result {
         Ok(0) => Some("the query gives no valid recipient".to_string()),
         Ok(_) => None,
-        Err(e) => Some(format!("the query failed: {e}")),
+        Err(e) => Some(format!(
+            "the query failed: {}",
+            e.downcast_ref::<sqlx::Error>()
+                .map_or_else(|| e.to_string(), database_message)
+        )),
     };
     if let Err(e) = finish(lists, list, failure).await {
         tracing::error!("recipient list {list}: {e}");
