@@ -744,7 +744,15 @@ async fn the_whole_job(database: &[(&str, &str)]) {
     assert_eq!(non_openers.lines().count(), 4, "{non_openers}");
     let (_, bounced) = text(&anna, &csv("bounced")).await;
     assert_eq!(bounced.lines().count(), 1, "{bounced}");
-    let (_, events) = text(&anna, &format!("/jobs/{id}/report/events.csv")).await;
+    // People's events by default; the machine's click too with people_only=false.
+    let (_, people_events) = text(&anna, &format!("/jobs/{id}/report/events.csv")).await;
+    assert_eq!(people_events.lines().count(), 2, "{people_events}");
+    assert!(!people_events.contains(",yes,"), "{people_events}");
+    let (_, events) = text(
+        &anna,
+        &format!("/jobs/{id}/report/events.csv?people_only=false"),
+    )
+    .await;
     assert_eq!(events.lines().count(), 3, "{events}");
     // Readable on its own: who (number and address), which link (number and address), and
     // whether a machine made the event.

@@ -189,17 +189,18 @@ async fn recipients_csv(
 /// A sent job's tracking events as CSV: time (UTC), kind, the recipient's number (as in
 /// recipients.csv) and address where the tracking type knows them, the link's number and
 /// address, the agent, whether a machine made the event (yes/no) and what gave it away.
-#[utoipa::path(get, path = "/jobs/{id}/report/events.csv", tag = "reports",
+#[utoipa::path(get, path = "/jobs/{id}/report/events.csv", tag = "reports", params(DownloadQuery),
     responses((status = 200, content_type = "text/csv"), (status = 403), (status = 404)))]
 async fn events_csv(
     State(state): State<Arc<LuiState>>,
     session: LuiSession,
     Path(id): Path<String>,
+    Query(q): Query<DownloadQuery>,
 ) -> Result<Response, ApiError> {
     super::api::may_view(&state, &session, &id).await?;
     let db = state.db.clone();
     let header = events_header();
-    let context = Arc::new(EventsContext::of(&state, &id).await?);
+    let context = Arc::new(EventsContext::of(&state, &id, q.people_only.unwrap_or(true)).await?);
     // By source (one per Tracker) and within it by the source's own order, a page at a time
     // from where the last one ended.
     let sources: Vec<String> = sqlx::query(
@@ -260,10 +261,12 @@ fn events_header() -> String {
 struct EventsContext {
     email_column: Option<usize>,
     links: Vec<String>,
+    /// Leave the events machines made out.
+    people_only: bool,
 }
 
 impl EventsContext {
-    async fn of(state: &LuiState, job: &str) -> Result<EventsContext, ApiError> {
+    async fn of(state: &LuiState, job: &str, people_only: bool) -> Result<EventsContext, ApiError> {
         let email_column = state
             .lists
             .of_job(job)
@@ -279,6 +282,7 @@ impl EventsContext {
         Ok(EventsContext {
             email_column,
             links,
+            people_only,
         })
     }
 }
@@ -292,13 +296,18 @@ async fn events_page(
     after: i64,
 ) -> sqlx::Result<(String, Option<i64>)> {
     // The address is the recipient's row as sent (only personal tracking records who).
-    let rows = sqlx::query(
+    let people = if context.people_only {
+        " AND e.machine = ''"
+    } else {
+        ""
+    };
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT e.at_ms, e.kind, e.recipient, e.link, e.agent, e.machine, e.seq, r.fields \
          FROM tracking_events e \
          LEFT JOIN sent_recipients s ON s.job_id = e.job_id AND s.number = e.recipient \
          LEFT JOIN recipients r ON r.list_id = s.list_id AND r.seq = s.seq \
-         WHERE e.job_id = $1 AND e.source = $2 AND e.seq > $3 ORDER BY e.seq LIMIT $4",
-    )
+         WHERE e.job_id = $1 AND e.source = $2 AND e.seq > $3{people} ORDER BY e.seq LIMIT $4"
+    )))
     .bind(job)
     .bind(source)
     .bind(after)
@@ -434,7 +443,7 @@ async fn all_zip(
     .filter_map(|r| r.try_get::<String, _>(0).ok())
     .collect();
     let events_header = events_header();
-    let context = EventsContext::of(&state, &id).await?;
+    let context = EventsContext::of(&state, &id, q.people_only.unwrap_or(true)).await?;
     let options = zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated);
     tokio::task::block_in_place(|| zip.start_file("events.csv", options))
