@@ -111,6 +111,16 @@ fn peers(inst: &Installation) -> Vec<Peer> {
             address: trk.registry_hub_host.clone(),
             secret: trk.common.cluster_secret.clone(),
         });
+        // A Tracker that hands over sends its events to its successor.
+        if let Some(successor) = &trk.hand_over_to {
+            peers.push(Peer {
+                from: Component::Trk,
+                to: Component::Trk,
+                key: "HandOverTo",
+                address: successor.clone(),
+                secret: trk.common.cluster_secret.clone(),
+            });
+        }
     }
     if let Some(mailer) = &inst.mailer {
         peers.push(Peer {
@@ -157,8 +167,10 @@ async fn check_peers(inst: &Installation) -> usize {
         } else {
             format!("{}={} in {}", peer.key, peer.address, peer.from.ini_file())
         };
-        let label = if peer.from == peer.to {
+        let label = if peer.key == "Port" {
             format!("{} here", peer.to.title())
+        } else if peer.key == "HandOverTo" {
+            format!("{} → successor {}", peer.from.name(), peer.to.title())
         } else {
             format!("{} → {}", peer.from.name(), peer.to.title())
         };

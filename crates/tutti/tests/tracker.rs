@@ -511,6 +511,15 @@ async fn a_tracker_handed_over_keeps_its_links_working_and_loses_no_event() {
         old_id
     );
 
+    // `tutti check` on the old server tries the successor too.
+    let checked = String::from_utf8_lossy(&run("check", &old_root).stdout).to_string();
+    assert!(
+        checked.contains(&format!(
+            "ok    trk → successor Tracker (HandOverTo=127.0.0.3:{port} in trk/tracker.ini)"
+        )),
+        "{checked}"
+    );
+
     // Old links still redirect at the old Tracker; new ones work at the new one.
     for r in 2..=20 {
         assert_eq!(click(&old, r).await.unwrap(), 302);
