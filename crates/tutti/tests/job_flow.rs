@@ -706,6 +706,17 @@ async fn the_whole_job(database: &[(&str, &str)]) {
     let (status, saved) = anna.post("/saved-reports", keep.clone()).await;
     assert_eq!(status, 201, "{saved}");
     assert_eq!(anna.post("/saved-reports", keep).await.0, 409);
+    // The ids may also be a list, as the answers give them.
+    let (status, listed) = anna
+        .post(
+            "/saved-reports",
+            json!({"name": "Listed", "jobs": [id.as_str(), again.as_str()]}),
+        )
+        .await;
+    assert_eq!(status, 201, "{listed}");
+    assert_eq!(listed["jobs"], json!([id, again]));
+    let listed_path = format!("/saved-reports/{}", listed["id"]);
+    assert_eq!(anna.send(Method::DELETE, &listed_path, None).await.0, 204);
     let (status, _) = anna
         .post("/saved-reports", json!({"name": "Other", "jobs": "NOPE"}))
         .await;

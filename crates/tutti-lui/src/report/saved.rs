@@ -82,10 +82,31 @@ async fn list_saved(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct SaveReport {
     pub name: String,
-    /// Job ids separated by commas (at most 20), each one the caller may see.
-    pub jobs: String,
+    /// Job ids (at most 20), each one the caller may see: a list, as the answer gives
+    /// them, or one text with the ids separated by commas, as the page's form sends it.
+    pub jobs: JobIds,
     #[serde(default = "yes")]
     pub people_only: bool,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum JobIds {
+    List(Vec<String>),
+    Text(String),
+}
+
+impl JobIds {
+    fn ids(&self) -> Vec<String> {
+        let all: Vec<&str> = match self {
+            JobIds::List(list) => list.iter().map(String::as_str).collect(),
+            JobIds::Text(text) => text.split(',').collect(),
+        };
+        all.into_iter()
+            .map(|j| j.trim().to_string())
+            .filter(|j| !j.is_empty())
+            .collect()
+    }
 }
 
 fn yes() -> bool {
@@ -107,12 +128,7 @@ async fn save(
             "a saved report's name has 1 to 100 characters",
         ));
     }
-    let jobs: Vec<String> = body
-        .jobs
-        .split(',')
-        .map(|j| j.trim().to_string())
-        .filter(|j| !j.is_empty())
-        .collect();
+    let jobs = body.jobs.ids();
     if jobs.is_empty() || jobs.len() > 20 {
         return Err(ApiError::bad_request("name 1 to 20 jobs"));
     }
