@@ -505,7 +505,8 @@ async fn preview_page(
 struct LibraryPage {
     frame: Frame,
     profiles: Vec<SenderProfile>,
-    dropins: Vec<Dropin>,
+    /// Each drop-in with the confirmation its delete button asks (naming what uses it).
+    dropins: Vec<(Dropin, String)>,
     templates: Vec<MessageTemplate>,
     can_manage: bool,
 }
@@ -524,8 +525,26 @@ async fn library_page(
         let (dropins, templates, profiles) = match &actor {
             Actor::User { id, group, .. } => {
                 let scope = scope(group.as_deref(), *id);
+                let mut dropins = Vec::new();
+                for d in state.library.dropins(&scope).await.map_err(db)? {
+                    let users = state
+                        .library
+                        .dropin_users(&scope, &d.name)
+                        .await
+                        .map_err(db)?;
+                    let confirm = if users.is_empty() {
+                        format!("Delete the drop-in {}?", d.name)
+                    } else {
+                        format!(
+                            "Delete the drop-in {}? It is used by {}, which will no longer check until it is taken out.",
+                            d.name,
+                            users.join(", ")
+                        )
+                    };
+                    dropins.push((d, confirm));
+                }
                 (
-                    state.library.dropins(&scope).await.map_err(db)?,
+                    dropins,
                     state.library.templates(&scope).await.map_err(db)?,
                     state.library.sender_profiles(&scope).await.map_err(db)?,
                 )

@@ -304,10 +304,24 @@ async fn the_whole_job(database: &[(&str, &str)]) {
             .unwrap()
             .contains("{{footer}}")
     );
+    // In use by the job and the template: refused, naming them, unless forced.
+    let (status, refused) = anna
+        .send(Method::DELETE, &format!("/dropins/{}", dropin["id"]), None)
+        .await;
+    assert_eq!(status, 409, "{refused}");
+    let said = refused["error"].as_str().unwrap();
+    assert!(
+        said.contains(&format!("job {other}")) && said.contains("template Spring"),
+        "{refused}"
+    );
     assert_eq!(
-        anna.send(Method::DELETE, &format!("/dropins/{}", dropin["id"]), None)
-            .await
-            .0,
+        anna.send(
+            Method::DELETE,
+            &format!("/dropins/{}?force=true", dropin["id"]),
+            None
+        )
+        .await
+        .0,
         204
     );
     let (_, view) = anna.get(&format!("/jobs/{id}/message")).await;

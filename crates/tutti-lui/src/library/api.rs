@@ -4,12 +4,12 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use tutti_core::http_error::ApiError;
 use tutti_core::rights::Right;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -196,13 +196,44 @@ async fn delete_entry(
     }
 }
 
-/// Delete a drop-in.
-#[utoipa::path(delete, path = "/dropins/{id}", tag = "library", responses((status = 204), (status = 403), (status = 404)))]
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct DeleteDropin {
+    /// Delete it also while open jobs or templates write it.
+    #[serde(default)]
+    pub force: bool,
+}
+
+/// Delete a drop-in. One that open jobs or templates of the group write is refused (409,
+/// naming them) unless `force=true`: they would no longer check.
+#[utoipa::path(delete, path = "/dropins/{id}", tag = "library", params(DeleteDropin),
+    responses((status = 204), (status = 403), (status = 404), (status = 409, description = "in use; the error names the jobs and templates")))]
 async fn delete_dropin(
     State(state): State<Arc<LuiState>>,
     session: LuiSession,
     Path(id): Path<i64>,
+    Query(q): Query<DeleteDropin>,
 ) -> ApiResult<StatusCode> {
+    if !q.force {
+        let (_, scope, _) = library_of(&state, &session).await?;
+        let dropins = state.library.dropins(&scope).await.map_err(db_error)?;
+        if let Some(d) = dropins.iter().find(|d| d.id == id) {
+            let users = state
+                .library
+                .dropin_users(&scope, &d.name)
+                .await
+                .map_err(db_error)?;
+            if !users.is_empty() {
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    format!(
+                        "the drop-in {} is used by {}, which would no longer check; take it out there, or delete it anyway with force=true",
+                        d.name,
+                        users.join(", ")
+                    ),
+                ));
+            }
+        }
+    }
     delete_entry(&state, &session, Table::Dropins, id).await
 }
 

@@ -191,6 +191,57 @@ impl Library {
         Ok(done.rows_affected() == 1)
     }
 
+    /// What in `scope` writes the drop-in `name` (`{{name}}`): open jobs ("job ID") and
+    /// templates ("template NAME"), which would no longer check without it.
+    pub async fn dropin_users(&self, scope: &str, name: &str) -> sqlx::Result<Vec<String>> {
+        let pattern = format!(
+            "%{{{{{}}}}}%",
+            name.replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        let texts = "COALESCE(m.subject, '') || COALESCE(m.from_name, '') || COALESCE(m.from_address, '') \
+             || COALESCE(m.reply_to, '') || COALESCE(m.html, '') || COALESCE(m.text, '')";
+        let jobs = if let Some(group) = scope.strip_prefix("g:") {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT j.id FROM jobs j JOIN job_messages m ON m.job_id = j.id \
+                 WHERE j.state = 'open' AND lower(j.group_name) = $1 AND {texts} LIKE $2 ESCAPE '\\' ORDER BY j.id"
+            )))
+            .bind(group)
+            .bind(&pattern)
+            .fetch_all(&self.db.pool)
+            .await?
+        } else {
+            let owner: i64 = scope
+                .strip_prefix("u:")
+                .and_then(|o| o.parse().ok())
+                .unwrap_or(-1);
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT j.id FROM jobs j JOIN job_messages m ON m.job_id = j.id \
+                 WHERE j.state = 'open' AND j.group_name IS NULL AND j.owner_id = $1 AND {texts} LIKE $2 ESCAPE '\\' ORDER BY j.id"
+            )))
+            .bind(owner)
+            .bind(&pattern)
+            .fetch_all(&self.db.pool)
+            .await?
+        };
+        let templates = sqlx::query(
+            "SELECT name FROM templates WHERE scope = $1 AND message LIKE $2 ESCAPE '\\' ORDER BY name",
+        )
+        .bind(scope)
+        .bind(&pattern)
+        .fetch_all(&self.db.pool)
+        .await?;
+        let mut users = Vec::new();
+        for r in &jobs {
+            users.push(format!("job {}", r.try_get::<String, _>(0)?));
+        }
+        for r in &templates {
+            users.push(format!("template {}", r.try_get::<String, _>(0)?));
+        }
+        Ok(users)
+    }
+
     pub async fn templates(&self, scope: &str) -> sqlx::Result<Vec<Template>> {
         let rows = sqlx::query(
             "SELECT id, name, description, message, updated_by, updated_ms FROM templates WHERE scope = $1 ORDER BY name",
