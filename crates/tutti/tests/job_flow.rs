@@ -304,7 +304,22 @@ async fn the_whole_job(database: &[(&str, &str)]) {
             .unwrap()
             .contains("{{footer}}")
     );
-    // In use by the job and the template: refused, naming them, unless forced.
+    // In use by the job and the template: the library page's button says so; the API
+    // refuses, naming them, unless forced.
+    let library = anna
+        .http
+        .get(format!("{}/library", anna.base.trim_end_matches("/api")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        library.contains("Delete the drop-in footer? It is used by job ")
+            && library.contains("template Spring, which will no longer check"),
+        "{library}"
+    );
     let (status, refused) = anna
         .send(Method::DELETE, &format!("/dropins/{}", dropin["id"]), None)
         .await;
