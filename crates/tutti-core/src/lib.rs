@@ -16,6 +16,7 @@ pub mod hostport;
 pub mod http_error;
 pub mod logging;
 pub mod metrics;
+pub mod openapi;
 pub mod password;
 pub mod properties;
 pub mod remote_admin;

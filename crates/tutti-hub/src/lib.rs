@@ -194,32 +194,16 @@ fn describe(mut doc: OpenApi) -> OpenApi {
             .into(),
     );
     doc.servers = Some(vec![utoipa::openapi::Server::new("/hub/api")]);
-    tutti_core::api::describe_session_auth(&mut doc, web_auth::COOKIES.session);
+    tutti_core::openapi::describe_session_auth(&mut doc, web_auth::COOKIES.session);
     // The registry paths are the components' (the ClusterSecret), not people's.
-    use utoipa::openapi::security::{
-        HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
-    };
-    doc.components
-        .get_or_insert_with(Default::default)
-        .add_security_scheme(
-            "cluster_secret",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .description(Some("the installation's ClusterSecret"))
-                    .build(),
-            ),
-        );
+    let components = tutti_core::openapi::cluster_secret(&mut doc);
     for (path, item) in doc.paths.paths.iter_mut() {
         if path.starts_with("/registry/") {
             for operation in [&mut item.get, &mut item.post].into_iter().flatten() {
-                operation.security = Some(vec![SecurityRequirement::new(
-                    "cluster_secret",
-                    Vec::<String>::new(),
-                )]);
+                operation.security = Some(vec![components.clone()]);
             }
         }
     }
-    tutti_core::api::describe_errors(&mut doc);
+    tutti_core::openapi::describe_errors(&mut doc);
     doc
 }

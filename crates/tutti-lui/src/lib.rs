@@ -183,7 +183,7 @@ fn describe(mut doc: OpenApi, external: Option<&HostPort>) -> OpenApi {
     doc.servers = Some(vec![utoipa::openapi::Server::new(format!(
         "{base}/lui/api"
     ))]);
-    tutti_core::api::describe_session_auth(&mut doc, session_api::COOKIES.session);
-    tutti_core::api::describe_errors(&mut doc);
+    tutti_core::openapi::describe_session_auth(&mut doc, session_api::COOKIES.session);
+    tutti_core::openapi::describe_errors(&mut doc);
     doc
 }

@@ -36,7 +36,7 @@ pub struct ApiState {
 /// client address and password in their headers.
 pub fn describe(doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
     use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityRequirement, SecurityScheme};
-    let mut doc = tutti_core::api::cluster_api_doc(
+    let mut doc = tutti_core::openapi::cluster_api_doc(
         doc,
         "Tutti Mailer distribute API",
         "How the User Interface hands jobs to a Mailer: define, upload recipients, submit, \

@@ -56,7 +56,7 @@ pub async fn start(ctx: ComponentContext, config: TrkConfig) -> anyhow::Result<S
         .routes(routes!(handover::receive))
         .with_state(state.clone())
         .split_for_parts();
-    let doc = tutti_core::api::cluster_api_doc(
+    let doc = tutti_core::openapi::cluster_api_doc(
         doc,
         "Tutti Tracker API",
         "What the User Interface and other Trackers call: link tables, the event feed, hand-over. \

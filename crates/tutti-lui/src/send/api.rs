@@ -380,7 +380,7 @@ async fn send_test(
         .tracking_key(&id)
         .await
         .map_err(|e| ApiError::internal("tracking key", e))?;
-    let def = ready_definition(&state, &id, Tracking { base_url, key }).await?;
+    let (def, composer) = ready_definition(&state, &id, Tracking { base_url, key }).await?;
     let list = state.lists.of_job(&id).await.map_err(db_error)?;
     let first = match &list {
         Some(l) => state.lists.rows(l.id, -1, 1).await.map_err(db_error)?,
@@ -403,9 +403,7 @@ async fn send_test(
         .collect();
     // The first recipient's data can still make a merged address invalid: say so now,
     // rather than report a test as sent that the Mailer can only fail.
-    if let Ok(composer) = def.composer(&id)
-        && let Some(why) = rows.iter().find_map(|row| unwritable(&composer, row))
-    {
+    if let Some(why) = rows.iter().find_map(|row| unwritable(&composer, row)) {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             format!("the test message cannot be written with the first recipient's data: {why}"),
@@ -425,19 +423,20 @@ async fn send_test(
     }))
 }
 
-/// The definition, or a 422 listing its problems.
+/// The definition and its compiled message, or a 422 listing its problems.
 async fn ready_definition(
     state: &LuiState,
     id: &str,
     tracking: Tracking,
-) -> ApiResult<DistributeJob> {
-    match definition(state, id, tracking).await? {
-        Ok(def) => {
-            compile(id, &def).map_err(|problems| not_ready(id, &problems))?;
-            Ok(def)
-        }
-        Err(problems) => Err(not_ready(id, &problems)),
-    }
+) -> ApiResult<(DistributeJob, tutti_message::Composer)> {
+    let problems = match definition(state, id, tracking).await? {
+        Ok(def) => match def.composer(id) {
+            Ok(composer) => return Ok((def, composer)),
+            Err(problems) => problems.into_iter().map(Problem::from).collect(),
+        },
+        Err(problems) => problems,
+    };
+    Err(not_ready(id, &problems))
 }
 
 fn not_ready(id: &str, problems: &[Problem]) -> ApiError {
@@ -535,7 +534,7 @@ async fn go(
         .tracking_key(id)
         .await
         .map_err(|e| ApiError::internal("tracking key", e))?;
-    let mut def = ready_definition(state, id, Tracking { base_url, key }).await?;
+    let (mut def, _) = ready_definition(state, id, Tracking { base_url, key }).await?;
     def.not_before = at;
     let list = state
         .lists
