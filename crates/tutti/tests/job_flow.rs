@@ -169,15 +169,7 @@ async fn the_whole_job(database: &[(&str, &str)]) {
     let (status, _) = upload(&anna, &id, "?file_name=typo.csv", b"Email\nnobody\n").await;
     assert_eq!(status, 202);
     assert_eq!(imported(&anna, &id).await["state"], "failed");
-    let page = anna
-        .http
-        .get(format!("{}/jobs/{id}", anna.base.trim_end_matches("/api")))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = anna.page(&format!("/jobs/{id}")).await;
     assert!(
         page.contains("<strong>spring.csv</strong>, 4 accepted")
             && page.contains("Go back to them"),
@@ -306,15 +298,7 @@ async fn the_whole_job(database: &[(&str, &str)]) {
     );
     // In use by the job and the template: the library page's button says so; the API
     // refuses, naming them, unless forced.
-    let library = anna
-        .http
-        .get(format!("{}/library", anna.base.trim_end_matches("/api")))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let library = anna.page("/library").await;
     assert!(
         library.contains("Delete the drop-in footer? It is used by job ")
             && library.contains("template Spring, which will no longer check"),
@@ -892,18 +876,7 @@ async fn the_whole_job(database: &[(&str, &str)]) {
     .await;
     assert_eq!(status, 202);
     assert_eq!(imported(&anna, upper).await["accepted"], 2);
-    let page = anna
-        .http
-        .get(format!(
-            "{}/jobs/{upper}",
-            anna.base.trim_end_matches("/api")
-        ))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = anna.page(&format!("/jobs/{upper}")).await;
     assert!(
         page.contains("1 of these addresses is on the suppression list"),
         "{page}"

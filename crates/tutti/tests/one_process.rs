@@ -7,6 +7,15 @@ use serde_json::json;
 use support::*;
 use tutti_core::Component;
 
+/// An OpenAPI document, which anyone may read.
+async fn openapi(server: &Server, path: &str) -> serde_json::Value {
+    let r = reqwest::get(server.url(path))
+        .await
+        .expect("the component answers");
+    assert_eq!(r.status(), 200, "{path}");
+    r.json().await.expect("an OpenAPI document is JSON")
+}
+
 #[tokio::test]
 async fn serve_initialises_an_empty_root_and_runs_all_four_components() {
     let dir = tempfile::tempdir().unwrap();
@@ -111,9 +120,7 @@ async fn serve_initialises_an_empty_root_and_runs_all_four_components() {
             ][..],
         ),
     ] {
-        let r = http.get(server.url(doc)).send().await.unwrap();
-        assert_eq!(r.status(), 200, "{doc}");
-        let doc_json: serde_json::Value = r.json().await.unwrap();
+        let doc_json = openapi(&server, doc).await;
         let listed: Vec<&String> = doc_json["paths"].as_object().unwrap().keys().collect();
         assert_eq!(listed.len(), paths.len(), "{doc}: {listed:?}");
         for path in paths {
@@ -129,14 +136,7 @@ async fn serve_initialises_an_empty_root_and_runs_all_four_components() {
         ("/hub/api/openapi.json", "tutti_hub_session"),
         ("/lui/api/openapi.json", "tutti_lui_session"),
     ] {
-        let d: serde_json::Value = http
-            .get(server.url(doc))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let d = openapi(&server, doc).await;
         let schemes = &d["components"]["securitySchemes"];
         assert_eq!(schemes["session"]["in"], "cookie", "{doc}");
         assert_eq!(schemes["session"]["name"], cookie, "{doc}");
@@ -156,14 +156,7 @@ async fn serve_initialises_an_empty_root_and_runs_all_four_components() {
             }
         }
     }
-    let hub_doc: serde_json::Value = http
-        .get(server.url("/hub/api/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let hub_doc = openapi(&server, "/hub/api/openapi.json").await;
     assert_eq!(
         hub_doc["paths"]["/registry/login"]["post"]["security"],
         json!([{"cluster_secret": []}])

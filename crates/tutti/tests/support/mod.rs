@@ -381,6 +381,20 @@ impl HubApi {
         (status, r.json().await.unwrap_or_default())
     }
 
+    /// A page of the same component (`path` after its prefix, e.g. `/jobs/X`), as this
+    /// session's browser would get it.
+    pub async fn page(&self, path: &str) -> String {
+        let prefix = self.base.trim_end_matches("/api");
+        let r = self
+            .http
+            .get(format!("{prefix}{path}"))
+            .send()
+            .await
+            .expect("the component answers");
+        assert_eq!(r.status().as_u16(), 200, "{path}");
+        r.text().await.expect("a page")
+    }
+
     pub async fn get(&self, path: &str) -> (u16, serde_json::Value) {
         self.send(reqwest::Method::GET, path, None).await
     }
