@@ -13,6 +13,7 @@ pub mod config;
 pub mod distribute;
 pub mod fast_route;
 pub mod hostport;
+pub mod hot_http;
 pub mod http_error;
 pub mod logging;
 pub mod metrics;

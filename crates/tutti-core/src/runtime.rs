@@ -62,6 +62,8 @@ pub struct Started {
     pub tasks: Vec<JoinHandle<()>>,
     /// Paths answered ahead of the router (the Tracker's open and click URLs).
     pub fast: Vec<crate::fast_route::FastRoute>,
+    /// The same paths, served by their own event loops on the plain-HTTP listener.
+    pub hot: Option<crate::hot_http::Starter>,
 }
 
 /// The routes every component has — `GET /health` (open) and `GET /api/ping`
@@ -190,6 +192,7 @@ pub fn start_hub_client(
         router,
         tasks: vec![announcer],
         fast: Vec::new(),
+        hot: None,
     }
 }
 

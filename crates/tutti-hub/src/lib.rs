@@ -136,6 +136,7 @@ pub async fn start(ctx: ComponentContext, config: HubConfig) -> anyhow::Result<S
         router,
         tasks: backups::schedule(state, &config).into_iter().collect(),
         fast: Vec::new(),
+        hot: None,
     })
 }
 

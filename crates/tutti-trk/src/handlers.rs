@@ -6,17 +6,19 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Json;
+use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{Html, IntoResponse, Response};
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use serde::Deserialize;
 use tutti_core::Component;
 use tutti_core::api::{ErrorBody, EventKind, EventPage, JobRegistration, TrackingType};
 use tutti_core::fast_route::FastRoute;
+use tutti_core::hot_http::{Durable, HotPaths, HotRequest, Reply};
 use tutti_core::http_error::ApiError;
-use tutti_core::metrics::{Counter, Metrics};
+use tutti_core::metrics::{Counter, Metrics, RouteMeter};
 use tutti_core::runtime::component_span;
 use tutti_core::token::{Token, TokenKind, parse};
 
@@ -36,27 +38,87 @@ const NOT_FOUND_PAGE: &str = "<!doctype html><html lang=\"en\"><head><meta chars
 <body style=\"font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem\">\
 <h1>This link is not valid</h1><p>The address may have been cut off or changed. Please use the link in the message again, or copy it whole.</p></body></html>";
 
-/// The answer to every token that is forged, broken or unknown: a small page, never a
-/// redirect.
+/// What an open or click URL answers.
+pub(crate) enum Page {
+    Redirect(HeaderValue),
+    Pixel,
+    /// The answer to every token that is forged, broken or unknown: a small page, never a
+    /// redirect.
+    NotFound,
+}
+
+impl Page {
+    fn status(&self) -> StatusCode {
+        match self {
+            Page::Redirect(_) => StatusCode::FOUND,
+            Page::Pixel => StatusCode::OK,
+            Page::NotFound => StatusCode::NOT_FOUND,
+        }
+    }
+
+    fn headers(&self) -> Vec<(HeaderName, &[u8])> {
+        match self {
+            Page::Redirect(location) => vec![
+                (header::LOCATION, location.as_bytes()),
+                (header::CACHE_CONTROL, b"no-store"),
+            ],
+            Page::Pixel => vec![
+                (header::CONTENT_TYPE, b"image/gif"),
+                (
+                    header::CACHE_CONTROL,
+                    b"no-store, no-cache, must-revalidate, max-age=0",
+                ),
+                (header::PRAGMA, b"no-cache"),
+                (header::EXPIRES, b"0"),
+            ],
+            Page::NotFound => vec![
+                (header::CONTENT_TYPE, b"text/html; charset=utf-8"),
+                (header::CACHE_CONTROL, b"no-store"),
+            ],
+        }
+    }
+
+    fn body(&self) -> &'static [u8] {
+        match self {
+            Page::Redirect(_) => b"",
+            Page::Pixel => &PIXEL,
+            Page::NotFound => NOT_FOUND_PAGE.as_bytes(),
+        }
+    }
+
+    fn response(&self) -> Response {
+        let mut response = Response::new(Body::from(self.body()));
+        *response.status_mut() = self.status();
+        for (name, value) in self.headers() {
+            if let Ok(value) = HeaderValue::from_bytes(value) {
+                response.headers_mut().insert(name, value);
+            }
+        }
+        response
+    }
+
+    /// Fills in the head of an event loop's answer.
+    fn reply(&self, reply: &mut Reply) {
+        reply.status = self.status();
+        for (name, value) in self.headers() {
+            reply.header(name.as_str(), value);
+        }
+        reply.body(self.body());
+    }
+}
+
 fn not_found() -> Response {
-    (
-        StatusCode::NOT_FOUND,
-        [(header::CACHE_CONTROL, "no-store")],
-        Html(NOT_FOUND_PAGE),
-    )
-        .into_response()
+    Page::NotFound.response()
 }
 
 /// The `ref` parameter, as it stands in the URL (tokens are base64url: nothing to decode).
-fn ref_param(uri: &Uri) -> Option<&str> {
-    uri.query()?
-        .split('&')
-        .find_map(|pair| pair.strip_prefix("ref="))
+fn ref_param(query: Option<&str>) -> Option<&str> {
+    query?.split('&').find_map(|pair| pair.strip_prefix("ref="))
 }
 
 /// The token and its job, if the token is genuine and of the expected kind.
-fn verified(state: &TrkState, uri: &Uri, kind: TokenKind) -> Option<(Token, Arc<Job>)> {
-    let unverified = parse(ref_param(uri)?).ok()?;
+fn verified(state: &TrkState, query: Option<&str>, kind: TokenKind) -> Option<(Token, Arc<Job>)> {
+    let unverified = parse(ref_param(query)?).ok()?;
     let job = state.jobs.get(&unverified.token.job)?;
     let token = unverified.verify(&job.key).ok()?;
     (token.kind == kind).then_some((token, job))
@@ -94,23 +156,66 @@ impl Recorded {
     }
 }
 
-/// Records an event and waits until it is durable. A failure to write is logged loudly;
-/// the person still gets their page or redirect. An unsubscribe is always a person's act:
-/// it gets no machine flags.
-async fn record(
-    state: &TrkState,
+/// What a batch holds, to count once it is written or to report if it is not.
+struct Tally {
+    kinds: Vec<(EventKind, u64)>,
+    /// The first event's kind and job.
+    first: Option<(EventKind, String)>,
+}
+
+impl Tally {
+    fn of(events: &[NewEvent]) -> Tally {
+        let mut kinds: Vec<(EventKind, u64)> = Vec::new();
+        for event in events {
+            match kinds.iter_mut().find(|(k, _)| *k == event.kind) {
+                Some((_, n)) => *n += 1,
+                None => kinds.push((event.kind, 1)),
+            }
+        }
+        Tally {
+            kinds,
+            first: events.first().map(|e| (e.kind, e.job.clone())),
+        }
+    }
+
+    fn written(&self, recorded: &Recorded) {
+        for (kind, n) in &self.kinds {
+            recorded.of(*kind).inc_by(*n);
+        }
+    }
+
+    /// A failure to write is logged loudly; the person still gets their page or redirect.
+    fn not_written(&self, e: &str) {
+        let _span = component_span(Component::Trk).entered();
+        let n: u64 = self.kinds.iter().map(|(_, n)| n).sum();
+        let Some((kind, job)) = &self.first else {
+            return;
+        };
+        if n == 1 {
+            tracing::error!("a {kind:?} event of job {job} was not recorded: {e}");
+        } else {
+            tracing::error!(
+                "{n} tracking events were not recorded, the first a {kind:?} event of job {job}: {e}"
+            );
+        }
+    }
+}
+
+/// The event a request makes. An unsubscribe is always a person's act: it gets no
+/// machine flags.
+fn new_event(
     job: &Job,
     token: &Token,
     kind: EventKind,
-    method: &Method,
-    headers: &HeaderMap,
-) {
-    let (agent, ua_flags) = classify(user_agent(headers));
+    head: bool,
+    user_agent: Option<&str>,
+) -> NewEvent {
+    let (agent, ua_flags) = classify(user_agent);
     let now = Utc::now();
     let flags = if kind == EventKind::Unsubscribe {
         0
     } else {
-        machine_flags(method, token, kind, now) | ua_flags
+        machine_flags(head, token, kind, now) | ua_flags
     };
     // Blind tracking keeps counts only: no recipient key, and the time only to the minute,
     // so that an event cannot be matched to one recipient by when their message went out.
@@ -121,7 +226,7 @@ async fn record(
         ),
         _ => (Some(token.recipient), now),
     };
-    let event = NewEvent {
+    NewEvent {
         job: token.job.clone(),
         kind,
         link: (kind == EventKind::Click).then_some(token.link),
@@ -130,23 +235,21 @@ async fn record(
         agent,
         flags,
         origin: None,
-    };
-    let recorded = state.events.record(event).await;
-    if recorded.is_ok() {
-        state.recorded.of(kind).inc();
-    }
-    if let Err(e) = recorded {
-        let _span = component_span(Component::Trk).entered();
-        tracing::error!(
-            "a {kind:?} event of job {} was not recorded: {e}",
-            token.job
-        );
     }
 }
 
-fn machine_flags(method: &Method, token: &Token, kind: EventKind, now: DateTime<Utc>) -> u32 {
+/// Records an event and waits until it is durable.
+async fn record(state: &TrkState, event: NewEvent) {
+    let tally = Tally::of(std::slice::from_ref(&event));
+    match state.events.record(event).await {
+        Ok(_) => tally.written(&state.recorded),
+        Err(e) => tally.not_written(&e),
+    }
+}
+
+fn machine_flags(head: bool, token: &Token, kind: EventKind, now: DateTime<Utc>) -> u32 {
     let mut flags = 0;
-    if method == Method::HEAD {
+    if head {
         flags |= HEAD;
     }
     let now = u64::try_from(now.timestamp()).unwrap_or(0);
@@ -159,50 +262,143 @@ fn machine_flags(method: &Method, token: &Token, kind: EventKind, now: DateTime<
     flags
 }
 
-/// The two URLs every message carries.
+/// The two URLs every message carries, in the order of [`HOT_PATHS`].
 #[derive(Clone, Copy)]
 enum Hot {
     Click,
     Open,
 }
 
+const HOT_PATHS: [&str; 2] = ["/trk/click", "/trk/open"];
+const HOT: [Hot; 2] = [Hot::Click, Hot::Open];
+
+/// What an open or click URL answers, and the event to make durable before it does.
+fn answer(
+    state: &TrkState,
+    hot: Hot,
+    query: Option<&str>,
+    head: bool,
+    user_agent: Option<&str>,
+) -> (Page, Option<NewEvent>) {
+    match hot {
+        Hot::Click => click(state, query, head, user_agent),
+        Hot::Open => open(state, query, head, user_agent),
+    }
+    .unwrap_or((Page::NotFound, None))
+}
+
 /// The open and click URLs, answered ahead of the router (they are the hot path: see
-/// `tutti_core::fast_route`). They log in the component's span only when something goes
-/// wrong.
+/// `tutti_core::fast_route`); what HTTPS and the requests the event loops hand over use.
+/// They log in the component's span only when something goes wrong.
 pub fn fast_routes(state: &Arc<TrkState>, metrics: &Metrics) -> Vec<FastRoute> {
-    let route = |path: &'static str, route: &str, hot: Hot| {
-        let shared = Arc::new((state.clone(), metrics.route_meter(route)));
-        FastRoute::new(path, move |request: Parts| {
-            let shared = shared.clone();
-            async move {
-                let (state, meter) = &*shared;
-                let started = Instant::now();
-                let response = match hot {
-                    Hot::Click => click(state, &request).await,
-                    Hot::Open => open(state, &request).await,
-                };
-                meter.observe(&request.method, response.status(), started);
-                response
-            }
+    HOT_PATHS
+        .iter()
+        .zip(HOT)
+        .map(|(&path, hot)| {
+            let shared = Arc::new((state.clone(), metrics.route_meter(route_name(path))));
+            FastRoute::new(path, move |request: Parts| {
+                let shared = shared.clone();
+                async move {
+                    let (state, meter) = &*shared;
+                    let started = Instant::now();
+                    let (page, event) = answer(
+                        state,
+                        hot,
+                        request.uri.query(),
+                        request.method == Method::HEAD,
+                        user_agent(&request.headers),
+                    );
+                    if let Some(event) = event {
+                        record(state, event).await;
+                    }
+                    let response = page.response();
+                    meter.observe(&request.method, response.status(), started);
+                    response
+                }
+            })
         })
-    };
-    vec![
-        route("/trk/click", "/click", Hot::Click),
-        route("/trk/open", "/open", Hot::Open),
-    ]
+        .collect()
+}
+
+/// A hot path as the metrics name it (below the component's prefix).
+fn route_name(path: &'static str) -> &'static str {
+    path.strip_prefix("/trk").unwrap_or(path)
+}
+
+/// The open and click URLs on the plain-HTTP listener, served by event loops that make
+/// the events of each pass durable together (see `tutti_core::hot_http`).
+pub struct HotUrls {
+    state: Arc<TrkState>,
+    meters: Vec<RouteMeter>,
+}
+
+impl HotUrls {
+    pub fn new(state: &Arc<TrkState>, metrics: &Metrics) -> HotUrls {
+        HotUrls {
+            state: state.clone(),
+            meters: HOT_PATHS
+                .iter()
+                .map(|p| metrics.route_meter(route_name(p)))
+                .collect(),
+        }
+    }
+}
+
+impl HotPaths for HotUrls {
+    type Batch = Vec<NewEvent>;
+
+    fn paths(&self) -> &[&'static str] {
+        &HOT_PATHS
+    }
+
+    fn answer(
+        &self,
+        request: &HotRequest<'_>,
+        reply: &mut Reply,
+        batch: &mut Vec<NewEvent>,
+    ) -> bool {
+        let hot = HOT.get(request.route).copied().unwrap_or(Hot::Open);
+        let (page, event) = answer(
+            &self.state,
+            hot,
+            request.query,
+            request.head,
+            request.user_agent,
+        );
+        page.reply(reply);
+        event.map(|e| batch.push(e)).is_some()
+    }
+
+    fn commit(&self, batch: Vec<NewEvent>, durable: Durable) {
+        let state = self.state.clone();
+        let tally = Tally::of(&batch);
+        self.state.events.record_many(batch, move |written| {
+            match written {
+                Ok(()) => tally.written(&state.recorded),
+                Err(e) => tally.not_written(&e),
+            }
+            drop(durable);
+        });
+    }
+
+    fn answered(&self, route: usize, head: bool, status: StatusCode, started: Instant) {
+        if let Some(meter) = self.meters.get(route) {
+            let method = if head { Method::HEAD } else { Method::GET };
+            meter.observe(&method, status, started);
+        }
+    }
 }
 
 /// `GET`/`HEAD /trk/click?ref=TOKEN`: 302 to the link's target.
-async fn click(state: &TrkState, request: &Parts) -> Response {
-    let Some((token, job)) = verified(state, &request.uri, TokenKind::Click) else {
-        return not_found();
-    };
-    let Ok(index) = usize::try_from(token.link) else {
-        return not_found();
-    };
-    let Some(link) = job.registration.links.get(index) else {
-        return not_found();
-    };
+fn click(
+    state: &TrkState,
+    query: Option<&str>,
+    head: bool,
+    user_agent: Option<&str>,
+) -> Option<(Page, Option<NewEvent>)> {
+    let (token, job) = verified(state, query, TokenKind::Click)?;
+    let index = usize::try_from(token.link).ok()?;
+    let link = job.registration.links.get(index)?;
     let location = if link.merged {
         token
             .target
@@ -211,60 +407,26 @@ async fn click(state: &TrkState, request: &Parts) -> Response {
             .and_then(|t| HeaderValue::from_str(&t).ok())
     } else {
         job.locations.get(index).cloned().flatten()
-    };
-    let Some(location) = location else {
-        return not_found();
-    };
-    if link.tracked {
-        record(
-            state,
-            &job,
-            &token,
-            EventKind::Click,
-            &request.method,
-            &request.headers,
-        )
-        .await;
-    }
-    (
-        StatusCode::FOUND,
-        [
-            (header::LOCATION, location),
-            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-        ],
-    )
-        .into_response()
+    }?;
+    let event = link
+        .tracked
+        .then(|| new_event(&job, &token, EventKind::Click, head, user_agent));
+    Some((Page::Redirect(location), event))
 }
 
 /// `GET`/`HEAD /trk/open?ref=TOKEN`: a 1×1 GIF that no cache keeps.
-async fn open(state: &TrkState, request: &Parts) -> Response {
-    let Some((token, job)) = verified(state, &request.uri, TokenKind::Open) else {
-        return not_found();
-    };
-    if job.registration.opens {
-        record(
-            state,
-            &job,
-            &token,
-            EventKind::Open,
-            &request.method,
-            &request.headers,
-        )
-        .await;
-    }
-    (
-        [
-            (header::CONTENT_TYPE, "image/gif"),
-            (
-                header::CACHE_CONTROL,
-                "no-store, no-cache, must-revalidate, max-age=0",
-            ),
-            (header::PRAGMA, "no-cache"),
-            (header::EXPIRES, "0"),
-        ],
-        PIXEL,
-    )
-        .into_response()
+fn open(
+    state: &TrkState,
+    query: Option<&str>,
+    head: bool,
+    user_agent: Option<&str>,
+) -> Option<(Page, Option<NewEvent>)> {
+    let (token, job) = verified(state, query, TokenKind::Open)?;
+    let event = job
+        .registration
+        .opens
+        .then(|| new_event(&job, &token, EventKind::Open, head, user_agent));
+    Some((Page::Pixel, event))
 }
 
 fn page(title: &str, body: &str) -> Html<String> {
@@ -278,7 +440,7 @@ fn page(title: &str, body: &str) -> Html<String> {
 /// `GET /trk/unsubscribe?ref=TOKEN`: asks for confirmation. A GET never unsubscribes:
 /// scanners and prefetchers follow links.
 pub async fn unsubscribe_page(State(state): State<Arc<TrkState>>, uri: Uri) -> Response {
-    if verified(&state, &uri, TokenKind::Unsubscribe).is_none() {
+    if verified(&state, uri.query(), TokenKind::Unsubscribe).is_none() {
         return not_found();
     }
     let form = "<p>Do you want to stop receiving these messages?</p>\
@@ -297,18 +459,17 @@ pub async fn unsubscribe(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    let Some((token, job)) = verified(&state, &uri, TokenKind::Unsubscribe) else {
+    let Some((token, job)) = verified(&state, uri.query(), TokenKind::Unsubscribe) else {
         return not_found();
     };
-    record(
-        &state,
+    let event = new_event(
         &job,
         &token,
         EventKind::Unsubscribe,
-        &Method::POST,
-        &headers,
-    )
-    .await;
+        false,
+        user_agent(&headers),
+    );
+    record(&state, event).await;
     (
         [(header::CACHE_CONTROL, "no-store")],
         page(

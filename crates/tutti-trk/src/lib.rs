@@ -81,6 +81,9 @@ pub async fn start(ctx: ComponentContext, config: TrkConfig) -> anyhow::Result<S
         api,
     );
     started.fast = handlers::fast_routes(&state, &ctx.metrics);
+    started.hot = Some(tutti_core::hot_http::starter(Arc::new(
+        handlers::HotUrls::new(&state, &ctx.metrics),
+    )));
     if let Some(successor) = config.hand_over_to.clone() {
         started.tasks.push(handover::spawn(
             &ctx,

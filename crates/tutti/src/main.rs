@@ -12,6 +12,7 @@ mod address_keys;
 mod backup_cmd;
 mod check;
 mod cli;
+mod hand_off;
 mod hub_cmd;
 mod init_cmd;
 mod listen;

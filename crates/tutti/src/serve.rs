@@ -116,6 +116,7 @@ async fn serve(
     let mut app = Router::new();
     let mut tasks: Vec<JoinHandle<()>> = Vec::new();
     let mut fast = Vec::new();
+    let mut hot = None;
     for &component in &server.components {
         let instance_id = tutti_core::root::instance_id(&root, component)
             .with_context(|| format!("cannot read the instance id of the {}", component.title()))?;
@@ -161,6 +162,7 @@ async fn serve(
         );
         tasks.extend(started.tasks);
         fast.extend(started.fast);
+        hot = hot.or(started.hot);
     }
     let prefixes: Vec<&'static str> = server.components.iter().map(|c| c.prefix()).collect();
     let app = app
@@ -180,6 +182,7 @@ async fn serve(
         .layer(axum::middleware::from_fn(tutti_core::browser_headers::add));
 
     let handle: Handle<SocketAddr> = Handle::new();
+    let grace = server.shutdown_grace;
     let mut servers = Vec::new();
     let http_addr = http.local_addr()?;
     let http_app = match &server.ssl {
@@ -206,11 +209,26 @@ async fn serve(
         }
         _ => app.clone(),
     };
-    servers.push(tokio::spawn(
-        axum_server::from_tcp(http)?
-            .handle(handle.clone())
-            .serve(make_service(WithFastRoutes::new(fast.clone(), http_app))),
-    ));
+    // With the Tracker here, its event loops take the plain-HTTP listener and hand hyper
+    // every connection that is not for an open or click URL.
+    let (stop_handed, handed_stopping) = Shutdown::new();
+    let mut hot_server = None;
+    match hot {
+        Some(start) => {
+            let (hand_off, handed) = tokio::sync::mpsc::unbounded_channel();
+            hot_server = Some(start(http, hand_off).context("cannot start the HTTP event loops")?);
+            let app = make_service(WithFastRoutes::new(fast.clone(), http_app));
+            servers.push(tokio::spawn(async move {
+                crate::hand_off::serve(handed, app, handed_stopping, grace).await;
+                Ok(())
+            }));
+        }
+        None => servers.push(tokio::spawn(
+            axum_server::from_tcp(http)?
+                .handle(handle.clone())
+                .serve(make_service(WithFastRoutes::new(fast.clone(), http_app))),
+        )),
+    }
     let mut tls = None;
     if let (Some(listener), Some(ssl)) = (https, &server.ssl) {
         let config = RustlsConfig::from_pem_file(&ssl.certificate, &ssl.private_key)
@@ -248,6 +266,11 @@ async fn serve(
         server.shutdown_grace.as_secs()
     );
     handle.graceful_shutdown(Some(server.shutdown_grace));
+    if let Some(hot) = hot_server {
+        // Answers the requests already read, once their events are durable.
+        tokio::task::spawn_blocking(move || hot.stop()).await?;
+    }
+    let _ = stop_handed.send(true);
     for s in servers {
         s.await??;
     }
@@ -265,9 +288,10 @@ async fn serve(
 }
 
 /// What a listener serves: the fast routes, then the router, with the caller's address.
-fn make_service(
-    app: WithFastRoutes,
-) -> axum::extract::connect_info::IntoMakeServiceWithConnectInfo<WithFastRoutes, SocketAddr> {
+pub type App =
+    axum::extract::connect_info::IntoMakeServiceWithConnectInfo<WithFastRoutes, SocketAddr>;
+
+fn make_service(app: WithFastRoutes) -> App {
     ServiceExt::<axum::http::Request<hyper::body::Incoming>>::into_make_service_with_connect_info(
         app,
     )

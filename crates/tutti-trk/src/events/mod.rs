@@ -21,7 +21,7 @@ mod segments;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -37,7 +37,8 @@ use segments::{Segment, scan, segment_path, sync_dir};
 
 /// Most events one write takes.
 pub const MAX_BATCH: usize = 4096;
-/// How many events may wait for the writer before requests wait to hand theirs over.
+/// How many hand-overs (one event, or the events of one pass of an event loop) may wait
+/// for the writer before the next waits to hand its over.
 const QUEUE: usize = 65_536;
 /// Most events one feed page returns.
 pub const MAX_PAGE: u32 = 10_000;
@@ -74,9 +75,41 @@ pub struct NewEvent {
     pub origin: Option<u64>,
 }
 
-struct Pending {
-    event: NewEvent,
-    durable: oneshot::Sender<Result<i64, String>>,
+/// What the writer is handed: one event whose sender waits for its cursor, or the events
+/// of one pass of the hot path's event loop, which is told once they are all durable.
+enum Pending {
+    One {
+        event: NewEvent,
+        durable: oneshot::Sender<Result<i64, String>>,
+    },
+    Many {
+        events: Vec<NewEvent>,
+        durable: Box<dyn FnOnce(Result<(), String>) + Send>,
+    },
+}
+
+impl Pending {
+    fn events(&self) -> &[NewEvent] {
+        match self {
+            Pending::One { event, .. } => std::slice::from_ref(event),
+            Pending::Many { events, .. } => events,
+        }
+    }
+
+    /// Tells the waiting side how its events fared; `seqs` holds a cursor for each.
+    fn tell(self, outcome: &Result<&[i64], String>) {
+        match (self, outcome) {
+            (Pending::One { durable, .. }, Ok(seqs)) => {
+                let _ = durable.send(Ok(seqs.first().copied().unwrap_or(0)));
+            }
+            (Pending::One { durable, .. }, Err(e)) => {
+                let _ = durable.send(Err(e.clone()));
+            }
+            (Pending::Many { durable, .. }, outcome) => {
+                durable(outcome.as_ref().map(|_| ()).map_err(Clone::clone));
+            }
+        }
+    }
 }
 
 /// What the writer and the readers share.
@@ -88,6 +121,8 @@ struct Shared {
     fetched: AtomicI64,
     /// The highest origin of the events handed over to this log.
     received: AtomicU64,
+    /// Events handed to the writer and not yet durable.
+    queued: AtomicUsize,
 }
 
 impl Shared {
@@ -188,7 +223,10 @@ impl Writer {
     }
 
     /// Appends the batch durably; the cursor of each event, in order.
-    fn append(&mut self, batch: &[Pending]) -> io::Result<Vec<i64>> {
+    fn append<'a>(
+        &mut self,
+        batch: impl Iterator<Item = &'a NewEvent> + Clone,
+    ) -> io::Result<Vec<i64>> {
         let now = now_ms();
         if let Some(at) = self.restart_at {
             self.rotate(at)?;
@@ -203,11 +241,12 @@ impl Writer {
         }
         let len = self.file.len();
         self.buf.clear();
-        let mut seqs = Vec::with_capacity(batch.len());
+        let mut seqs = Vec::new();
         let mut newest = i64::MIN;
         let mut received = self.shared.received.load(Ordering::Acquire);
-        for p in batch {
-            if let Some(origin) = p.event.origin {
+        let first_at = batch.clone().next().map(|e| e.at.timestamp_millis());
+        for event in batch {
+            if let Some(origin) = event.origin {
                 if origin <= received {
                     // Handed over before: already in the log.
                     seqs.push(0);
@@ -215,9 +254,9 @@ impl Writer {
                 }
                 received = origin;
             }
-            record::encode(&p.event, &mut self.buf);
+            record::encode(event, &mut self.buf);
             seqs.push(cursor(self.base + len + self.buf.len() as u64));
-            newest = newest.max(p.event.at.timestamp_millis());
+            newest = newest.max(event.at.timestamp_millis());
         }
         if self.buf.is_empty() {
             return Ok(seqs);
@@ -228,7 +267,7 @@ impl Writer {
         }
         self.shared.received.store(received, Ordering::Release);
         if self.first_ms == i64::MIN {
-            self.first_ms = batch.first().map_or(now, |p| p.event.at.timestamp_millis());
+            self.first_ms = first_at.unwrap_or(now);
         }
         if let Some(s) = self.shared.segments().last_mut() {
             s.len = self.file.len();
@@ -273,27 +312,37 @@ fn new_segment(shared: &Shared, base: u64) -> io::Result<SegmentFile> {
 }
 
 fn run_writer(mut writer: Writer, mut queue: mpsc::Receiver<Pending>) {
+    let shared = writer.shared.clone();
     while let Some(first) = queue.blocking_recv() {
+        let mut events = first.events().len();
         let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
+        while events < MAX_BATCH {
             match queue.try_recv() {
-                Ok(p) => batch.push(p),
+                Ok(p) => {
+                    events += p.events().len();
+                    batch.push(p);
+                }
                 Err(_) => break,
             }
         }
-        match writer.append(&batch) {
+        match writer.append(batch.iter().flat_map(Pending::events)) {
             Ok(seqs) => {
-                for (p, seq) in batch.into_iter().zip(seqs) {
-                    let _ = p.durable.send(Ok(seq));
+                let mut at = 0;
+                for p in batch {
+                    let n = p.events().len();
+                    p.tell(&Ok(&seqs[at..at + n]));
+                    at += n;
                 }
             }
             Err(e) => {
-                tracing::error!("cannot write {} tracking events: {e}", batch.len());
+                tracing::error!("cannot write {events} tracking events: {e}");
+                let e = Err(e.to_string());
                 for p in batch {
-                    let _ = p.durable.send(Err(e.to_string()));
+                    p.tell(&e);
                 }
             }
         }
+        shared.queued.fetch_sub(events, Ordering::Relaxed);
     }
 }
 
@@ -417,6 +466,7 @@ impl EventLog {
             segments: Mutex::new(found),
             fetched: AtomicI64::new(fetched),
             received: AtomicU64::new(received),
+            queued: AtomicUsize::new(0),
         });
         let writer = Writer::open(shared.clone(), limits).map_err(context)?;
         tracing::info!(
@@ -438,18 +488,45 @@ impl EventLog {
 
     /// How many events wait for the writer.
     pub fn queued(&self) -> usize {
-        QUEUE - self.queue.capacity()
+        self.shared.queued.load(Ordering::Relaxed)
+    }
+
+    /// Hands `pending` to the writer, counting its events as queued.
+    async fn enqueue(&self, pending: Pending) -> Result<(), String> {
+        let n = pending.events().len();
+        self.shared.queued.fetch_add(n, Ordering::Relaxed);
+        self.queue.send(pending).await.map_err(|_| {
+            self.shared.queued.fetch_sub(n, Ordering::Relaxed);
+            "the event writer has stopped".to_string()
+        })
     }
 
     /// Records an event; returns once it is on disk, with its cursor.
     pub async fn record(&self, event: NewEvent) -> Result<i64, String> {
         let (durable, done) = oneshot::channel();
-        self.queue
-            .send(Pending { event, durable })
-            .await
-            .map_err(|_| "the event writer has stopped".to_string())?;
+        self.enqueue(Pending::One { event, durable }).await?;
         done.await
             .map_err(|_| "the event writer has stopped".to_string())?
+    }
+
+    /// Records the events of one pass of an event loop (a plain thread, not a task: it
+    /// waits here while the writer's queue is full). `durable` is called once they are
+    /// all on disk, or with the reason they are not.
+    pub fn record_many(
+        &self,
+        events: Vec<NewEvent>,
+        durable: impl FnOnce(Result<(), String>) + Send + 'static,
+    ) {
+        let n = events.len();
+        let pending = Pending::Many {
+            events,
+            durable: Box::new(durable),
+        };
+        self.shared.queued.fetch_add(n, Ordering::Relaxed);
+        if let Err(mpsc::error::SendError(pending)) = self.queue.blocking_send(pending) {
+            self.shared.queued.fetch_sub(n, Ordering::Relaxed);
+            pending.tell(&Err("the event writer has stopped".to_string()));
+        }
     }
 
     /// Appends events another Tracker hands over (each with its origin, in order), skipping
@@ -458,10 +535,7 @@ impl EventLog {
         let mut waiting = Vec::with_capacity(events.len());
         for event in events {
             let (durable, done) = oneshot::channel();
-            self.queue
-                .send(Pending { event, durable })
-                .await
-                .map_err(|_| "the event writer has stopped".to_string())?;
+            self.enqueue(Pending::One { event, durable }).await?;
             waiting.push(done);
         }
         for done in waiting {

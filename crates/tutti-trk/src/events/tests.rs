@@ -292,6 +292,7 @@ fn a_segment_file_a_failed_rotation_left_empty_is_taken_over_and_one_with_record
         segments: Mutex::new(Vec::new()),
         fetched: AtomicI64::new(0),
         received: AtomicU64::new(0),
+        queued: AtomicUsize::new(0),
     };
     File::create_new(segment_path(dir.path(), 4096)).unwrap();
     let mut file = new_segment(&shared, 4096).unwrap();
@@ -304,4 +305,34 @@ fn a_segment_file_a_failed_rotation_left_empty_is_taken_over_and_one_with_record
     assert!(new_segment(&shared, 8192).is_err());
     assert_eq!(fs::read(&kept).unwrap(), b"someone's records");
     assert_eq!(shared.segments().len(), 1);
+}
+
+#[tokio::test]
+async fn the_events_of_a_pass_are_written_in_order_and_then_reported_durable() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = EventLog::open_with(dir.path(), small()).await.unwrap();
+    log.record(event(0, old())).await.unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let passes = log.clone();
+    // As an event loop does: from a plain thread, two passes one after the other.
+    std::thread::spawn(move || {
+        for pass in 0..2u64 {
+            let tx = tx.clone();
+            let events = (1..=3).map(|i| event(pass * 3 + i, old())).collect();
+            passes.record_many(events, move |written| {
+                tx.send((pass, written)).unwrap();
+            });
+        }
+    })
+    .join()
+    .unwrap();
+    assert_eq!(rx.recv().unwrap(), (0, Ok(())));
+    assert_eq!(rx.recv().unwrap(), (1, Ok(())));
+    assert_eq!(log.queued(), 0);
+    let recipients: Vec<u64> = all(&log, 0)
+        .await
+        .iter()
+        .filter_map(|e| e.recipient)
+        .collect();
+    assert_eq!(recipients, [0, 1, 2, 3, 4, 5, 6]);
 }
