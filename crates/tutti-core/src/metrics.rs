@@ -11,7 +11,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
@@ -236,7 +236,12 @@ pub struct RouteMeter {
 impl RouteMeter {
     /// Counts an answer and the time since `started`.
     pub fn observe(&self, method: &Method, status: StatusCode, started: Instant) {
-        self.route.latency.observe(started.elapsed().as_secs_f64());
+        self.observe_took(method, status, started.elapsed());
+    }
+
+    /// Counts an answer that took `took`.
+    pub fn observe_took(&self, method: &Method, status: StatusCode, took: Duration) {
+        self.route.latency.observe(took.as_secs_f64());
         self.metrics
             .0
             .answer(&self.route, method, status.as_u16())

@@ -3,7 +3,7 @@
 //! the event feed.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::body::Body;
@@ -201,21 +201,34 @@ impl Tally {
     }
 }
 
+/// A request for a tracking URL, as either server read it.
+struct Visit<'a> {
+    query: Option<&'a str>,
+    head: bool,
+    user_agent: Option<&'a str>,
+    at: DateTime<Utc>,
+}
+
+impl<'a> Visit<'a> {
+    fn of(request: &'a Parts) -> Visit<'a> {
+        Visit {
+            query: request.uri.query(),
+            head: request.method == Method::HEAD,
+            user_agent: user_agent(&request.headers),
+            at: Utc::now(),
+        }
+    }
+}
+
 /// The event a request makes. An unsubscribe is always a person's act: it gets no
 /// machine flags.
-fn new_event(
-    job: &Job,
-    token: &Token,
-    kind: EventKind,
-    head: bool,
-    user_agent: Option<&str>,
-) -> NewEvent {
-    let (agent, ua_flags) = classify(user_agent);
-    let now = Utc::now();
+fn new_event(job: &Job, token: &Token, kind: EventKind, visit: &Visit<'_>) -> NewEvent {
+    let (agent, ua_flags) = classify(visit.user_agent);
+    let now = visit.at;
     let flags = if kind == EventKind::Unsubscribe {
         0
     } else {
-        machine_flags(head, token, kind, now) | ua_flags
+        machine_flags(visit.head, token, kind, now) | ua_flags
     };
     // Blind tracking keeps counts only: no recipient key, and the time only to the minute,
     // so that an event cannot be matched to one recipient by when their message went out.
@@ -273,16 +286,10 @@ const HOT_PATHS: [&str; 2] = ["/trk/click", "/trk/open"];
 const HOT: [Hot; 2] = [Hot::Click, Hot::Open];
 
 /// What an open or click URL answers, and the event to make durable before it does.
-fn answer(
-    state: &TrkState,
-    hot: Hot,
-    query: Option<&str>,
-    head: bool,
-    user_agent: Option<&str>,
-) -> (Page, Option<NewEvent>) {
+fn answer(state: &TrkState, hot: Hot, visit: &Visit<'_>) -> (Page, Option<NewEvent>) {
     match hot {
-        Hot::Click => click(state, query, head, user_agent),
-        Hot::Open => open(state, query, head, user_agent),
+        Hot::Click => click(state, visit),
+        Hot::Open => open(state, visit),
     }
     .unwrap_or((Page::NotFound, None))
 }
@@ -301,13 +308,7 @@ pub fn fast_routes(state: &Arc<TrkState>, metrics: &Metrics) -> Vec<FastRoute> {
                 async move {
                     let (state, meter) = &*shared;
                     let started = Instant::now();
-                    let (page, event) = answer(
-                        state,
-                        hot,
-                        request.uri.query(),
-                        request.method == Method::HEAD,
-                        user_agent(&request.headers),
-                    );
+                    let (page, event) = answer(state, hot, &Visit::of(&request));
                     if let Some(event) = event {
                         record(state, event).await;
                     }
@@ -358,13 +359,13 @@ impl HotPaths for HotUrls {
         batch: &mut Vec<NewEvent>,
     ) -> bool {
         let hot = HOT.get(request.route).copied().unwrap_or(Hot::Open);
-        let (page, event) = answer(
-            &self.state,
-            hot,
-            request.query,
-            request.head,
-            request.user_agent,
-        );
+        let visit = Visit {
+            query: request.query,
+            head: request.head,
+            user_agent: request.user_agent,
+            at: request.received.into(),
+        };
+        let (page, event) = answer(&self.state, hot, &visit);
         page.reply(reply);
         event.map(|e| batch.push(e)).is_some()
     }
@@ -381,22 +382,17 @@ impl HotPaths for HotUrls {
         });
     }
 
-    fn answered(&self, route: usize, head: bool, status: StatusCode, started: Instant) {
+    fn answered(&self, route: usize, head: bool, status: StatusCode, took: Duration) {
         if let Some(meter) = self.meters.get(route) {
             let method = if head { Method::HEAD } else { Method::GET };
-            meter.observe(&method, status, started);
+            meter.observe_took(&method, status, took);
         }
     }
 }
 
 /// `GET`/`HEAD /trk/click?ref=TOKEN`: 302 to the link's target.
-fn click(
-    state: &TrkState,
-    query: Option<&str>,
-    head: bool,
-    user_agent: Option<&str>,
-) -> Option<(Page, Option<NewEvent>)> {
-    let (token, job) = verified(state, query, TokenKind::Click)?;
+fn click(state: &TrkState, visit: &Visit<'_>) -> Option<(Page, Option<NewEvent>)> {
+    let (token, job) = verified(state, visit.query, TokenKind::Click)?;
     let index = usize::try_from(token.link).ok()?;
     let link = job.registration.links.get(index)?;
     let location = if link.merged {
@@ -410,22 +406,17 @@ fn click(
     }?;
     let event = link
         .tracked
-        .then(|| new_event(&job, &token, EventKind::Click, head, user_agent));
+        .then(|| new_event(&job, &token, EventKind::Click, visit));
     Some((Page::Redirect(location), event))
 }
 
 /// `GET`/`HEAD /trk/open?ref=TOKEN`: a 1×1 GIF that no cache keeps.
-fn open(
-    state: &TrkState,
-    query: Option<&str>,
-    head: bool,
-    user_agent: Option<&str>,
-) -> Option<(Page, Option<NewEvent>)> {
-    let (token, job) = verified(state, query, TokenKind::Open)?;
+fn open(state: &TrkState, visit: &Visit<'_>) -> Option<(Page, Option<NewEvent>)> {
+    let (token, job) = verified(state, visit.query, TokenKind::Open)?;
     let event = job
         .registration
         .opens
-        .then(|| new_event(&job, &token, EventKind::Open, head, user_agent));
+        .then(|| new_event(&job, &token, EventKind::Open, visit));
     Some((Page::Pixel, event))
 }
 
@@ -462,13 +453,13 @@ pub async fn unsubscribe(
     let Some((token, job)) = verified(&state, uri.query(), TokenKind::Unsubscribe) else {
         return not_found();
     };
-    let event = new_event(
-        &job,
-        &token,
-        EventKind::Unsubscribe,
-        false,
-        user_agent(&headers),
-    );
+    let visit = Visit {
+        query: uri.query(),
+        head: false,
+        user_agent: user_agent(&headers),
+        at: Utc::now(),
+    };
+    let event = new_event(&job, &token, EventKind::Unsubscribe, &visit);
     record(&state, event).await;
     (
         [(header::CACHE_CONTROL, "no-store")],

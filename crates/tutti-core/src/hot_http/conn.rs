@@ -4,7 +4,7 @@
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime};
 
 use axum::http::StatusCode;
 use mio::net::TcpStream;
@@ -34,6 +34,7 @@ struct Held {
     route: usize,
     head: bool,
     status: StatusCode,
+    /// The turn of the loop that read the request.
     started: Instant,
 }
 
@@ -47,6 +48,9 @@ pub(super) struct Pass<'a, H: HotPaths> {
     pub pass: u64,
     /// The `date` header's value.
     pub date: &'a [u8],
+    /// When this turn of the loop began (the clock is read once a turn, not per request).
+    pub now: Instant,
+    pub wall: SystemTime,
 }
 
 pub(super) struct Conn {
@@ -105,14 +109,19 @@ impl Conn {
     }
 
     /// Moves the answers of passes up to `durable` to the output.
-    pub fn release<H: HotPaths>(&mut self, durable: u64, paths: &H) {
+    pub fn release<H: HotPaths>(&mut self, durable: u64, paths: &H, now: Instant) {
         let mut end = 0;
         while let Some(mark) = self.marks.front() {
             if mark.pass > durable {
                 break;
             }
             end = mark.end;
-            paths.answered(mark.route, mark.head, mark.status, mark.started);
+            paths.answered(
+                mark.route,
+                mark.head,
+                mark.status,
+                now.saturating_duration_since(mark.started),
+            );
             self.marks.pop_front();
         }
         if end > 0 {
@@ -133,7 +142,7 @@ impl Conn {
                     Ok(0) => return Next::Close,
                     Ok(n) => {
                         self.written += n;
-                        self.last_active = Instant::now();
+                        self.last_active = pass.now;
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Next::Wait,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -151,14 +160,13 @@ impl Conn {
             } else if self.hand_off {
                 return Next::HandOff;
             }
-            match request::parse(&self.input, pass.paths.paths()) {
+            match request::parse(&self.input, pass.paths.paths(), pass.wall) {
                 Parsed::Hot {
                     request,
                     len,
                     close,
                     http10,
                 } => {
-                    let started = Instant::now();
                     pass.reply.clear();
                     let waits = pass.paths.answer(&request, pass.reply, pass.batch);
                     *pass.batch_waits |= waits;
@@ -180,14 +188,14 @@ impl Conn {
                             route: request.route,
                             head: request.head,
                             status: pass.reply.status,
-                            started,
+                            started: pass.now,
                         });
                     } else {
                         pass.paths.answered(
                             request.route,
                             request.head,
                             pass.reply.status,
-                            started,
+                            Duration::ZERO,
                         );
                     }
                     self.closing |= close;
@@ -203,7 +211,7 @@ impl Conn {
                         Ok(n) => {
                             self.input.extend_from_slice(&chunk[..n]);
                             self.readable = n == chunk.len();
-                            self.last_active = Instant::now();
+                            self.last_active = pass.now;
                         }
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                             self.readable = false;

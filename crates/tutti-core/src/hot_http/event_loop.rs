@@ -39,12 +39,11 @@ impl Date {
             second: u64::MAX,
             value: String::new(),
         };
-        date.refresh();
+        date.refresh(SystemTime::now());
         date
     }
 
-    fn refresh(&mut self) {
-        let now = SystemTime::now();
+    fn refresh(&mut self, now: SystemTime) {
         let second = now
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
@@ -76,6 +75,9 @@ pub(super) struct EventLoop<H: HotPaths> {
     date: Date,
     /// Accepting failed (out of file descriptors): try again on the next turn.
     accept_again: bool,
+    /// When this turn began.
+    now: Instant,
+    wall: SystemTime,
 }
 
 impl<H: HotPaths> EventLoop<H> {
@@ -110,6 +112,8 @@ impl<H: HotPaths> EventLoop<H> {
             reply: Reply::new(),
             date: Date::new(),
             accept_again: false,
+            now: Instant::now(),
+            wall: SystemTime::now(),
         })
     }
 
@@ -133,7 +137,9 @@ impl<H: HotPaths> EventLoop<H> {
                 tracing::error!("the HTTP event loop cannot wait for its connections: {e}");
                 return;
             }
-            self.date.refresh();
+            self.now = Instant::now();
+            self.wall = SystemTime::now();
+            self.date.refresh(self.wall);
             if self.accept_again {
                 self.accept();
             }
@@ -229,6 +235,8 @@ impl<H: HotPaths> EventLoop<H> {
             batch_waits: &mut self.batch_waits,
             pass: self.pass,
             date: self.date.value.as_bytes(),
+            now: self.now,
+            wall: self.wall,
         });
         if conn.waits_for() == Some(self.pass) && conn.listed != self.pass {
             conn.listed = self.pass;
@@ -275,7 +283,7 @@ impl<H: HotPaths> EventLoop<H> {
             };
             for i in conns {
                 if let Some(conn) = self.conns.get_mut(i).and_then(Option::as_mut) {
-                    conn.release(durable, &*self.paths);
+                    conn.release(durable, &*self.paths, self.now);
                     self.drive(i);
                 }
             }
@@ -301,10 +309,9 @@ impl<H: HotPaths> EventLoop<H> {
 
     /// Closes connections that have been quiet too long with nothing to answer.
     fn sweep(&mut self) {
-        let now = Instant::now();
         for i in 0..self.conns.len() {
             let stale = self.conns[i].as_ref().is_some_and(|c| {
-                let quiet = now.duration_since(c.last_active);
+                let quiet = self.now.saturating_duration_since(c.last_active);
                 c.idle() && (quiet >= IDLE || (c.unfinished_head() && quiet >= HEAD_TIMEOUT))
             });
             if stale {

@@ -23,7 +23,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::Duration;
 
 use axum::http::StatusCode;
 
@@ -45,8 +45,9 @@ pub trait HotPaths: Send + Sync + 'static {
     /// dropped (whether the batch was written or not: the component reports a failure).
     fn commit(&self, batch: Self::Batch, durable: Durable);
 
-    /// Counts an answer once it is written (request metrics).
-    fn answered(&self, route: usize, head: bool, status: StatusCode, started: Instant);
+    /// Counts an answer as it goes out, `took` after the loop read its request (request
+    /// metrics).
+    fn answered(&self, route: usize, head: bool, status: StatusCode, took: Duration);
 }
 
 /// The head of an answer, filled in by [`HotPaths::answer`]. The loop adds `content-length`,

@@ -1,5 +1,8 @@
 //! Reading a request head, and telling whether the loop answers it or hyper does.
 
+use std::mem::MaybeUninit;
+use std::time::SystemTime;
+
 /// A request for a hot path.
 #[derive(Debug, PartialEq, Eq)]
 pub struct HotRequest<'a> {
@@ -10,6 +13,8 @@ pub struct HotRequest<'a> {
     pub query: Option<&'a str>,
     /// The `User-Agent`, if it is printable ASCII (as `http::HeaderValue::to_str` reads it).
     pub user_agent: Option<&'a str>,
+    /// When the loop read it.
+    pub received: SystemTime,
 }
 
 /// What the start of a connection's unread bytes holds.
@@ -50,10 +55,15 @@ fn lists(value: &[u8], token: &str) -> bool {
         .any(|t| t.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
 }
 
-pub(super) fn parse<'a>(input: &'a [u8], paths: &[&'static str]) -> Parsed<'a> {
-    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut request = httparse::Request::new(&mut headers);
-    let len = match request.parse(input) {
+/// Reads the request at the start of `input`, received at `received`.
+pub(super) fn parse<'a>(
+    input: &'a [u8],
+    paths: &[&'static str],
+    received: SystemTime,
+) -> Parsed<'a> {
+    let mut headers = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+    let mut request = httparse::Request::new(&mut []);
+    let len = match request.parse_with_uninit_headers(input, &mut headers) {
         Ok(httparse::Status::Complete(len)) => len,
         Ok(httparse::Status::Partial) if input.len() <= MAX_HEAD => return Parsed::Partial,
         _ => return Parsed::Other,
@@ -108,6 +118,7 @@ pub(super) fn parse<'a>(input: &'a [u8], paths: &[&'static str]) -> Parsed<'a> {
             head,
             query,
             user_agent,
+            received,
         },
         len,
         close,
@@ -121,6 +132,10 @@ mod tests {
     use proptest::prelude::*;
 
     const PATHS: &[&str] = &["/trk/click", "/trk/open"];
+
+    fn parse<'a>(input: &'a [u8], paths: &[&'static str]) -> Parsed<'a> {
+        super::parse(input, paths, SystemTime::UNIX_EPOCH)
+    }
 
     fn hot(input: &[u8]) -> (HotRequest<'_>, usize, bool, bool) {
         match parse(input, PATHS) {
@@ -146,6 +161,7 @@ mod tests {
                 head: false,
                 query: Some("ref=abc"),
                 user_agent: Some("Mozilla/5.0"),
+                received: SystemTime::UNIX_EPOCH,
             }
         );
         assert_eq!(len, input.len() - 3, "the pipelined rest is not part of it");

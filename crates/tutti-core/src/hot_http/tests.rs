@@ -42,7 +42,7 @@ impl HotPaths for Paths {
             .push((batch, durable));
     }
 
-    fn answered(&self, route: usize, _: bool, status: StatusCode, _: Instant) {
+    fn answered(&self, route: usize, _: bool, status: StatusCode, _: Duration) {
         self.answered
             .lock()
             .expect("not poisoned")

@@ -325,7 +325,10 @@ fn run_writer(mut writer: Writer, mut queue: mpsc::Receiver<Pending>) {
                 Err(_) => break,
             }
         }
-        match writer.append(batch.iter().flat_map(Pending::events)) {
+        let written = writer.append(batch.iter().flat_map(Pending::events));
+        // Written or failed, they wait no more.
+        shared.queued.fetch_sub(events, Ordering::Relaxed);
+        match written {
             Ok(seqs) => {
                 let mut at = 0;
                 for p in batch {
@@ -342,7 +345,6 @@ fn run_writer(mut writer: Writer, mut queue: mpsc::Receiver<Pending>) {
                 }
             }
         }
-        shared.queued.fetch_sub(events, Ordering::Relaxed);
     }
 }
 
