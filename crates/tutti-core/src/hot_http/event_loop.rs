@@ -93,6 +93,7 @@ impl<H: HotPaths> EventLoop<H> {
         let signal = Arc::new(Signal {
             durable: AtomicU64::new(0),
             stop: AtomicBool::new(false),
+            waiting: AtomicBool::new(false),
             waker: Waker::new(poll.registry(), WAKER)?,
         });
         Ok(EventLoop {
@@ -126,12 +127,17 @@ impl<H: HotPaths> EventLoop<H> {
         let mut swept = Instant::now();
         let mut stop_by = None;
         loop {
-            let timeout = if self.accept_again {
+            self.signal.waiting.store(true, Ordering::SeqCst);
+            let timeout = if self.signal.durable.load(Ordering::SeqCst) > self.released {
+                Duration::ZERO
+            } else if self.accept_again {
                 Duration::from_millis(100)
             } else {
                 Duration::from_secs(1)
             };
-            if let Err(e) = self.poll.poll(&mut events, Some(timeout))
+            let polled = self.poll.poll(&mut events, Some(timeout));
+            self.signal.waiting.store(false, Ordering::SeqCst);
+            if let Err(e) = polled
                 && e.kind() != io::ErrorKind::Interrupted
             {
                 tracing::error!("the HTTP event loop cannot wait for its connections: {e}");

@@ -97,9 +97,13 @@ pub struct Durable {
 
 impl Drop for Durable {
     fn drop(&mut self) {
-        self.signal.durable.fetch_max(self.pass, Ordering::AcqRel);
-        // A loop that has stopped needs no wake-up.
-        let _ = self.signal.waker.wake();
+        self.signal.durable.fetch_max(self.pass, Ordering::SeqCst);
+        // A loop that is not waiting for events sees the pass at the end of its turn; one
+        // that is waiting checked `durable` just before (see `EventLoop::run`), so one of
+        // the two sees the other's store. A loop that has stopped needs no wake-up.
+        if self.signal.waiting.load(Ordering::SeqCst) {
+            let _ = self.signal.waker.wake();
+        }
     }
 }
 
@@ -107,6 +111,8 @@ impl Drop for Durable {
 struct Signal {
     durable: AtomicU64,
     stop: AtomicBool,
+    /// Whether the loop is (about to be) waiting for events.
+    waiting: AtomicBool,
     waker: mio::Waker,
 }
 
