@@ -554,3 +554,102 @@ async fn a_tracker_handed_over_keeps_its_links_working_and_loses_no_event() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// Sends `request` on a new connection and reads until the server closes it.
+async fn raw(addr: std::net::SocketAddr, request: String) -> String {
+    tokio::task::spawn_blocking(move || raw_blocking(addr, request.as_bytes()))
+        .await
+        .expect("the reading thread ends")
+}
+
+fn raw_blocking(addr: std::net::SocketAddr, request: &[u8]) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(DEADLINE))
+        .expect("read timeout");
+    stream.write_all(request).expect("send");
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).expect("read to the end");
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test]
+async fn the_tracker_port_answers_pipelined_http10_and_mixed_requests_as_http_says() {
+    let dir = tempfile::tempdir().unwrap();
+    let trk = lone_tracker(dir.path()).await;
+    let secret = secret(dir.path());
+    let key = JobKey([4; 32]);
+    let job = json!({"key": key.to_base64(), "tracking": "personal", "opens": true, "links": [{"url": "https://shop.example/", "tracked": true}]});
+    assert_eq!(register(&trk, &secret, "J1", job).await, 201);
+    let click = token("J1", TokenKind::Click, 0, 1, &key);
+    let open = token("J1", TokenKind::Open, 0, 2, &key);
+
+    // Three requests in one write: a click, a HEAD of the pixel, then a path the open and
+    // click URLs' loop hands to the router, which closes as asked.
+    let request = format!(
+        "GET /trk/click?ref={click} HTTP/1.1\r\nHost: t\r\n\r\n\
+         HEAD /trk/open?ref={open} HTTP/1.1\r\nHost: t\r\n\r\n\
+         GET /trk/health HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+    );
+    let answer = raw(trk.addr, request).await;
+    let parts: Vec<&str> = answer.split("HTTP/1.1 ").skip(1).collect();
+    assert_eq!(parts.len(), 3, "three answers in order: {answer}");
+    assert!(parts[0].starts_with("302 Found\r\n"), "{answer}");
+    assert!(parts[0].contains("location: https://shop.example/\r\n"));
+    assert!(parts[1].starts_with("200 OK\r\n"), "{answer}");
+    assert!(parts[1].contains("content-type: image/gif\r\n"));
+    assert!(
+        parts[1].contains("content-length: 43\r\n") && parts[1].ends_with("\r\n\r\n"),
+        "a HEAD gets the length and no body: {answer}"
+    );
+    assert!(parts[2].starts_with("200 OK\r\n"), "{answer}");
+    assert!(
+        parts[2].contains("\"component\""),
+        "the router's health answer: {answer}"
+    );
+
+    // HTTP/1.0 without keep-alive: one answer, then the connection closes.
+    let answer = raw(
+        trk.addr,
+        format!("GET /trk/click?ref={click} HTTP/1.0\r\n\r\n"),
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 302 Found\r\n"), "{answer}");
+    assert!(answer.contains("connection: close\r\n"), "{answer}");
+
+    // A click with a body is the router's to answer; it redirects all the same.
+    let resp = no_redirects()
+        .get(trk.url(&format!("/trk/click?ref={click}")))
+        .body("abc")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 302);
+    assert_eq!(resp.headers()["location"], "https://shop.example/");
+
+    let events = feed(&trk, &secret, 0).await.events;
+    let seen: Vec<(String, Option<u64>, Vec<String>)> = events
+        .iter()
+        .map(|e| (format!("{:?}", e.kind), e.recipient, e.machine.clone()))
+        .collect();
+    let click_seen = (
+        "Click".to_string(),
+        Some(1),
+        vec!["no_user_agent".to_string()],
+    );
+    assert_eq!(
+        seen,
+        [
+            click_seen.clone(),
+            (
+                "Open".to_string(),
+                Some(2),
+                vec!["head".to_string(), "no_user_agent".to_string()]
+            ),
+            click_seen.clone(),
+            click_seen,
+        ],
+        "every answered request is one event, in order"
+    );
+}
