@@ -4,6 +4,7 @@
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
 use std::time::{Duration, Instant, SystemTime};
 
 use axum::http::StatusCode;
@@ -69,6 +70,11 @@ pub(super) struct Conn {
     /// that returns less than it asked for has emptied the socket, and the next bytes to
     /// arrive bring a new readable event; until then a read would only say "would block".
     pub readable: bool,
+    /// The client has shut down its side (the FIN may come with the last bytes, in the
+    /// same event): read on until a read returns nothing.
+    pub read_closed: bool,
+    /// When the first bytes of the request head not yet complete were read.
+    head_started: Option<Instant>,
     hand_off: bool,
     pub last_active: Instant,
     /// The newest pass whose waiting list names this connection.
@@ -88,6 +94,8 @@ impl Conn {
             closing: false,
             eof: false,
             readable: true,
+            read_closed: false,
+            head_started: None,
             hand_off: false,
             last_active: Instant::now(),
             listed: 0,
@@ -104,8 +112,11 @@ impl Conn {
         self.marks.is_empty() && self.written >= self.output.len()
     }
 
-    pub fn unfinished_head(&self) -> bool {
-        !self.input.is_empty()
+    /// Whether a request head has been coming in for `limit` or longer (a client that
+    /// sends a byte now and then does not keep it open).
+    pub fn head_overdue(&self, now: Instant, limit: std::time::Duration) -> bool {
+        self.head_started
+            .is_some_and(|t| now.saturating_duration_since(t) >= limit)
     }
 
     /// Moves the answers of passes up to `durable` to the output.
@@ -155,10 +166,11 @@ impl Conn {
                 if self.closing || self.hand_off || self.marks.len() >= MAX_HELD {
                     return Next::Wait;
                 }
+            } else if self.hand_off {
+                // Even when the loop stops: hyper is still there to answer it.
+                return Next::HandOff;
             } else if self.closing {
                 return Next::Close;
-            } else if self.hand_off {
-                return Next::HandOff;
             }
             match request::parse(&self.input, pass.paths.paths(), pass.wall) {
                 Parsed::Hot {
@@ -168,7 +180,19 @@ impl Conn {
                     http10,
                 } => {
                     pass.reply.clear();
-                    let waits = pass.paths.answer(&request, pass.reply, pass.batch);
+                    let answered = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                        pass.paths.answer(&request, pass.reply, pass.batch)
+                    }));
+                    let Ok(waits) = answered else {
+                        // A bug, not the client's doing: the loop and its other
+                        // connections go on.
+                        tracing::error!(
+                            "answering {} on a connection from {} failed; closing it",
+                            pass.paths.paths().get(request.route).unwrap_or(&"?"),
+                            self.peer
+                        );
+                        return Next::Close;
+                    };
                     *pass.batch_waits |= waits;
                     let holds = waits || !self.marks.is_empty();
                     let out = if holds {
@@ -200,6 +224,7 @@ impl Conn {
                     }
                     self.closing |= close;
                     self.input.drain(..len);
+                    self.head_started = (!self.input.is_empty()).then_some(pass.now);
                 }
                 Parsed::Other => self.hand_off = true,
                 Parsed::Partial if self.eof => self.closing = true,
@@ -209,8 +234,11 @@ impl Conn {
                     match self.stream.read(&mut chunk) {
                         Ok(0) => self.eof = true,
                         Ok(n) => {
+                            if self.input.is_empty() {
+                                self.head_started = Some(pass.now);
+                            }
                             self.input.extend_from_slice(&chunk[..n]);
-                            self.readable = n == chunk.len();
+                            self.readable = n == chunk.len() || self.read_closed;
                             self.last_active = pass.now;
                         }
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => {

@@ -19,8 +19,8 @@ const WAKER: Token = Token(usize::MAX);
 
 /// A keep-alive connection with nothing to answer is closed after this long.
 const IDLE: Duration = Duration::from_secs(75);
-/// A connection that has sent part of a request head and nothing more for this long is
-/// closed (hyper's default header timeout).
+/// A connection whose request head has not been complete for this long is closed
+/// (hyper's default header timeout).
 const HEAD_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often idle connections are looked for.
 const SWEEP: Duration = Duration::from_secs(5);
@@ -160,6 +160,7 @@ impl<H: HotPaths> EventLoop<H> {
                             && let Some(conn) = self.conns.get_mut(i).and_then(Option::as_mut)
                         {
                             conn.readable = true;
+                            conn.read_closed |= event.is_read_closed();
                         }
                         self.drive(i);
                     }
@@ -318,7 +319,7 @@ impl<H: HotPaths> EventLoop<H> {
         for i in 0..self.conns.len() {
             let stale = self.conns[i].as_ref().is_some_and(|c| {
                 let quiet = self.now.saturating_duration_since(c.last_active);
-                c.idle() && (quiet >= IDLE || (c.unfinished_head() && quiet >= HEAD_TIMEOUT))
+                c.idle() && (quiet >= IDLE || c.head_overdue(self.now, HEAD_TIMEOUT))
             });
             if stale {
                 self.remove(i);

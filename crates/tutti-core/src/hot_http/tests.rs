@@ -264,3 +264,88 @@ fn stopping_sends_the_answers_already_read_once_durable() {
         "no longer listening"
     );
 }
+
+#[test]
+fn a_client_that_shuts_its_side_gets_its_answer_and_then_the_close() {
+    let s = start();
+    let mut client = connect(s.address);
+    client.write_all(b"GET /quick HTTP/1.1\r\n\r\n").unwrap();
+    client.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut all = String::new();
+    client.read_to_string(&mut all).unwrap();
+    assert!(all.starts_with("HTTP/1.1 404"), "{all}");
+    // Part of a head, then the end: closed without an answer.
+    let mut client = connect(s.address);
+    client.write_all(b"GET /quick HTTP/1.1\r\nHo").unwrap();
+    client.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut all = Vec::new();
+    client.read_to_end(&mut all).unwrap();
+    assert!(all.is_empty(), "{all:?}");
+    s.server.stop();
+}
+
+#[test]
+fn a_request_for_hyper_behind_a_held_answer_still_reaches_hyper_when_the_loop_stops() {
+    let mut s = start();
+    let mut client = connect(s.address);
+    client
+        .write_all(b"GET /hot?ref=c HTTP/1.1\r\n\r\nGET /hub HTTP/1.1\r\n\r\n")
+        .unwrap();
+    s.paths.wait_committed(1);
+    let paths = s.paths.clone();
+    let durable = std::thread::spawn(move || paths.make_durable());
+    s.server.stop();
+    durable.join().unwrap();
+    assert!(read_answers(&mut client, 1)[0].starts_with("HTTP/1.1 302"));
+    let handed = s.handed.blocking_recv().expect("handed over");
+    assert_eq!(handed.read, b"GET /hub HTTP/1.1\r\n\r\n");
+}
+
+/// Panics on `/hot?ref=panic`, as a bug in a component would.
+struct Panicky(Paths);
+
+impl HotPaths for Panicky {
+    type Batch = Vec<String>;
+
+    fn paths(&self) -> &[&'static str] {
+        self.0.paths()
+    }
+
+    fn answer(&self, request: &HotRequest<'_>, reply: &mut Reply, batch: &mut Vec<String>) -> bool {
+        assert_ne!(request.query, Some("ref=panic"), "a bug");
+        self.0.answer(request, reply, batch)
+    }
+
+    fn commit(&self, batch: Vec<String>, durable: Durable) {
+        drop(batch);
+        drop(durable);
+    }
+
+    fn answered(&self, route: usize, head: bool, status: StatusCode, took: Duration) {
+        self.0.answered(route, head, status, took);
+    }
+}
+
+#[test]
+fn a_panic_answering_one_request_closes_only_its_connection() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    let (tx, _handed) = mpsc::unbounded_channel();
+    // One loop: the other connection is served by the same thread that panicked.
+    let server = HotServer::start(listener, Arc::new(Panicky(Paths::default())), 1, tx).unwrap();
+    let mut bystander = connect(address);
+    bystander.write_all(b"GET /quick HTTP/1.1\r\n\r\n").unwrap();
+    assert!(read_answers(&mut bystander, 1)[0].starts_with("HTTP/1.1 404"));
+    let mut culprit = connect(address);
+    culprit
+        .write_all(b"GET /hot?ref=panic HTTP/1.1\r\n\r\n")
+        .unwrap();
+    let mut all = Vec::new();
+    culprit.read_to_end(&mut all).unwrap();
+    assert!(all.is_empty());
+    bystander
+        .write_all(b"GET /hot?ref=ok HTTP/1.1\r\n\r\n")
+        .unwrap();
+    assert!(read_answers(&mut bystander, 1)[0].starts_with("HTTP/1.1 302"));
+    server.stop();
+}

@@ -37,9 +37,6 @@ use segments::{Segment, scan, segment_path, sync_dir};
 
 /// Most events one write takes.
 pub const MAX_BATCH: usize = 4096;
-/// How many hand-overs (one event, or the events of one pass of an event loop) may wait
-/// for the writer before the next waits to hand its over.
-const QUEUE: usize = 65_536;
 /// Most events one feed page returns.
 pub const MAX_PAGE: u32 = 10_000;
 
@@ -155,7 +152,10 @@ impl std::fmt::Display for FeedError {
 
 #[derive(Clone)]
 pub struct EventLog {
-    queue: mpsc::Sender<Pending>,
+    /// Unbounded: whoever hands events over waits for them to be durable before it makes
+    /// more (a request for its answer, an event loop's connections for theirs), so what
+    /// waits here is bounded by the requests in progress, and an event loop never blocks.
+    queue: mpsc::UnboundedSender<Pending>,
     shared: Arc<Shared>,
 }
 
@@ -311,7 +311,7 @@ fn new_segment(shared: &Shared, base: u64) -> io::Result<SegmentFile> {
     Ok(file)
 }
 
-fn run_writer(mut writer: Writer, mut queue: mpsc::Receiver<Pending>) {
+fn run_writer(mut writer: Writer, mut queue: mpsc::UnboundedReceiver<Pending>) {
     let shared = writer.shared.clone();
     while let Some(first) = queue.blocking_recv() {
         let mut events = first.events().len();
@@ -481,7 +481,7 @@ impl EventLog {
                 "through the page cache (the file system refuses O_DIRECT)"
             }
         );
-        let (queue, rx) = mpsc::channel(QUEUE);
+        let (queue, rx) = mpsc::unbounded_channel();
         std::thread::Builder::new()
             .name("trk-event-writer".into())
             .spawn(move || run_writer(writer, rx))?;
@@ -494,41 +494,35 @@ impl EventLog {
     }
 
     /// Hands `pending` to the writer, counting its events as queued.
-    async fn enqueue(&self, pending: Pending) -> Result<(), String> {
+    /// If the writer has stopped, `pending` is told so at once.
+    fn enqueue(&self, pending: Pending) {
         let n = pending.events().len();
         self.shared.queued.fetch_add(n, Ordering::Relaxed);
-        self.queue.send(pending).await.map_err(|_| {
+        if let Err(mpsc::error::SendError(pending)) = self.queue.send(pending) {
             self.shared.queued.fetch_sub(n, Ordering::Relaxed);
-            "the event writer has stopped".to_string()
-        })
+            pending.tell(&Err("the event writer has stopped".to_string()));
+        }
     }
 
     /// Records an event; returns once it is on disk, with its cursor.
     pub async fn record(&self, event: NewEvent) -> Result<i64, String> {
         let (durable, done) = oneshot::channel();
-        self.enqueue(Pending::One { event, durable }).await?;
+        self.enqueue(Pending::One { event, durable });
         done.await
             .map_err(|_| "the event writer has stopped".to_string())?
     }
 
-    /// Records the events of one pass of an event loop (a plain thread, not a task: it
-    /// waits here while the writer's queue is full). `durable` is called once they are
-    /// all on disk, or with the reason they are not.
+    /// Records the events of one pass of an event loop, without waiting: `durable` is
+    /// called once they are all on disk, or with the reason they are not.
     pub fn record_many(
         &self,
         events: Vec<NewEvent>,
         durable: impl FnOnce(Result<(), String>) + Send + 'static,
     ) {
-        let n = events.len();
-        let pending = Pending::Many {
+        self.enqueue(Pending::Many {
             events,
             durable: Box::new(durable),
-        };
-        self.shared.queued.fetch_add(n, Ordering::Relaxed);
-        if let Err(mpsc::error::SendError(pending)) = self.queue.blocking_send(pending) {
-            self.shared.queued.fetch_sub(n, Ordering::Relaxed);
-            pending.tell(&Err("the event writer has stopped".to_string()));
-        }
+        });
     }
 
     /// Appends events another Tracker hands over (each with its origin, in order), skipping
@@ -537,7 +531,7 @@ impl EventLog {
         let mut waiting = Vec::with_capacity(events.len());
         for event in events {
             let (durable, done) = oneshot::channel();
-            self.enqueue(Pending::One { event, durable }).await?;
+            self.enqueue(Pending::One { event, durable });
             waiting.push(done);
         }
         for done in waiting {
