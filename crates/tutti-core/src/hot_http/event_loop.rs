@@ -75,6 +75,8 @@ pub(super) struct EventLoop<H: HotPaths> {
     date: Date,
     /// Accepting failed (out of file descriptors): try again on the next turn.
     accept_again: bool,
+    /// Whether that failure has been logged (once, not every turn).
+    accept_warned: bool,
     /// When this turn began.
     now: Instant,
     wall: SystemTime,
@@ -113,6 +115,7 @@ impl<H: HotPaths> EventLoop<H> {
             reply: Reply::new(),
             date: Date::new(),
             accept_again: false,
+            accept_warned: false,
             now: Instant::now(),
             wall: SystemTime::now(),
         })
@@ -200,6 +203,10 @@ impl<H: HotPaths> EventLoop<H> {
         loop {
             match listener.accept() {
                 Ok((mut stream, peer)) => {
+                    if self.accept_warned {
+                        self.accept_warned = false;
+                        tracing::info!("accepting connections again");
+                    }
                     // Answers are whole and small: send each at once.
                     let _ = stream.set_nodelay(true);
                     let i = self.free.pop().unwrap_or_else(|| {
@@ -223,7 +230,13 @@ impl<H: HotPaths> EventLoop<H> {
                 Err(e) => {
                     // Out of file descriptors, most likely: the listener will not say
                     // again that connections wait, so the loop asks again shortly.
-                    tracing::warn!("cannot accept a connection: {e}");
+                    if !self.accept_warned {
+                        self.accept_warned = true;
+                        tracing::warn!(
+                            "cannot accept a connection: {e} (trying again every 100 ms; \
+                             if out of file descriptors, raise the limit, e.g. LimitNOFILE)"
+                        );
+                    }
                     self.accept_again = true;
                     return;
                 }
