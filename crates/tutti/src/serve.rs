@@ -268,7 +268,7 @@ async fn serve(
     handle.graceful_shutdown(Some(server.shutdown_grace));
     if let Some(hot) = hot_server {
         // Answers the requests already read, once their events are durable.
-        tokio::task::spawn_blocking(move || hot.stop()).await?;
+        tokio::task::spawn_blocking(move || hot.stop(grace)).await?;
     }
     let _ = stop_handed.send(true);
     for s in servers {

@@ -24,8 +24,6 @@ const IDLE: Duration = Duration::from_secs(75);
 const HEAD_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often idle connections are looked for.
 const SWEEP: Duration = Duration::from_secs(5);
-/// How long a stopping loop waits for answers still held before it closes anyway.
-const STOP_WAIT: Duration = Duration::from_secs(10);
 
 /// The value of the `date` header, made once a second.
 struct Date {
@@ -95,6 +93,7 @@ impl<H: HotPaths> EventLoop<H> {
         let signal = Arc::new(Signal {
             durable: AtomicU64::new(0),
             stop: AtomicBool::new(false),
+            stop_wait_ms: AtomicU64::new(0),
             waiting: AtomicBool::new(false),
             waker: Waker::new(poll.registry(), WAKER)?,
         });
@@ -172,7 +171,8 @@ impl<H: HotPaths> EventLoop<H> {
             self.release();
             self.commit();
             if stop_by.is_none() && self.signal.stop.load(Ordering::Acquire) {
-                stop_by = Some(Instant::now() + STOP_WAIT);
+                let wait = self.signal.stop_wait_ms.load(Ordering::Acquire);
+                stop_by = Some(Instant::now() + Duration::from_millis(wait));
                 self.listener = None;
                 self.accept_again = false;
                 for i in 0..self.conns.len() {

@@ -111,6 +111,8 @@ impl Drop for Durable {
 struct Signal {
     durable: AtomicU64,
     stop: AtomicBool,
+    /// How long a stopping loop waits for the answers it holds (milliseconds).
+    stop_wait_ms: AtomicU64,
     /// Whether the loop is (about to be) waiting for events.
     waiting: AtomicBool,
     waker: mio::Waker,
@@ -172,9 +174,12 @@ impl HotServer {
     }
 
     /// Stops accepting, answers the requests already read (their events still become
-    /// durable first), closes the connections and returns when every loop has ended.
-    pub fn stop(self) {
+    /// durable first, for up to `wait`), closes the connections and returns when every
+    /// loop has ended.
+    pub fn stop(self, wait: Duration) {
         for signal in &self.signals {
+            let ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
+            signal.stop_wait_ms.store(ms, Ordering::Release);
             signal.stop.store(true, Ordering::Release);
             let _ = signal.waker.wake();
         }

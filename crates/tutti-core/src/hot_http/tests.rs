@@ -8,6 +8,9 @@ use tokio::sync::mpsc;
 
 use super::*;
 
+/// How long a stopping server may wait for held answers in these tests.
+const WAIT: Duration = Duration::from_secs(10);
+
 /// Answers `/hot` with a 302 that waits for its batch, `/quick` at once; keeps each
 /// pass's `Durable` until the test lets it go.
 #[derive(Default)]
@@ -167,7 +170,7 @@ fn an_answer_waits_until_its_pass_is_durable() {
     assert!(answer.contains("content-length: 0\r\n"), "{answer}");
     assert!(answer.contains("\r\ndate: "), "{answer}");
     assert!(!answer.contains("connection:"), "{answer}");
-    s.server.stop();
+    s.server.stop(WAIT);
 }
 
 #[test]
@@ -194,7 +197,7 @@ fn answers_on_one_connection_keep_their_order() {
     assert!(read_answers(&mut client, 1)[0].starts_with("HTTP/1.1 404"));
     let answered = s.paths.answered.lock().unwrap().clone();
     assert_eq!(answered.len(), 4, "{answered:?}");
-    s.server.stop();
+    s.server.stop(WAIT);
 }
 
 #[test]
@@ -213,7 +216,7 @@ fn connection_close_is_followed_after_the_answer() {
         .write_all(b"GET /quick HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
         .unwrap();
     assert!(read_answers(&mut client, 1)[0].contains("connection: keep-alive\r\n"));
-    s.server.stop();
+    s.server.stop(WAIT);
 }
 
 #[test]
@@ -238,7 +241,7 @@ fn another_request_goes_to_hyper_with_the_bytes_read() {
     assert!(read_answers(&mut client, 1)[0].starts_with("HTTP/1.1 404"));
     let handed = s.handed.blocking_recv().expect("handed over");
     assert_eq!(handed.read, b"GET /hub HTTP/1.1\r\n\r\n");
-    s.server.stop();
+    s.server.stop(WAIT);
 }
 
 #[test]
@@ -254,7 +257,7 @@ fn stopping_sends_the_answers_already_read_once_durable() {
         // Made durable while the server stops.
         paths.make_durable();
     });
-    s.server.stop();
+    s.server.stop(WAIT);
     durable.join().unwrap();
     let mut all = String::new();
     client.read_to_string(&mut all).unwrap();
@@ -281,7 +284,7 @@ fn a_client_that_shuts_its_side_gets_its_answer_and_then_the_close() {
     let mut all = Vec::new();
     client.read_to_end(&mut all).unwrap();
     assert!(all.is_empty(), "{all:?}");
-    s.server.stop();
+    s.server.stop(WAIT);
 }
 
 #[test]
@@ -294,7 +297,7 @@ fn a_request_for_hyper_behind_a_held_answer_still_reaches_hyper_when_the_loop_st
     s.paths.wait_committed(1);
     let paths = s.paths.clone();
     let durable = std::thread::spawn(move || paths.make_durable());
-    s.server.stop();
+    s.server.stop(WAIT);
     durable.join().unwrap();
     assert!(read_answers(&mut client, 1)[0].starts_with("HTTP/1.1 302"));
     let handed = s.handed.blocking_recv().expect("handed over");
@@ -347,5 +350,5 @@ fn a_panic_answering_one_request_closes_only_its_connection() {
         .write_all(b"GET /hot?ref=ok HTTP/1.1\r\n\r\n")
         .unwrap();
     assert!(read_answers(&mut bystander, 1)[0].starts_with("HTTP/1.1 302"));
-    server.stop();
+    server.stop(WAIT);
 }
