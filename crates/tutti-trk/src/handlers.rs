@@ -38,6 +38,22 @@ const NOT_FOUND_PAGE: &str = "<!doctype html><html lang=\"en\"><head><meta chars
 <body style=\"font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem\">\
 <h1>This link is not valid</h1><p>The address may have been cut off or changed. Please use the link in the message again, or copy it whole.</p></body></html>";
 
+/// The headers of each page besides `location` (lower-case names, as HTTP/2 wants them).
+const REDIRECT_HEADERS: &[(&str, &str)] = &[("cache-control", "no-store")];
+const PIXEL_HEADERS: &[(&str, &str)] = &[
+    ("content-type", "image/gif"),
+    (
+        "cache-control",
+        "no-store, no-cache, must-revalidate, max-age=0",
+    ),
+    ("pragma", "no-cache"),
+    ("expires", "0"),
+];
+const NOT_FOUND_HEADERS: &[(&str, &str)] = &[
+    ("content-type", "text/html; charset=utf-8"),
+    ("cache-control", "no-store"),
+];
+
 /// What an open or click URL answers.
 pub(crate) enum Page {
     Redirect(HeaderValue),
@@ -56,26 +72,17 @@ impl Page {
         }
     }
 
-    fn headers(&self) -> Vec<(HeaderName, &[u8])> {
-        match self {
-            Page::Redirect(location) => vec![
-                (header::LOCATION, location.as_bytes()),
-                (header::CACHE_CONTROL, b"no-store"),
-            ],
-            Page::Pixel => vec![
-                (header::CONTENT_TYPE, b"image/gif"),
-                (
-                    header::CACHE_CONTROL,
-                    b"no-store, no-cache, must-revalidate, max-age=0",
-                ),
-                (header::PRAGMA, b"no-cache"),
-                (header::EXPIRES, b"0"),
-            ],
-            Page::NotFound => vec![
-                (header::CONTENT_TYPE, b"text/html; charset=utf-8"),
-                (header::CACHE_CONTROL, b"no-store"),
-            ],
-        }
+    /// Its headers: `location` for a redirect, then those every such page has.
+    fn headers(&self) -> impl Iterator<Item = (&'static str, &[u8])> {
+        let (location, fixed) = match self {
+            Page::Redirect(location) => (Some(location.as_bytes()), REDIRECT_HEADERS),
+            Page::Pixel => (None, PIXEL_HEADERS),
+            Page::NotFound => (None, NOT_FOUND_HEADERS),
+        };
+        location
+            .map(|l| ("location", l))
+            .into_iter()
+            .chain(fixed.iter().map(|(name, value)| (*name, value.as_bytes())))
     }
 
     fn body(&self) -> &'static [u8] {
@@ -91,7 +98,9 @@ impl Page {
         *response.status_mut() = self.status();
         for (name, value) in self.headers() {
             if let Ok(value) = HeaderValue::from_bytes(value) {
-                response.headers_mut().insert(name, value);
+                response
+                    .headers_mut()
+                    .insert(HeaderName::from_static(name), value);
             }
         }
         response
@@ -101,7 +110,7 @@ impl Page {
     fn reply(&self, reply: &mut Reply) {
         reply.status = self.status();
         for (name, value) in self.headers() {
-            reply.header(name.as_str(), value);
+            reply.header(name, value);
         }
         reply.body(self.body());
     }

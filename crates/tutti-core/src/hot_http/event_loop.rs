@@ -264,7 +264,9 @@ impl<H: HotPaths> EventLoop<H> {
         }
         match next {
             Next::Wait => {}
-            Next::Close => self.remove(i).map_or((), drop),
+            Next::Close => {
+                self.remove(i);
+            }
             Next::HandOff => {
                 if let Some(conn) = self.remove(i) {
                     let stream = std::net::TcpStream::from(OwnedFd::from(conn.stream));
