@@ -39,6 +39,25 @@ pub fn check_new_password(password: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A random password of 20 letters and digits (about 100 bits), without the ones that
+/// are easy to misread (0/O, 1/l/I).
+pub fn random_password() -> std::io::Result<String> {
+    const ALPHABET: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut out = String::with_capacity(20);
+    while out.len() < 20 {
+        let mut bytes = [0u8; 32];
+        getrandom::fill(&mut bytes).map_err(|e| std::io::Error::other(e.to_string()))?;
+        // Bytes above the largest multiple of the alphabet's size would favour its start.
+        let limit = 256 - 256 % ALPHABET.len();
+        for b in bytes.iter().filter(|&&b| usize::from(b) < limit) {
+            if out.len() < 20 {
+                out.push(char::from(ALPHABET[usize::from(*b) % ALPHABET.len()]));
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// An Argon2id PHC string with a random salt.
 pub fn hash(password: &str) -> Result<String, String> {
     Argon2::default()

@@ -52,6 +52,8 @@ pub struct InitReport {
     pub generated_secret: bool,
     /// Advice, e.g. a component asked for that an existing server.ini does not list.
     pub notes: Vec<String>,
+    /// The file that holds the Hub's one-time setup password, when one was written.
+    pub setup_password: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]

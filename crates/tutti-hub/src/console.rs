@@ -166,6 +166,18 @@ fn check_csrf(jar: &CookieJar, body: &Bytes) -> Result<(), FormRefused> {
 #[template(path = "login.html")]
 struct LoginPage {
     frame: Frame,
+    /// Where the one-time setup password is, while the administrator has not chosen one.
+    setup_file: Option<String>,
+}
+
+impl LoginPage {
+    fn new(state: &HubState, frame: Frame) -> LoginPage {
+        let file = crate::setup_password::path(&state.ctx.root);
+        LoginPage {
+            frame,
+            setup_file: file.exists().then(|| file.display().to_string()),
+        }
+    }
 }
 
 async fn login_page(
@@ -182,7 +194,7 @@ async fn login_page(
                 notice: String::new(),
                 brand: state.branding.clone(),
             };
-            (jar, render(LoginPage { frame }, StatusCode::OK)).into_response()
+            (jar, render(LoginPage::new(&state, frame), StatusCode::OK)).into_response()
         }
         Err(e) => ApiError::internal("csrf", e).into_response(),
     }
@@ -233,7 +245,7 @@ async fn login_submit(
                 notice: String::new(),
                 brand: state.branding.clone(),
             };
-            render(LoginPage { frame }, e.status)
+            render(LoginPage::new(&state, frame), e.status)
         }
     }
 }

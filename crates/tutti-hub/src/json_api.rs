@@ -59,7 +59,7 @@ pub struct SessionInfo {
     pub actor: String,
     /// Send this as the `X-CSRF-Token` header with every POST, PUT and DELETE.
     pub csrf_token: String,
-    /// The administrator must change the default password before anything else.
+    /// The administrator must change the one-time setup password before anything else.
     pub must_change_password: bool,
 }
 
@@ -157,7 +157,7 @@ pub struct PasswordChange {
     pub new_password: String,
 }
 
-/// Change the administrator password (required first, while it is the default `admin`).
+/// Change the administrator password (required first, while it is the one-time setup password).
 #[utoipa::path(post, path = "/admin/password", tag = "session", request_body = PasswordChange,
     responses((status = 204), (status = 403, description = "wrong current password, or not the administrator"), (status = 422)))]
 async fn change_admin_password(

@@ -20,6 +20,7 @@ mod registry_api;
 mod remote_keys;
 mod service;
 mod sessions;
+pub mod setup_password;
 mod store;
 mod web_auth;
 
@@ -58,13 +59,21 @@ pub(crate) struct HubState {
     pub remote_keys: remote_keys::RemoteKeys,
 }
 
-/// The password of a new installation's administrator; the Hub allows nothing but changing
-/// it until it is changed.
-pub const DEFAULT_ADMIN_PASSWORD: &str = "admin";
+/// The first password of installations made by earlier versions: anyone could guess it,
+/// so such a password still unchanged is replaced by a setup password at start, and it
+/// can never be chosen again.
+pub const LEGACY_ADMIN_PASSWORD: &str = "admin";
 
 /// Opens the Hub's data, records the Hub itself in its registry and returns its routes.
 pub async fn start(ctx: ComponentContext, config: HubConfig) -> anyhow::Result<Started> {
     let store = open_store(&ctx.root).await?;
+    let setup = setup_password::path(&ctx.root);
+    if setup.exists() {
+        tracing::warn!(
+            "the administrator has not chosen a password yet: log in to /hub with the one-time setup password in {}",
+            setup.display()
+        );
+    }
     let hubreg = tutti_core::sqlite::Db::open(
         &ctx.root.join("hub/hubreg/hubreg.sqlite"),
         &[
@@ -140,17 +149,36 @@ pub async fn start(ctx: ComponentContext, config: HubConfig) -> anyhow::Result<S
     })
 }
 
-/// Opens `hub/accountreg`, creating it with the default administrator password.
+/// Opens `hub/accountreg`. A new registry's administrator password is the one-time
+/// setup password ([`setup_password`]); so is that of a registry written by an earlier
+/// version whose password is still the old well-known `admin`.
 async fn open_store(root: &std::path::Path) -> anyhow::Result<store::Store> {
     let db = tutti_core::sqlite::Db::open(
         &root.join("hub/accountreg/accountreg.sqlite"),
         &[store::SCHEMA],
     )
     .await?;
-    let default_hash = tutti_core::password::hash_blocking(DEFAULT_ADMIN_PASSWORD.into())
-        .await
-        .map_err(anyhow::Error::msg)?;
-    store::Store::open(db, default_hash).await
+    let store = store::Store::open(db);
+    let replace = match store.admin_opt().await? {
+        None => true,
+        Some((hash, true)) => {
+            tutti_core::password::verify_blocking(LEGACY_ADMIN_PASSWORD.into(), hash).await
+        }
+        Some((_, false)) => false,
+    };
+    if replace {
+        let setup = setup_password::ensure(root).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot write the setup password to {}: {e}",
+                setup_password::path(root).display()
+            )
+        })?;
+        let hash = tutti_core::password::hash_blocking(setup)
+            .await
+            .map_err(anyhow::Error::msg)?;
+        store.set_first_admin_password(hash).await?;
+    }
+    Ok(store)
 }
 
 /// Sets the administrator password offline (`tutti hub reset-admin-password`); the Hub
@@ -163,6 +191,7 @@ pub async fn reset_admin_password(root: &std::path::Path, password: &str) -> any
         .await
         .map_err(anyhow::Error::msg)?;
     store.set_admin_password(hash, false).await?;
+    setup_password::remove(root);
     let hubreg = tutti_core::sqlite::Db::open(
         &root.join("hub/hubreg/hubreg.sqlite"),
         &[

@@ -78,7 +78,7 @@ pub struct AdminLogin {
 
 /// Check the administrator password (the User Interface's special `admin` login).
 #[utoipa::path(post, path = "/registry/admin-login", tag = "registry (components)", request_body = AdminLogin,
-    responses((status = 204), (status = 401), (status = 403, description = "the default password is not changed yet"), (status = 429)))]
+    responses((status = 204), (status = 401), (status = 403, description = "the one-time setup password is not changed yet"), (status = 429)))]
 async fn verify_admin(
     State(state): State<Arc<HubState>>,
     Json(req): Json<AdminLogin>,
@@ -89,7 +89,7 @@ async fn verify_admin(
     {
         LoginOutcome::Admin { must_change: true } => Err(ApiError::new(
             StatusCode::FORBIDDEN,
-            "the administrator password is still the default: change it in the Administration Hub first",
+            "the administrator password is still the one-time setup password: change it in the Administration Hub first",
         )),
         _ => Ok(StatusCode::NO_CONTENT),
     }

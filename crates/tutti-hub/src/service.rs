@@ -955,7 +955,7 @@ impl HubState {
         }
         password::check_new_password(new)
             .map_err(|e| new_password_error(format!("New password: {e}")))?;
-        if new == "admin" || new == old {
+        if new == crate::LEGACY_ADMIN_PASSWORD || new == old {
             return Err(new_password_error(
                 "New password: choose a password other than the current one (and other than \"admin\")".into(),
             ));
@@ -967,6 +967,7 @@ impl HubState {
             .set_admin_password(hash, false)
             .await
             .map_err(store_error)?;
+        crate::setup_password::remove(&self.ctx.root);
         self.sessions
             .end_all(&Principal::Admin, keep_session)
             .await

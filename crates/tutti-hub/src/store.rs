@@ -117,6 +117,43 @@ fn rights_from(text: &str) -> Vec<Right> {
     rights
 }
 
+/// The tables whose ids other components keep (the User Interface keys job ownership,
+/// grants and libraries on them).
+#[derive(Clone, Copy)]
+enum IdTable {
+    Groups,
+    Accounts,
+}
+
+/// A new id for `table`, never given before: SQLite's plain `INTEGER PRIMARY KEY` hands
+/// out `max(id) + 1`, so deleting the newest account would give its id to the next one,
+/// and with it everything other components keyed on that id. The highest id ever given
+/// is kept in `meta` (taking over from `max(id)` on registries written before it).
+fn next_id(tx: &Transaction<'_>, table: IdTable) -> rusqlite::Result<i64> {
+    let (key, max_sql) = match table {
+        IdTable::Groups => ("last_group_id", "SELECT coalesce(max(id), 0) FROM groups"),
+        IdTable::Accounts => (
+            "last_account_id",
+            "SELECT coalesce(max(id), 0) FROM accounts",
+        ),
+    };
+    let last: i64 = tx
+        .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| {
+            r.get::<_, String>(0)
+        })
+        .optional()?
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let max: i64 = tx.query_row(max_sql, [], |r| r.get(0))?;
+    let id = last.max(max) + 1;
+    tx.execute(
+        "INSERT INTO meta (key, value) VALUES (?1, ?2)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        params![key, id.to_string()],
+    )?;
+    Ok(id)
+}
+
 fn bump(tx: &Transaction<'_>) -> rusqlite::Result<()> {
     tx.execute(
         "INSERT INTO meta (key, value) VALUES ('version', '1')
@@ -200,18 +237,9 @@ fn conflict_on_unique(e: rusqlite::Error, message: impl FnOnce() -> String) -> S
 }
 
 impl Store {
-    /// Opens the registry; a new one gets the administrator password `admin`, to be changed
-    /// at the first login.
-    pub async fn open(db: Db, default_admin_hash: String) -> anyhow::Result<Store> {
-        db.run(move |conn| {
-            conn.execute(
-                "INSERT OR IGNORE INTO admin (id, password_hash, must_change) VALUES (1, ?1, 1)",
-                [default_admin_hash],
-            )
-            .map(drop)
-        })
-        .await?;
-        Ok(Store { db })
+    /// Opens the registry; see `open_store` for its first administrator password.
+    pub fn open(db: Db) -> Store {
+        Store { db }
     }
 
     async fn read<T: Send + 'static>(
@@ -265,6 +293,34 @@ impl Store {
         .await
     }
 
+    /// The administrator's password hash and whether it must still be changed, if one was
+    /// ever set.
+    pub async fn admin_opt(&self) -> StoreResult<Option<(String, bool)>> {
+        self.read(|conn| {
+            Ok(conn
+                .query_row(
+                    "SELECT password_hash, must_change FROM admin WHERE id = 1",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?)
+        })
+        .await
+    }
+
+    /// Sets a password that must be changed at the first login (the setup password).
+    pub async fn set_first_admin_password(&self, hash: String) -> StoreResult<()> {
+        self.write(move |tx| {
+            tx.execute(
+                "INSERT INTO admin (id, password_hash, must_change) VALUES (1, ?1, 1)
+                 ON CONFLICT (id) DO UPDATE SET password_hash = excluded.password_hash, must_change = 1",
+                [hash],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
     pub async fn set_admin_password(&self, hash: String, must_change: bool) -> StoreResult<()> {
         self.write(move |tx| {
             tx.execute(
@@ -314,9 +370,10 @@ impl Store {
         let settings = json(&settings)?;
         self.write(move |tx| {
             let key = name_key(&name);
+            let id = next_id(tx, IdTable::Groups)?;
             tx.execute(
-                "INSERT INTO groups (name, name_key, settings, created_at) VALUES (?1, ?2, ?3, ?4)",
-                params![name.trim(), key, settings, Utc::now().to_rfc3339()],
+                "INSERT INTO groups (id, name, name_key, settings, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![id, name.trim(), key, settings, Utc::now().to_rfc3339()],
             )
             .map_err(|e| {
                 conflict_on_unique(e, || {
@@ -326,7 +383,7 @@ impl Store {
                     )
                 })
             })?;
-            Ok(tx.last_insert_rowid())
+            Ok(id)
         })
         .await
     }
@@ -450,9 +507,10 @@ impl Store {
             let group_key = group_key(tx, write.group_id)?;
             let now = Utc::now().to_rfc3339();
             let hash = write.password_hash.clone().ok_or_else(|| StoreError::Conflict("a new account needs a password".into()))?;
+            let id = next_id(tx, IdTable::Accounts)?;
             tx.execute(
-                "INSERT INTO accounts (user_name, user_key, group_id, group_key, password_hash, can_change_password, disabled, rights, settings, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
+                "INSERT INTO accounts (id, user_name, user_key, group_id, group_key, password_hash, can_change_password, disabled, rights, settings, created_at, updated_at)
+                 VALUES (?11, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
                 params![
                     write.user_name.trim(),
                     name_key(&write.user_name),
@@ -463,11 +521,12 @@ impl Store {
                     write.disabled,
                     rights_text(&write.rights),
                     settings,
-                    now
+                    now,
+                    id
                 ],
             )
             .map_err(|e| conflict_on_unique(e, || duplicate_message(&write.user_name, &group_key)))?;
-            Ok(tx.last_insert_rowid())
+            Ok(id)
         })
         .await
     }
@@ -598,7 +657,13 @@ mod tests {
         let db = Db::open(&dir.join("accountreg.sqlite"), &[SCHEMA])
             .await
             .unwrap();
-        Store::open(db, "hash-of-admin".into()).await.unwrap()
+        let s = Store::open(db);
+        if s.admin_opt().await.unwrap().is_none() {
+            s.set_first_admin_password("hash-of-admin".into())
+                .await
+                .unwrap();
+        }
+        s
     }
 
     fn write(user: &str, group_id: Option<i64>) -> AccountWrite {
@@ -667,6 +732,32 @@ mod tests {
         s.delete_account(a).await.unwrap();
         s.delete_group(g).await.unwrap();
         assert_eq!(s.version().await.unwrap(), v0 + 4);
+    }
+
+    #[tokio::test]
+    async fn ids_of_deleted_accounts_and_groups_are_never_given_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path()).await;
+        let g1 = s
+            .create_group("One".into(), SettingsLevel::default())
+            .await
+            .unwrap();
+        let a1 = s.create_account(write("ann", Some(g1))).await.unwrap();
+        s.delete_account(a1).await.unwrap();
+        s.delete_group(g1).await.unwrap();
+        // The newest rows were deleted: max(id) + 1 would give their ids again.
+        let g2 = s
+            .create_group("Two".into(), SettingsLevel::default())
+            .await
+            .unwrap();
+        let a2 = s.create_account(write("bob", Some(g2))).await.unwrap();
+        assert!(g2 > g1 && a2 > a1, "{g1} {g2} {a1} {a2}");
+        drop(s);
+        // Also after a restart, with every account deleted.
+        let s = store(dir.path()).await;
+        s.delete_account(a2).await.unwrap();
+        let a3 = s.create_account(write("cy", None)).await.unwrap();
+        assert!(a3 > a2, "{a2} {a3}");
     }
 
     #[tokio::test]

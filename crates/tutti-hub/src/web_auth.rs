@@ -37,7 +37,7 @@ pub enum Refusal {
 }
 
 /// The session of a request, if any: its token and actor, and whether the administrator
-/// must still change the default password.
+/// must still change the one-time setup password.
 pub async fn session_of(
     state: &HubState,
     jar: &CookieJar,
@@ -114,7 +114,7 @@ pub struct Authed {
 /// JSON API caller; unsafe methods need the `X-CSRF-Token` header.
 pub struct ApiActor(pub Authed);
 
-/// Like [`ApiActor`], but also while the default administrator password is unchanged.
+/// Like [`ApiActor`], but also while the one-time setup password is unchanged.
 pub struct ApiAnySession(pub Authed);
 
 fn api_refusal(r: Refusal) -> ApiError {
@@ -125,7 +125,7 @@ fn api_refusal(r: Refusal) -> ApiError {
         ),
         Refusal::MustChangePassword => ApiError::new(
             StatusCode::FORBIDDEN,
-            "the administrator password is still the default: change it first (POST /hub/api/admin/password)",
+            "the administrator password is still the one-time setup password: change it first (POST /hub/api/admin/password)",
         ),
         Refusal::BadCsrf => ApiError::new(
             StatusCode::FORBIDDEN,
@@ -162,10 +162,10 @@ impl FromRequestParts<Arc<HubState>> for ApiAnySession {
 }
 
 /// Console page caller: without a session, the browser goes to the login page; with the
-/// default password, to the password page. Forms check their CSRF field themselves.
+/// setup password, to the password page. Forms check their CSRF field themselves.
 pub struct PageActor(pub Authed);
 
-/// Like [`PageActor`], also while the default password is unchanged.
+/// Like [`PageActor`], also while the setup password is unchanged.
 pub struct PageAnySession(pub Authed);
 
 fn page_refusal(r: Refusal) -> Response {

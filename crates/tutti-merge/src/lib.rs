@@ -21,7 +21,10 @@ use std::collections::HashMap;
 pub use condition::{Condition, ConditionError};
 pub use error::{MergeError, MergeErrors};
 pub use fields::{ADDRESS, Fields, is_merge_name};
-pub use template::{SLOT_CLOSE, SLOT_OPEN, Template, compile, slot_marker};
+pub use template::{
+    MAX_DROPIN_EXPANSIONS, MAX_EXPANDED_BYTES, MAX_RENDERED_BYTES, SLOT_CLOSE, SLOT_OPEN, Template,
+    TooLarge, compile, slot_marker,
+};
 
 /// A recipient's field values by column. A column past the end reads as empty.
 pub trait FieldValues {

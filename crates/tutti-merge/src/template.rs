@@ -20,6 +20,21 @@ pub fn slot_marker(n: usize) -> String {
 /// How deep blocks may nest, and drop-ins include drop-ins.
 const MAX_DEPTH: usize = 32;
 
+/// How large one text may grow with its drop-ins filled in (in bytes of text read, the
+/// text itself included), and how many drop-ins it may fill in: drop-ins that include
+/// drop-ins multiply, and a few small ones would otherwise expand to gigabytes.
+pub const MAX_EXPANDED_BYTES: usize = 4 << 20;
+pub const MAX_DROPIN_EXPANSIONS: usize = 10_000;
+
+/// How large one text may come out for one recipient: each field may hold up to a whole
+/// recipient row, and a text may insert it many times.
+pub const MAX_RENDERED_BYTES: usize = 16 << 20;
+
+/// A text that came out larger than [`MAX_RENDERED_BYTES`] for one recipient.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the text comes out larger than {} MiB with this recipient's fields", MAX_RENDERED_BYTES >> 20)]
+pub struct TooLarge;
+
 #[derive(Debug, Clone, PartialEq)]
 enum Node {
     Text(String),
@@ -110,6 +125,11 @@ struct Compiler<'e> {
     errors: Vec<MergeError>,
     /// The drop-ins being expanded, outermost first.
     including: Vec<String>,
+    /// Bytes of text read so far (the text and every drop-in each time it is filled in),
+    /// and drop-ins filled in; once either passes its limit, nothing more is expanded.
+    expanded_bytes: usize,
+    expansions: usize,
+    over_limit: bool,
 }
 
 impl Compiler<'_> {
@@ -361,6 +381,32 @@ impl Compiler<'_> {
             );
             return;
         }
+        if self.over_limit {
+            return;
+        }
+        self.expanded_bytes += content.len();
+        self.expansions += 1;
+        if self.expanded_bytes > MAX_EXPANDED_BYTES || self.expansions > MAX_DROPIN_EXPANSIONS {
+            self.over_limit = true;
+            let chain: Vec<&str> = self
+                .including
+                .iter()
+                .map(String::as_str)
+                .chain([name])
+                .collect();
+            self.error(
+                source,
+                line,
+                column,
+                format!(
+                    "the drop-ins grow the text past {} MiB or {MAX_DROPIN_EXPANSIONS} drop-ins filled in ({}); \
+                     drop-ins that include other drop-ins several times multiply",
+                    MAX_EXPANDED_BYTES >> 20,
+                    chain.join(" → ")
+                ),
+            );
+            return;
+        }
         self.including.push(name.to_string());
         let inner = self.text(&format!("drop-in \"{name}\""), content);
         self.including.pop();
@@ -422,6 +468,9 @@ pub fn compile(
         options,
         errors: Vec::new(),
         including: Vec::new(),
+        expanded_bytes: text.len(),
+        expansions: 0,
+        over_limit: false,
     };
     let nodes = compiler.text(source, text);
     if compiler.errors.is_empty() {
@@ -439,8 +488,11 @@ fn render_nodes<R: Recipient + ?Sized>(
     escape: Escape,
     recipient: &R,
     out: &mut String,
-) {
+) -> Result<(), TooLarge> {
     for node in nodes {
+        if out.len() > MAX_RENDERED_BYTES {
+            return Err(TooLarge);
+        }
         match node {
             Node::Text(t) => out.push_str(t),
             Node::Field(column) => escape_into(recipient.field(*column), escape, out),
@@ -455,22 +507,40 @@ fn render_nodes<R: Recipient + ?Sized>(
                 } else {
                     otherwise
                 };
-                render_nodes(branch, escape, recipient, out);
+                render_nodes(branch, escape, recipient, out)?;
             }
         }
     }
+    if out.len() > MAX_RENDERED_BYTES {
+        return Err(TooLarge);
+    }
+    Ok(())
 }
 
 impl Template {
-    /// Appends the text for `recipient` to `out`.
-    pub fn render_into<R: Recipient + ?Sized>(&self, recipient: &R, out: &mut String) {
-        render_nodes(&self.nodes, self.escape, recipient, out);
+    /// Appends the text for `recipient` to `out`; stops when `out` passes
+    /// [`MAX_RENDERED_BYTES`].
+    pub fn render_into<R: Recipient + ?Sized>(
+        &self,
+        recipient: &R,
+        out: &mut String,
+    ) -> Result<(), TooLarge> {
+        render_nodes(&self.nodes, self.escape, recipient, out)
     }
 
-    /// The text for `recipient`.
+    /// The text for `recipient`, unless it would pass [`MAX_RENDERED_BYTES`].
+    pub fn try_render<R: Recipient + ?Sized>(&self, recipient: &R) -> Result<String, TooLarge> {
+        let mut out = String::new();
+        self.render_into(recipient, &mut out)?;
+        Ok(out)
+    }
+
+    /// The text for `recipient`, cut where it passes [`MAX_RENDERED_BYTES`] (for previews
+    /// and values that are checked elsewhere).
     pub fn render<R: Recipient + ?Sized>(&self, recipient: &R) -> String {
         let mut out = String::new();
-        self.render_into(recipient, &mut out);
+        // A text cut at the limit is what a preview can show.
+        let _ = self.render_into(recipient, &mut out);
         out
     }
 
@@ -621,6 +691,58 @@ mod tests {
             e[0]
         );
         assert_eq!(e[0].source, "drop-in \"loop2\"");
+    }
+
+    /// Each level includes the next eight times: 8^10 copies of "x" would be a gigabyte.
+    fn multiplying_env(levels: usize, leaf: &str) -> Env {
+        let mut env = env();
+        for level in 0..levels {
+            env.dropins.insert(
+                format!("d{level}"),
+                format!("{{{{d{}}}}}", level + 1).repeat(8),
+            );
+        }
+        env.dropins.insert(format!("d{levels}"), leaf.to_string());
+        env
+    }
+
+    #[test]
+    fn drop_ins_that_multiply_are_refused_naming_the_chain() {
+        for leaf in ["x", ""] {
+            let started = std::time::Instant::now();
+            let e = compile(
+                "HTML body",
+                "a {{d0}}",
+                &multiplying_env(10, leaf),
+                Options::HTML,
+            )
+            .unwrap_err()
+            .0;
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(5),
+                "stopped early"
+            );
+            assert_eq!(e.len(), 1, "{e:?}");
+            assert!(
+                e[0].message.contains("d0 → d1 → d2") && e[0].message.contains("MiB"),
+                "{}",
+                e[0]
+            );
+        }
+        // Four levels (4,096 copies) are fine.
+        let t = compile("body", "{{d0}}", &multiplying_env(4, "x"), Options::TEXT).unwrap();
+        assert_eq!(t.constant().map(str::len), Some(4096));
+    }
+
+    #[test]
+    fn a_text_that_comes_out_too_large_for_a_recipient_is_refused() {
+        let text = "&CITY;".repeat(100);
+        let t = compile("body", &text, &env(), Options::TEXT).unwrap();
+        let big = "y".repeat(1 << 20);
+        let r = row(&["a@x.example", "Ann", "30", &big]);
+        assert_eq!(t.try_render(&r), Err(TooLarge));
+        let small = row(&["a@x.example", "Ann", "30", "Paris"]);
+        assert_eq!(t.try_render(&small).map(|s| s.len()), Ok(500));
     }
 
     #[test]

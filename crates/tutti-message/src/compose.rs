@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use tutti_merge::{
     Env, Escape, FieldValues, Fields, MergeError, Options, Recipient, SystemDropIn, Template,
-    compile,
+    TooLarge, compile,
 };
 
 use crate::charset::Charset;
@@ -621,13 +621,24 @@ impl Composer {
         tracking: &T,
     ) -> Result<Rendered, String> {
         let fields = NoSlots(values);
-        let from_address = self.from_address.render(&fields);
+        fn too_large(what: &'static str) -> impl Fn(TooLarge) -> String {
+            move |e| format!("the {what}: {e}")
+        }
+        let from_address = self
+            .from_address
+            .try_render(&fields)
+            .map_err(too_large("sender address"))?;
         if !valid_address(from_address.trim()) {
             return Err(format!(
                 "the sender address comes out as \"{from_address}\", which is not an address"
             ));
         }
-        let reply_to = self.reply_to.as_ref().map(|t| t.render(&fields));
+        let reply_to = self
+            .reply_to
+            .as_ref()
+            .map(|t| t.try_render(&fields))
+            .transpose()
+            .map_err(too_large("reply-to"))?;
         if let Some(r) = &reply_to
             && !valid_address(r.trim())
         {
@@ -642,10 +653,26 @@ impl Composer {
             html,
         };
         Ok(Rendered {
-            html: self.html.as_ref().map(|t| t.render(&part(true))),
-            text: self.text.as_ref().map(|t| t.render(&part(false))),
-            subject: self.subject.render(&fields),
-            from_name: self.from_name.render(&fields),
+            html: self
+                .html
+                .as_ref()
+                .map(|t| t.try_render(&part(true)))
+                .transpose()
+                .map_err(too_large("HTML body"))?,
+            text: self
+                .text
+                .as_ref()
+                .map(|t| t.try_render(&part(false)))
+                .transpose()
+                .map_err(too_large("text body"))?,
+            subject: self
+                .subject
+                .try_render(&fields)
+                .map_err(too_large("subject"))?,
+            from_name: self
+                .from_name
+                .try_render(&fields)
+                .map_err(too_large("sender name"))?,
             from_address,
             reply_to,
         })

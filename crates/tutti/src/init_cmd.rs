@@ -50,7 +50,18 @@ pub fn initialise(root: &Path, args: &InitOptionArgs) -> Result<InitReport, Stri
         tracker_host: args.tracker_host.clone(),
         cluster_secret,
     };
-    init(root, &opts).map_err(|e| e.to_string())
+    let mut report = init(root, &opts).map_err(|e| e.to_string())?;
+    // A Hub that never ran gets its one-time setup password now, so that the administrator
+    // can read it before the first start.
+    if opts.components.contains(&tutti_core::Component::Hub)
+        && !root.join("hub/accountreg/accountreg.sqlite").exists()
+    {
+        let file = tutti_hub::setup_password::path(root);
+        tutti_hub::setup_password::ensure(root)
+            .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+        report.setup_password = Some(file);
+    }
+    Ok(report)
 }
 
 /// The secret in `file`: either an INI file of an installation or a file with the secret.
@@ -79,6 +90,13 @@ pub fn print_report(root: &Path, report: &InitReport) {
     }
     for note in &report.notes {
         say!("  note: {note}");
+    }
+    if let Some(file) = &report.setup_password {
+        say!(
+            "The administrator's one-time setup password is in {} (readable by this user only). \
+             Log in to the Hub (/hub) with it and choose your own; the file is then removed.",
+            file.display()
+        );
     }
     if report.generated_secret {
         say!(

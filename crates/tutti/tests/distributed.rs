@@ -152,7 +152,7 @@ async fn four_processes_on_four_addresses_reach_each_other() {
     );
 
     // With the mailer connection set in the Hub, `tutti check` reaches that Mailer too.
-    let admin = HubApi::first_use(&hub.base(), "new-admin-pw").await;
+    let admin = HubApi::first_use(&hub, "new-admin-pw").await;
     let mailer_host = format!("{MAILER_IP}:{}", mailer.addr.port());
     let connection = serde_json::json!({"mailer": {"host": mailer_host, "client_address": "tutti@example.com", "client_password": "pw"}});
     assert_eq!(admin.put("/settings/global", connection).await.0, 200);

@@ -227,7 +227,8 @@ async fn sighup_reloads_the_certificate_without_dropping_connections() {
     let (status, body) = read_answer(&mut idle);
     assert_eq!(status, 200, "{body}");
     let mut in_flight = tls_connect(addr, ip, trusting(&old.cert)).unwrap();
-    let login = br#"{"password": "admin"}"#;
+    let login = format!(r#"{{"password": "{}"}}"#, setup_password(root));
+    let login = login.as_bytes();
     let (first, rest) = login.split_at(8);
     write!(
         in_flight,
@@ -554,7 +555,7 @@ async fn a_job_goes_between_the_components_over_https() {
     set_key(&mailer_ini, "DistributeClients", "lui@shop.example");
     set_key(&mailer_ini, "DistributePassword", "distribute-pw");
     let server = Server::start(root).await;
-    let admin = HubApi::first_use(&server.base(), "new-admin-pw").await;
+    let admin = HubApi::first_use(&server, "new-admin-pw").await;
     let settings = serde_json::json!({
         "mailer": {"host": https_here, "client_address": "lui@shop.example", "client_password": "distribute-pw"},
         "tracking": {"scheme": "http", "host": ip, "port": port},

@@ -12,15 +12,37 @@ async fn first_use_forces_the_password_change_then_groups_users_and_rights() {
     let hub = start_hub(dir.path()).await;
     let secret = secret(dir.path());
 
-    // The default password logs in, but nothing is allowed before it is changed.
+    // The well-known `admin` opens nothing: the first password is the random one-time
+    // setup password in a file only the installation's owner reads.
+    let setup = setup_password(dir.path());
+    let setup_file = dir.path().join("hub/accountreg/setup-password");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&setup_file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let login_page = reqwest::get(hub.url("/hub/login"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        login_page.contains("hub/accountreg/setup-password"),
+        "{login_page}"
+    );
+    assert!(!login_page.contains("<code>admin</code>"), "{login_page}");
     let mut api = HubApi::new(&hub.base());
+    let (status, _) = api.login(json!({"password": "admin"})).await;
+    assert_eq!(status, 401, "the old well-known password");
+    // The setup password logs in, but nothing is allowed before it is changed.
     let (status, body) = api.login(json!({"password": "wrong"})).await;
     assert_eq!(status, 401, "{body}");
     assert_eq!(
         body["error"], "the administrator password is wrong",
         "the administrator's login has no user name or group to blame"
     );
-    let (status, body) = api.login(json!({"password": "admin"})).await;
+    let (status, body) = api.login(json!({"password": setup})).await;
     assert_eq!(status, 200);
     assert_eq!(body["must_change_password"], true);
     let (status, body) = api.get("/accounts").await;
@@ -29,7 +51,7 @@ async fn first_use_forces_the_password_change_then_groups_users_and_rights() {
         body["error"]
             .as_str()
             .unwrap()
-            .contains("still the default"),
+            .contains("still the one-time setup password"),
         "{body}"
     );
     let (status, _) = api
@@ -42,7 +64,7 @@ async fn first_use_forces_the_password_change_then_groups_users_and_rights() {
     let (status, _) = api
         .post(
             "/admin/password",
-            json!({"old_password": "admin", "new_password": "admin"}),
+            json!({"old_password": setup, "new_password": "admin"}),
         )
         .await;
     assert_eq!(status, 422);
@@ -50,7 +72,7 @@ async fn first_use_forces_the_password_change_then_groups_users_and_rights() {
     let (status, body) = api
         .post(
             "/admin/password",
-            json!({"old_password": "admin", "new_password": "        "}),
+            json!({"old_password": setup, "new_password": "        "}),
         )
         .await;
     assert_eq!(status, 422, "{body}");
@@ -62,10 +84,21 @@ async fn first_use_forces_the_password_change_then_groups_users_and_rights() {
     let (status, _) = api
         .post(
             "/admin/password",
-            json!({"old_password": "admin", "new_password": "new-admin-pw"}),
+            json!({"old_password": setup, "new_password": "new-admin-pw"}),
         )
         .await;
     assert_eq!(status, 204);
+    assert!(
+        !setup_file.exists(),
+        "the setup password is gone once changed"
+    );
+    let login_page = reqwest::get(hub.url("/hub/login"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!login_page.contains("setup-password"), "{login_page}");
     assert_eq!(
         api.get("/accounts").await.0,
         200,
@@ -73,9 +106,9 @@ async fn first_use_forces_the_password_change_then_groups_users_and_rights() {
     );
     let mut again = HubApi::new(&hub.base());
     assert_eq!(
-        again.login(json!({"password": "admin"})).await.0,
+        again.login(json!({"password": setup})).await.0,
         401,
-        "the default no longer works"
+        "the setup password no longer works"
     );
     assert_eq!(
         again.login(json!({"password": "new-admin-pw"})).await.0,
@@ -306,7 +339,7 @@ async fn first_use_forces_the_password_change_then_groups_users_and_rights() {
 async fn bad_input_is_refused_clearly_and_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let hub = start_hub(dir.path()).await;
-    let api = HubApi::first_use(&hub.base(), "new-admin-pw").await;
+    let api = HubApi::first_use(&hub, "new-admin-pw").await;
     assert_eq!(api.post("/groups", json!({"name": "Sales"})).await.0, 201);
     assert_eq!(
         api.post(
@@ -465,7 +498,7 @@ async fn bad_input_is_refused_clearly_and_changes_nothing() {
 async fn a_group_administrator_cannot_raise_rights_or_say_where_jobs_go() {
     let dir = tempfile::tempdir().unwrap();
     let hub = start_hub(dir.path()).await;
-    let admin = HubApi::first_use(&hub.base(), "new-admin-pw").await;
+    let admin = HubApi::first_use(&hub, "new-admin-pw").await;
     assert_eq!(admin.post("/groups", json!({"name": "Sales"})).await.0, 201);
     let (status, gail) = admin
         .post("/accounts", json!({"user_name": "Gail", "group_name": "Sales", "password": "gail-password", "rights": ["administer_group", "create_jobs"]}))
@@ -566,7 +599,7 @@ async fn a_group_administrator_cannot_raise_rights_or_say_where_jobs_go() {
 async fn a_change_to_an_account_leaves_the_fields_it_does_not_give() {
     let dir = tempfile::tempdir().unwrap();
     let hub = start_hub(dir.path()).await;
-    let admin = HubApi::first_use(&hub.base(), "new-admin-pw").await;
+    let admin = HubApi::first_use(&hub, "new-admin-pw").await;
     assert_eq!(admin.post("/groups", json!({"name": "Sales"})).await.0, 201);
     let (_, kim) = admin
         .post("/accounts", json!({"user_name": "Kim", "group_name": "Sales", "password": "kim-password", "can_change_password": false, "disabled": true}))
@@ -614,7 +647,7 @@ async fn settings_inherit_user_group_global_and_a_relied_on_default_stays() {
     let dir = tempfile::tempdir().unwrap();
     let hub = start_hub(dir.path()).await;
     let secret = secret(dir.path());
-    let api = HubApi::first_use(&hub.base(), "new-admin-pw").await;
+    let api = HubApi::first_use(&hub, "new-admin-pw").await;
     let mailer = json!({"host": "mailer.example.com:8080", "client_address": "tutti@example.com", "client_password": "m-secret"});
     let (status, body) = api
         .put("/settings/global", json!({"mailer": mailer, "tracking": {"scheme": "http", "host": "trk.example.com", "port": 80}, "charsets": ["utf-8"]}))
@@ -777,7 +810,7 @@ async fn the_admin_password_is_reset_offline_from_standard_input() {
     use std::io::Write;
     let dir = tempfile::tempdir().unwrap();
     let mut hub = start_hub(dir.path()).await;
-    let api = HubApi::first_use(&hub.base(), "forgotten-pw").await;
+    let api = HubApi::first_use(&hub, "forgotten-pw").await;
     assert!(hub.stop().success());
 
     let mut child = tutti()
@@ -840,7 +873,7 @@ async fn users_change_their_own_password_only_when_allowed() {
     let dir = tempfile::tempdir().unwrap();
     let hub = start_hub(dir.path()).await;
     let secret = secret(dir.path());
-    let admin = HubApi::first_use(&hub.base(), "new-admin-pw").await;
+    let admin = HubApi::first_use(&hub, "new-admin-pw").await;
     assert_eq!(
         admin
             .post(
@@ -930,7 +963,7 @@ async fn users_change_their_own_password_only_when_allowed() {
 async fn repeated_failed_logins_lock_the_account_with_a_clear_message() {
     let dir = tempfile::tempdir().unwrap();
     let hub = start_hub(dir.path()).await;
-    let admin = HubApi::first_use(&hub.base(), "new-admin-pw").await;
+    let admin = HubApi::first_use(&hub, "new-admin-pw").await;
     assert_eq!(
         admin
             .post(
@@ -968,7 +1001,7 @@ async fn repeated_failed_logins_lock_the_account_with_a_clear_message() {
 async fn accounts_answered_before_kill_9_are_there_after_restart() {
     let dir = tempfile::tempdir().unwrap();
     let mut hub = start_hub(dir.path()).await;
-    let admin = HubApi::first_use(&hub.base(), "new-admin-pw").await;
+    let admin = HubApi::first_use(&hub, "new-admin-pw").await;
     for i in 0..20 {
         assert_eq!(
             admin
@@ -1007,7 +1040,7 @@ async fn log_levels_backups_components_and_component_settings_are_audited() {
         .wait_healthy(tutti_core::Component::Hub)
         .await
         .instance_id;
-    let admin = HubApi::first_use(&hub.base(), "new-admin-pw").await;
+    let admin = HubApi::first_use(&hub, "new-admin-pw").await;
     let console = |path: &str, fields: &[(&str, &str)]| {
         let mut form = vec![("csrf", admin.csrf.as_str())];
         form.extend_from_slice(fields);

@@ -1,5 +1,5 @@
 //! The Hub's first-use flow in a real browser (headless Chromium through WebDriver): log in
-//! with `admin`, the forced password change, creating a user.
+//! with the one-time setup password, the forced password change, creating a user.
 
 mod support;
 
@@ -16,15 +16,20 @@ async fn first_use_in_a_browser_login_forced_change_create_a_user() {
     // Any console page leads to the login first.
     b.client.goto(&hub.url("/hub/accounts")).await.unwrap();
     b.wait_for_text("Administrator login").await;
-    b.fill("password", "admin").await;
+    // The login page says where the one-time setup password is.
+    b.wait_for_text("hub/accountreg/setup-password").await;
+    let setup = setup_password(dir.path());
+    b.fill("password", &setup).await;
     b.click("#login").await;
 
-    // The default password must be changed before anything else.
-    b.wait_for_text("still uses the default password").await;
+    // The setup password must be changed before anything else.
+    b.wait_for_text("still uses its one-time setup password")
+        .await;
     b.client.goto(&hub.url("/hub/accounts")).await.unwrap();
-    b.wait_for_text("still uses the default password").await;
+    b.wait_for_text("still uses its one-time setup password")
+        .await;
     // Eight spaces pass the page's minlength, but are no password.
-    b.fill("old_password", "admin").await;
+    b.fill("old_password", &setup).await;
     b.fill("new_password", "        ").await;
     b.fill("confirm", "        ").await;
     b.click("#save-password").await;
@@ -32,12 +37,12 @@ async fn first_use_in_a_browser_login_forced_change_create_a_user() {
         "New password: it is only spaces; a password needs at least 8 other characters",
     )
     .await;
-    b.fill("old_password", "admin").await;
+    b.fill("old_password", &setup).await;
     b.fill("new_password", "browser-pw-1").await;
     b.fill("confirm", "browser-pw-2").await;
     b.click("#save-password").await;
     b.wait_for_text("the two new passwords differ").await;
-    b.fill("old_password", "admin").await;
+    b.fill("old_password", &setup).await;
     b.fill("new_password", "browser-pw-1").await;
     b.fill("confirm", "browser-pw-1").await;
     b.click("#save-password").await;

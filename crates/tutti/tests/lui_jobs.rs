@@ -67,7 +67,7 @@ async fn the_job_lifecycle(database: &[(&str, &str)]) {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("root");
     let mut server = hub_and_lui(&root, database).await;
-    let admin = HubApi::first_use(&server.base(), "new-admin-pw").await;
+    let admin = HubApi::first_use(&server, "new-admin-pw").await;
     for group in ["Sales", "Marketing"] {
         assert_eq!(admin.post("/groups", json!({"name": group})).await.0, 201);
     }
@@ -290,6 +290,76 @@ async fn jobs_on_postgresql() {
     the_job_lifecycle(&[("DatabaseType", "postgresql"), ("DatabaseUrl", &pg.url)]).await;
 }
 
+/// A deleted account's id is never given to the next account: its jobs, recipients and
+/// saved reports stay with no one but the `admin` login until it gives them away.
+#[tokio::test]
+async fn a_deleted_accounts_jobs_go_to_no_new_account() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    let server = hub_and_lui(&root, &[]).await;
+    let admin = HubApi::first_use(&server, "new-admin-pw").await;
+    for group in ["Sales", "Ops"] {
+        assert_eq!(admin.post("/groups", json!({"name": group})).await.0, 201);
+    }
+    let mut made = std::collections::HashMap::new();
+    for (name, group) in [("ben", "Sales"), ("anna", "Sales")] {
+        let (status, account) = admin
+            .post(
+                "/accounts",
+                json!({"user_name": name, "group_name": group, "password": format!("{name}-password")}),
+            )
+            .await;
+        assert_eq!(status, 201, "{account}");
+        made.insert(name, account["id"].as_i64().unwrap());
+    }
+    let anna = user(&server, "anna", "Sales").await;
+    let (_, job) = anna.post("/jobs", json!({"title": "Anna's"})).await;
+    let job_id = job["id"].as_str().unwrap().to_string();
+    upload_csv(&anna, &job_id, "email\nann@example.org\n").await;
+
+    // Anna, the newest account, is deleted; the next account goes to another group.
+    let (status, _) = admin
+        .send(Method::DELETE, &format!("/accounts/{}", made["anna"]), None)
+        .await;
+    assert_eq!(status, 204);
+    let (status, eve) = admin
+        .post(
+            "/accounts",
+            json!({"user_name": "eve", "group_name": "Ops", "password": "eve-password"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{eve}");
+    assert!(eve["id"].as_i64().unwrap() > made["anna"], "{eve}");
+    let eve = user(&server, "eve", "Ops").await;
+    let (_, page) = eve.get("/jobs").await;
+    assert_eq!(page["total"], 0, "{page}");
+    assert_eq!(eve.get(&format!("/jobs/{job_id}")).await.0, 404);
+    let (status, _) = eve.get(&format!("/jobs/{job_id}/recipients")).await;
+    assert_eq!(status, 404);
+
+    // The admin login still sees the job and gives it to Ben.
+    let mut lui_admin = HubApi::at(&server.base(), "/lui");
+    let (status, _) = lui_admin
+        .login(json!({"user_name": "admin", "password": "new-admin-pw"}))
+        .await;
+    assert_eq!(status, 200);
+    let (_, job) = lui_admin.get(&format!("/jobs/{job_id}")).await;
+    assert_eq!(job["owner_name"], "anna/Sales", "{job}");
+    let (status, job) = lui_admin
+        .put(
+            &format!("/jobs/{job_id}/owner"),
+            json!({"account_id": made["ben"]}),
+        )
+        .await;
+    assert_eq!(
+        (status, job["owner_name"].as_str()),
+        (200, Some("ben/Sales"))
+    );
+    let ben = user(&server, "ben", "Sales").await;
+    let (_, list) = ben.get(&format!("/jobs/{job_id}/recipients")).await;
+    assert_eq!(list["accepted"], 1, "{list}");
+}
+
 async fn upload_csv(api: &HubApi, job: &str, csv: &str) -> Value {
     let r = api
         .http
@@ -319,7 +389,7 @@ async fn the_system_database_moves_to_postgresql_and_back_with_everything() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("root");
     let mut server = hub_and_lui(&root, &[]).await;
-    let admin = HubApi::first_use(&server.base(), "new-admin-pw").await;
+    let admin = HubApi::first_use(&server, "new-admin-pw").await;
     assert_eq!(admin.post("/groups", json!({"name": "Sales"})).await.0, 201);
     admin
         .post(
@@ -434,7 +504,7 @@ async fn a_backup_taken_while_running_starts_with_everything() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("root");
     let mut server = hub_and_lui(&root, &[]).await;
-    let admin = HubApi::first_use(&server.base(), "new-admin-pw").await;
+    let admin = HubApi::first_use(&server, "new-admin-pw").await;
     assert_eq!(admin.post("/groups", json!({"name": "Sales"})).await.0, 201);
     admin
         .post(

@@ -46,7 +46,7 @@ async fn the_user_interface_logs_in_through_the_hub_and_from_its_cache_while_the
     let mut hub = Server::start(&hub_root).await;
     let lui = Server::start(&lui_root).await;
 
-    let admin = HubApi::first_use(&hub.base(), "new-admin-pw").await;
+    let admin = HubApi::first_use(&hub, "new-admin-pw").await;
     assert_eq!(admin.post("/groups", json!({"name": "Sales"})).await.0, 201);
     let (_, anna) = admin
         .post(

@@ -189,12 +189,13 @@ async fn through_the_proxy(example: Example) {
 
     // The administrator's first use, through the proxy.
     let mut admin = HubApi::with_client(client(), &format!("http://{}", ext.hub), "/hub");
-    assert_eq!(admin.login(json!({"password": "admin"})).await.0, 200);
+    let setup = setup_password(&root_hub);
+    assert_eq!(admin.login(json!({"password": setup})).await.0, 200);
     let (status, body) = admin
         .send(
             reqwest::Method::POST,
             "/admin/password",
-            Some(json!({"old_password": "admin", "new_password": "new-admin-pw"})),
+            Some(json!({"old_password": setup, "new_password": "new-admin-pw"})),
         )
         .await;
     assert_eq!(status, 204, "{body}");

@@ -71,7 +71,7 @@ async fn the_console_reads_a_components_logs_and_sets_its_level_with_its_passwor
         has_answering(l, Component::Trk, &trk_id, &trk.url("/trk"))
     })
     .await;
-    let mut admin = HubApi::first_use(&hub.base(), "new-admin-pw").await;
+    let mut admin = HubApi::first_use(&hub, "new-admin-pw").await;
     let base = hub.base();
 
     let (status, page) = admin

@@ -93,6 +93,14 @@ pub fn secret(root: &Path) -> ClusterSecret {
     tutti_core::root::existing_secret(root).expect("a ClusterSecret in the root")
 }
 
+/// The Hub's one-time setup password in `root`, as the administrator reads it.
+pub fn setup_password(root: &Path) -> String {
+    std::fs::read_to_string(root.join(tutti_hub::setup_password::FILE))
+        .expect("init wrote the setup password")
+        .trim()
+        .to_string()
+}
+
 /// Sets `key=value` in an INI file, keeping everything else.
 pub fn set_key(file: &Path, key: &str, value: &str) {
     let text = std::fs::read_to_string(file).expect("read INI");
@@ -346,16 +354,18 @@ impl HubApi {
         (status, json)
     }
 
-    /// Logs in as the administrator with `admin`, changes it to `new_password`.
-    pub async fn first_use(base: &str, new_password: &str) -> HubApi {
-        let mut api = HubApi::new(base);
-        let (status, _) = api.login(serde_json::json!({"password": "admin"})).await;
+    /// Logs in as the administrator of `hub` with the setup password `tutti init` wrote,
+    /// and changes it to `new_password`.
+    pub async fn first_use(hub: &Server, new_password: &str) -> HubApi {
+        let mut api = HubApi::new(&hub.base());
+        let setup = setup_password(&hub.root);
+        let (status, _) = api.login(serde_json::json!({"password": setup})).await;
         assert_eq!(status, 200);
         let (status, body) = api
             .send(
                 reqwest::Method::POST,
                 "/admin/password",
-                Some(serde_json::json!({"old_password": "admin", "new_password": new_password})),
+                Some(serde_json::json!({"old_password": setup, "new_password": new_password})),
             )
             .await;
         assert_eq!(status, 204, "{body}");
@@ -483,7 +493,7 @@ pub async fn start_sending_installation(
         set_key(&root.join("lui/lui.ini"), k, v);
     }
     let server = Server::start(root).await;
-    let admin = HubApi::first_use(&server.base(), "new-admin-pw").await;
+    let admin = HubApi::first_use(&server, "new-admin-pw").await;
     let settings = serde_json::json!({
         "mailer": {"host": here, "client_address": "lui@shop.example", "client_password": "distribute-pw"},
         "tracking": {"scheme": "http", "host": "127.0.0.2", "port": port},
@@ -556,7 +566,7 @@ pub fn init_two_servers(
 /// The Hub's first use (administrator password `new-admin-pw`) in a two-server
 /// installation: the Mailer and Tracker on B's port, events every second, group Sales.
 pub async fn set_up_two_servers(server_a: &Server, port_b: u16) -> HubApi {
-    let admin = HubApi::first_use(&server_a.base(), "new-admin-pw").await;
+    let admin = HubApi::first_use(&server_a, "new-admin-pw").await;
     let settings = serde_json::json!({
         "mailer": {"host": format!("127.0.0.3:{port_b}"), "client_address": "lui@shop.example", "client_password": "pw"},
         "tracking": {"scheme": "http", "host": "127.0.0.3", "port": port_b},
