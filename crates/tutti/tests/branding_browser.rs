@@ -42,7 +42,7 @@ fn new_root(root: &Path) {
 
 /// The administrator password becomes `new-admin-pw`; user `maria` in group Sales.
 async fn people(server: &Server) {
-    let admin = HubApi::first_use(&server, "new-admin-pw").await;
+    let admin = HubApi::first_use(server, "new-admin-pw").await;
     let (status, body) = admin
         .post("/groups", serde_json::json!({"name": "Sales"}))
         .await;

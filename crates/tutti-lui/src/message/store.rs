@@ -71,7 +71,7 @@ pub struct Messages {
 
 /// Voids the test send and the authorization of a job: its content changed.
 pub async fn void_approvals(conn: &mut sqlx::AnyConnection, job: &str) -> sqlx::Result<()> {
-    sqlx::query("UPDATE jobs SET tested_ms = 0, authorized_ms = 0, updated_ms = $2 WHERE id = $1")
+    sqlx::query("UPDATE jobs SET tested_ms = 0, authorized_ms = 0, tested_digest = '', updated_ms = $2 WHERE id = $1")
         .bind(job)
         .bind(now_ms())
         .execute(conn)

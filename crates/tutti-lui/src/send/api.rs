@@ -23,7 +23,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::definition::{Tracking, definition};
+use super::definition::{Tracking, content_digest, definition};
 use super::store::{Approvals, TrackingChoice};
 use crate::LuiState;
 use crate::jobs::api::{actor, job_for};
@@ -411,8 +411,9 @@ async fn send_test(
     }
     let n = state.sending.next_test(&id).await.map_err(db_error)?;
     let test_job = format!("{id}-T{n}");
+    let digest = content_digest(&def, list.as_ref().map_or(0, |l| l.id));
     hand_over(&state, &conn, &test_job, &def, Rows::These(&rows)).await?;
-    state.sending.tested(&id).await.map_err(db_error)?;
+    state.sending.tested(&id, &digest).await.map_err(db_error)?;
     tracing::info!(
         "test {test_job} of job {id} sent to {}",
         addresses.join(", ")
@@ -437,6 +438,26 @@ async fn ready_definition(
         Err(problems) => problems,
     };
     Err(not_ready(id, &problems))
+}
+
+/// Voids the test and authorization of a job whose content is no longer what was tested
+/// (a drop-in it uses was edited in the library, say), and says so.
+async fn still_as_tested(
+    state: &LuiState,
+    id: &str,
+    def: &DistributeJob,
+    list_id: i64,
+) -> ApiResult<()> {
+    let tested = state.sending.tested_digest(id).await.map_err(db_error)?;
+    if tested == content_digest(def, list_id) {
+        return Ok(());
+    }
+    state.sending.void(id).await.map_err(db_error)?;
+    tracing::info!("job {id} changed since its test: test and authorization voided");
+    Err(conflict(format!(
+        "job {id} changed since its test (its message, a drop-in it uses, its files, recipients or tracking): \
+         the test and the authorization are void; send a new test"
+    )))
 }
 
 fn not_ready(id: &str, problems: &[Problem]) -> ApiError {
@@ -475,6 +496,14 @@ async fn authorize(
             "job {id} must be tested first: send a test message (nothing since the last change)"
         )));
     }
+    let (def, _) = ready_definition(&state, &id, Tracking::for_check()).await?;
+    let list_id = state
+        .lists
+        .of_job(&id)
+        .await
+        .map_err(db_error)?
+        .map_or(0, |l| l.id);
+    still_as_tested(&state, &id, &def, list_id).await?;
     state.sending.authorize(&id, name).await.map_err(db_error)?;
     Ok(Json(state.sending.approvals(&id).await.map_err(db_error)?))
 }
@@ -542,6 +571,7 @@ async fn go(
         .await
         .map_err(db_error)?
         .ok_or_else(|| conflict(format!("job {id} has no recipients")))?;
+    still_as_tested(state, id, &def, list.id).await?;
     let (recipients, suppressed) = hand_over(state, &conn, id, &def, Rows::List(list.id)).await?;
     if recipients == 0 {
         return Err(conflict(format!(

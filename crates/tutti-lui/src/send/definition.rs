@@ -106,3 +106,136 @@ pub async fn definition(
         not_before: None,
     }))
 }
+
+/// A digest of everything the job's messages are made of: the message, the drop-ins it
+/// uses as they are now, its files, the recipient list and the tracking choices. A test
+/// send records it; authorizing and sending check that the job is still what was tested,
+/// so that a drop-in edited in the library (or anything else the job takes at send time)
+/// cannot go out untested. The Tracker's address and key are left out: they differ
+/// between a test and the send, and are not content.
+pub fn content_digest(def: &DistributeJob, list_id: i64) -> String {
+    use sha2::{Digest, Sha256};
+    let mut plain = def.clone();
+    plain.tracking.base_url.clear();
+    plain.tracking.key.clear();
+    plain.not_before = None;
+    let dropins = std::mem::take(&mut plain.message.dropins);
+    let mut hasher = Sha256::new();
+    // A definition always serialises; were it not to, the empty text still differs from
+    // every real digest's input and changes nothing else.
+    hasher.update(serde_json::to_vec(&plain).unwrap_or_default());
+    hasher.update(list_id.to_be_bytes());
+    if def.message.dropins_enabled {
+        for (name, content) in used_dropins(&def.message, &dropins) {
+            for part in [name, content] {
+                hasher.update((part.len() as u64).to_be_bytes());
+                hasher.update(part.as_bytes());
+            }
+        }
+    }
+    let digest = hasher.finalize();
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The drop-ins a message names, and those they name in turn, by name. A name that only
+/// looks used (in a comment, say) is counted too: that voids a test more often, never less.
+fn used_dropins<'a>(
+    message: &MessageDef,
+    dropins: &'a std::collections::HashMap<String, String>,
+) -> std::collections::BTreeMap<&'a str, &'a str> {
+    let mut used = std::collections::BTreeMap::new();
+    let mut texts: Vec<&str> = [
+        Some(message.subject.as_str()),
+        Some(message.from_name.as_str()),
+        Some(message.from_address.as_str()),
+        Some(message.reply_to.as_str()),
+        message.html.as_deref(),
+        message.text.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    while let Some(text) = texts.pop() {
+        let mut rest = text;
+        while let Some(start) = rest.find("{{") {
+            let after = &rest[start + 2..];
+            let Some(end) = after.find("}}") else { break };
+            let name = after[..end].trim();
+            if let Some((key, content)) = dropins.get_key_value(name)
+                && used.insert(key.as_str(), content.as_str()).is_none()
+            {
+                texts.push(content);
+            }
+            rest = &after[end + 2..];
+        }
+    }
+    used
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tutti_core::api::TrackingType;
+
+    fn job(html: &str, dropins: &[(&str, &str)]) -> DistributeJob {
+        DistributeJob {
+            message: MessageDef {
+                subject: "Hi".into(),
+                from_name: String::new(),
+                from_address: "a@shop.example".into(),
+                reply_to: String::new(),
+                html: Some(html.into()),
+                text: None,
+                charset: String::new(),
+                attachments: Vec::new(),
+                dropins: dropins
+                    .iter()
+                    .map(|(n, c)| (n.to_string(), c.to_string()))
+                    .collect(),
+                dropins_enabled: true,
+            },
+            fields: vec!["email".into()],
+            address_column: 0,
+            name_column: None,
+            tracking: TrackingDef {
+                base_url: "http://t/trk".into(),
+                key: "k".into(),
+                kind: TrackingType::Personal,
+                opens: true,
+                clicks: true,
+                untracked: Vec::new(),
+                profile_column: None,
+            },
+            not_before: None,
+        }
+    }
+
+    #[test]
+    fn the_digest_follows_the_drop_ins_the_message_uses_and_nothing_else() {
+        let base = job(
+            "<p>{{ head }}</p>",
+            &[("head", "{{foot}}"), ("foot", "1"), ("other", "x")],
+        );
+        let d = content_digest(&base, 7);
+        // The Tracker's address and key are not content.
+        let mut moved = base.clone();
+        moved.tracking.base_url = "https://elsewhere/trk".into();
+        moved.tracking.key = "other".into();
+        assert_eq!(content_digest(&moved, 7), d);
+        // A drop-in it does not use changes nothing; one it uses, also through another, does.
+        let unrelated = job(
+            "<p>{{ head }}</p>",
+            &[("head", "{{foot}}"), ("foot", "1"), ("other", "y")],
+        );
+        assert_eq!(content_digest(&unrelated, 7), d);
+        let nested = job(
+            "<p>{{ head }}</p>",
+            &[("head", "{{foot}}"), ("foot", "2"), ("other", "x")],
+        );
+        assert_ne!(content_digest(&nested, 7), d);
+        assert_ne!(content_digest(&base, 8), d, "another recipient list");
+        let mut untracked = base.clone();
+        untracked.tracking.clicks = false;
+        assert_ne!(content_digest(&untracked, 7), d);
+    }
+}

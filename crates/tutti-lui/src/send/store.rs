@@ -115,13 +115,17 @@ impl Sending {
         })
     }
 
-    /// Counts a test send; returns its number.
-    pub async fn tested(&self, job: &str) -> sqlx::Result<i64> {
+    /// Counts a test send of the content with `digest`; returns its number. An
+    /// authorization given before is for other content: it is voided.
+    pub async fn tested(&self, job: &str, digest: &str) -> sqlx::Result<i64> {
         sqlx::query(
-            "UPDATE jobs SET tested_ms = $2, tests_sent = tests_sent + 1 WHERE id = $1 RETURNING tests_sent",
+            "UPDATE jobs SET tested_ms = $2, tests_sent = tests_sent + 1, tested_digest = $3, \
+             authorized_ms = CASE WHEN tested_digest = $3 THEN authorized_ms ELSE 0 END \
+             WHERE id = $1 RETURNING tests_sent",
         )
         .bind(job)
         .bind(now_ms())
+        .bind(digest)
         .fetch_one(&self.db.pool)
         .await?
         .try_get(0)
@@ -130,6 +134,21 @@ impl Sending {
     /// The number the next test send will have.
     pub async fn next_test(&self, job: &str) -> sqlx::Result<i64> {
         Ok(self.approvals(job).await?.tests_sent + 1)
+    }
+
+    /// The digest of what the last test send was made of ("" when none counts).
+    pub async fn tested_digest(&self, job: &str) -> sqlx::Result<String> {
+        sqlx::query("SELECT tested_digest FROM jobs WHERE id = $1")
+            .bind(job)
+            .fetch_one(&self.db.pool)
+            .await?
+            .try_get(0)
+    }
+
+    /// Voids the test and the authorization: something the job is made of changed.
+    pub async fn void(&self, job: &str) -> sqlx::Result<()> {
+        let mut conn = self.db.pool.acquire().await?;
+        void_approvals(&mut conn, job).await
     }
 
     pub async fn authorize(&self, job: &str, by: &str) -> sqlx::Result<()> {

@@ -566,7 +566,7 @@ pub fn init_two_servers(
 /// The Hub's first use (administrator password `new-admin-pw`) in a two-server
 /// installation: the Mailer and Tracker on B's port, events every second, group Sales.
 pub async fn set_up_two_servers(server_a: &Server, port_b: u16) -> HubApi {
-    let admin = HubApi::first_use(&server_a, "new-admin-pw").await;
+    let admin = HubApi::first_use(server_a, "new-admin-pw").await;
     let settings = serde_json::json!({
         "mailer": {"host": format!("127.0.0.3:{port_b}"), "client_address": "lui@shop.example", "client_password": "pw"},
         "tracking": {"scheme": "http", "host": "127.0.0.3", "port": port_b},

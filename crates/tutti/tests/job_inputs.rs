@@ -1,0 +1,149 @@
+//! What a job is made of, over a real process: whatever a job takes at send time (drop-ins
+//! edited in the library, above all) cannot go out untested or unauthorized, and drop-ins
+//! that include drop-ins cannot multiply a message without limit.
+
+#![allow(clippy::unwrap_used)] // a test helper that fails is a failed test
+
+mod support;
+
+use serde_json::json;
+use support::*;
+
+#[tokio::test]
+async fn a_drop_in_edited_after_the_test_voids_the_test_and_the_authorization() {
+    let sink = start_sink().await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_sending_installation(&dir.path().join("root"), sink.addr.port(), &[]).await;
+    let anna = sender(&server, "anna").await;
+    let (status, footer) = anna
+        .post(
+            "/dropins",
+            json!({"name": "footer", "content": "<p>Tested footer</p>"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{footer}");
+    let (_, job) = anna.post("/jobs", json!({"title": "Drop-in"})).await;
+    let id = job["id"].as_str().unwrap().to_string();
+    upload_recipients(&anna, &id, "email\nbob@example.org\n").await;
+    let message = json!({"subject": "Hi", "from_address": "news@shop.example", "html": "<p>Hello</p>{{footer}}"});
+    let (status, view) = anna.put(&format!("/jobs/{id}/message"), message).await;
+    assert_eq!((status, &view["problems"]), (200, &json!([])), "{view}");
+    let to_me = json!({"addresses": ["me@shop.example"]});
+    assert_eq!(
+        anna.post(&format!("/jobs/{id}/test"), to_me.clone())
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        anna.post(&format!("/jobs/{id}/authorize"), json!({}))
+            .await
+            .0,
+        200
+    );
+
+    // Someone edits the drop-in in the library after the authorization.
+    let (status, _) = anna
+        .put(
+            &format!("/dropins/{}", footer["id"]),
+            json!({"name": "footer", "content": "<p>Untested footer</p>"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, body) = anna.post(&format!("/jobs/{id}/send"), json!({})).await;
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("changed since its test"),
+        "{body}"
+    );
+    let (_, job) = anna.get(&format!("/jobs/{id}")).await;
+    assert_eq!(job["state"], "open", "{job}");
+    // Authorizing again is not enough: the test is void too.
+    let (status, _) = anna.post(&format!("/jobs/{id}/authorize"), json!({})).await;
+    assert_eq!(status, 409);
+
+    // Tested and authorized again, it goes out with the footer that was tested.
+    assert_eq!(anna.post(&format!("/jobs/{id}/test"), to_me).await.0, 200);
+    // The same happens between the test and the authorization.
+    let (status, _) = anna
+        .put(
+            &format!("/dropins/{}", footer["id"]),
+            json!({"name": "footer", "content": "<p>Final footer</p>"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, body) = anna.post(&format!("/jobs/{id}/authorize"), json!({})).await;
+    assert_eq!(status, 409, "{body}");
+    let to_me = json!({"addresses": ["me@shop.example"]});
+    assert_eq!(anna.post(&format!("/jobs/{id}/test"), to_me).await.0, 200);
+    assert_eq!(
+        anna.post(&format!("/jobs/{id}/authorize"), json!({}))
+            .await
+            .0,
+        200
+    );
+    let (status, body) = anna.post(&format!("/jobs/{id}/send"), json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    // Three tests and the job itself.
+    wait_delivered(&sink, 4).await;
+    let sent = sink
+        .received()
+        .into_iter()
+        .find(|m| m.to == ["bob@example.org"])
+        .unwrap();
+    let text = String::from_utf8_lossy(&sent.content);
+    assert!(
+        text.contains("Final footer") && !text.contains("Untested"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn drop_ins_that_multiply_are_refused_by_the_check_and_nothing_falls_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_sending_installation(&dir.path().join("root"), 9, &[]).await;
+    let anna = sender(&server, "anna").await;
+    // Each level includes the next eight times: ten levels would be a gigabyte of "x".
+    for level in 0..10 {
+        let content = format!("{{{{d{}}}}}", level + 1).repeat(8);
+        let (status, body) = anna
+            .post(
+                "/dropins",
+                json!({"name": format!("d{level}"), "content": content}),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    assert_eq!(
+        anna.post("/dropins", json!({"name": "d10", "content": "x"}))
+            .await
+            .0,
+        201
+    );
+    let (_, job) = anna.post("/jobs", json!({"title": "Bomb"})).await;
+    let id = job["id"].as_str().unwrap().to_string();
+    upload_recipients(&anna, &id, "email\nbob@example.org\n").await;
+    let message =
+        json!({"subject": "Hi", "from_address": "news@shop.example", "html": "<p>{{d0}}</p>"});
+    let started = std::time::Instant::now();
+    let (status, view) = anna.put(&format!("/jobs/{id}/message"), message).await;
+    assert_eq!(status, 200, "saved, with the problem named: {view}");
+    let problem = view["problems"][0]["message"].as_str().unwrap_or_default();
+    assert!(
+        problem.contains("d0 → d1 → d2") && problem.contains("MiB"),
+        "{view}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    let (status, body) = anna
+        .post(
+            &format!("/jobs/{id}/test"),
+            json!({"addresses": ["me@shop.example"]}),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    let health = reqwest::get(server.url("/trk/health")).await.unwrap();
+    assert_eq!(health.status().as_u16(), 200);
+}
