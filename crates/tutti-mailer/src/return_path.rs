@@ -20,7 +20,7 @@
 //! MTAs change the case of local parts. It has at most 7 + 8 + 1 + 20 + 1 + 10 = 47
 //! characters, within the 64 of RFC 5321 whatever the job and the recipient.
 //!
-//! Before return paths were signed they were `bounce+JOB-N`: [`claims`] still reads that
+//! Before return paths were signed they were `bounce+JOB-N`: `claims` still reads that
 //! form, and the bounce listener takes it only for the jobs the spool marks as sent so.
 
 use std::io::Write;
@@ -31,14 +31,14 @@ use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
 /// What every return path's local part starts with.
-pub const PREFIX: &str = "bounce+";
+pub(crate) const PREFIX: &str = "bounce+";
 /// Characters of a job's handle (40 bits).
-pub const HANDLE_CHARS: usize = 8;
+pub(crate) const HANDLE_CHARS: usize = 8;
 /// Characters of a return path's MAC (50 bits: a forger must guess, one SMTP transaction
 /// per guess, among 10^15).
-pub const MAC_CHARS: usize = 10;
+pub(crate) const MAC_CHARS: usize = 10;
 /// The key's file in the spool folder.
-pub const KEY_FILE: &str = "return-path-key";
+pub(crate) const KEY_FILE: &str = "return-path-key";
 
 /// RFC 4648 base32 in lowercase: letters and digits only, so case folding loses nothing.
 const ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
@@ -55,7 +55,7 @@ impl std::fmt::Debug for ReturnPathKey {
 
 /// What a return path says, before it is checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Claim {
+pub(crate) enum Claim {
     /// `bounce+HANDLE-N-MAC`: right when the MAC is, for a job with that handle.
     Signed {
         handle: String,
@@ -80,7 +80,7 @@ fn base32(text: &str, len: usize) -> bool {
 /// Reads `address` as a return path in `domain` (lowercase; empty: any domain). Gives
 /// nothing for other addresses, and both readings for the (never seen) local part that
 /// is a signed one and also an unsigned one of a job whose id looks like `HANDLE-N`.
-pub fn claims(address: &str, domain: &str) -> Vec<Claim> {
+pub(crate) fn claims(address: &str, domain: &str) -> Vec<Claim> {
     let Some((local, host)) = address.trim().rsplit_once('@') else {
         return Vec::new();
     };
@@ -193,7 +193,7 @@ impl ReturnPathKey {
     }
 
     /// The handle that names `job` in its return paths.
-    pub fn handle(&self, job: &str) -> String {
+    pub(crate) fn handle(&self, job: &str) -> String {
         self.hash(b"tutti return-path handle\0", job, None, HANDLE_CHARS)
     }
 
@@ -211,7 +211,7 @@ impl ReturnPathKey {
     }
 
     /// Whether `mac` (lowercase) is the MAC of recipient `seq` of `job`; in constant time.
-    pub fn verify(&self, job: &str, seq: u64, mac: &str) -> bool {
+    pub(crate) fn verify(&self, job: &str, seq: u64, mac: &str) -> bool {
         self.mac(job, seq).as_bytes().ct_eq(mac.as_bytes()).into()
     }
 }
