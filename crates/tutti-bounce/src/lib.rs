@@ -38,6 +38,14 @@
 //! [`OriginalHeaders`]: `Message-ID`, `X-Tutti-Job`, `To` and `Return-Path`, the first
 //! occurrence of each.
 //!
+//! # Trust
+//!
+//! Anyone can write a report, so nothing in it proves which message it is about: a
+//! `Message-ID`, `To` or `X-Tutti-Job` is copied from a message or made up. A caller that
+//! changes a recipient's state must tell the recipient by something it can check itself,
+//! such as the Mailer's signed return path, found where the report was sent (the envelope
+//! recipient) or in [`Report::return_paths`].
+//!
 //! # Severity
 //!
 //! Each recipient of a DSN gets a [`Severity`] from its `Action` and `Status` only (never
@@ -100,6 +108,19 @@ pub enum Report {
     Delivery(DeliveryReport),
     /// A feedback-loop complaint.
     Complaint(Complaint),
+}
+
+impl Report {
+    /// The envelope senders of the message reported on, as the report gives them: an ARF
+    /// complaint's `Original-Mail-From`, then the returned message's `Return-Path` (the
+    /// address that a feedback loop, which writes to its own address, still carries).
+    pub fn return_paths(&self) -> impl Iterator<Item = &str> {
+        let (mail_from, original) = match self {
+            Report::Delivery(d) => (None, &d.original),
+            Report::Complaint(c) => (c.original_mail_from.as_deref(), &c.original),
+        };
+        mail_from.into_iter().chain(original.return_path.as_deref())
+    }
 }
 
 /// Reads a delivery status notification or an ARF complaint from a raw message (headers

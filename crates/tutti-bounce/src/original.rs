@@ -5,6 +5,8 @@ use crate::fields::{Group, header_block};
 
 /// What a report tells of the message it is about, from the returned message or its
 /// headers. Every field is `None` when the report carries neither, or lacks the header.
+/// Like the rest of a report, these are written by whoever sent it: they name a message,
+/// they do not prove that the report is about it (see the crate's "Trust").
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OriginalHeaders {
     /// `Message-ID`, without the angle brackets.

@@ -298,6 +298,33 @@ fn aol_abuse_report_in_capitals_with_received_date() {
 }
 
 #[test]
+fn return_paths_are_read_from_the_complaint_and_the_returned_headers() {
+    let paths = |name: &str| -> Vec<String> {
+        parse(&sample(name))
+            .unwrap()
+            .return_paths()
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(
+        paths("arf-yahoo-abuse.eml"),
+        [
+            "bounce+2603B.17@bounces.tutti.example",
+            "bounce+2603B.17@bounces.tutti.example"
+        ]
+    );
+    // AOL leaves out Original-Mail-From; the returned headers still have the Return-Path.
+    assert_eq!(
+        paths("arf-aol-abuse.eml"),
+        ["bounce+2603B.23@bounces.tutti.example"]
+    );
+    assert_eq!(
+        paths("postfix-hard-5.1.1.eml"),
+        ["bounce+261125A.42@bounces.tutti.example"]
+    );
+}
+
+#[test]
 fn an_auto_reply_is_not_a_report() {
     let err = parse(&sample("not-a-report-autoreply.eml")).unwrap_err();
     assert_eq!(

@@ -25,6 +25,7 @@ use tutti_smtp::{Connection, Outcome, Outgoing, RelayConfig, Security};
 use crate::dkim::Dkim;
 use crate::domains::{DomainPacer, Slot};
 use crate::prepare::Prepared;
+use crate::return_path::ReturnPathKey;
 use crate::spool::{Claimed, Fate, Spool};
 
 /// One recipient's message, written.
@@ -58,6 +59,7 @@ pub struct Engine {
     next_slot: tokio::sync::Mutex<Instant>,
     retry_interval: Duration,
     dkim: Dkim,
+    return_paths: ReturnPathKey,
     domains: DomainPacer,
 }
 
@@ -71,6 +73,7 @@ impl Engine {
         config: MailerConfig,
         outbox: PathBuf,
         dkim: Dkim,
+        return_paths: ReturnPathKey,
         metrics: &Metrics,
     ) -> Engine {
         let config_retry_interval = config.retry_interval;
@@ -92,6 +95,7 @@ impl Engine {
             next_slot: tokio::sync::Mutex::new(Instant::now()),
             retry_interval: config_retry_interval,
             dkim,
+            return_paths,
         }
     }
 
@@ -464,10 +468,8 @@ impl Engine {
         if self.config.return_path_domain.is_empty() {
             job.definition.message.from_address.trim().to_string()
         } else {
-            format!(
-                "bounce+{}-{}@{}",
-                job.id, seq, self.config.return_path_domain
-            )
+            self.return_paths
+                .address(&job.id, seq, &self.config.return_path_domain)
         }
     }
 

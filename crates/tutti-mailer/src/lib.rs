@@ -8,6 +8,7 @@ mod delivery;
 mod dkim;
 mod domains;
 mod prepare;
+pub mod return_path;
 mod spool;
 
 use std::sync::Arc;
@@ -24,7 +25,9 @@ use utoipa_axum::routes;
 /// Starts the component: returns its routes and its background tasks.
 pub async fn start(ctx: ComponentContext, config: MailerConfig) -> anyhow::Result<Started> {
     let spool_dir = ctx.root.join("mailer/spool");
-    let spool = spool::Spool::open(&spool_dir.join("spool.sqlite")).await?;
+    let key = return_path::ReturnPathKey::open(&spool_dir)
+        .map_err(|e| anyhow::anyhow!("the return-path key in {}: {e}", spool_dir.display()))?;
+    let spool = spool::Spool::open(&spool_dir.join("spool.sqlite"), key.clone()).await?;
     let dkim = dkim::Dkim::load(&config.dkim_keys, &ctx.root.join("mailer"))
         .map_err(|e| anyhow::anyhow!("mailer.ini, DkimKeys: {e}"))?;
     let engine = Arc::new(delivery::Engine::new(
@@ -32,6 +35,7 @@ pub async fn start(ctx: ComponentContext, config: MailerConfig) -> anyhow::Resul
         config.clone(),
         ctx.root.join("mailer/outbox"),
         dkim,
+        key.clone(),
         &ctx.metrics,
     ));
     let unfinished = ctx.metrics.gauge(
@@ -55,10 +59,12 @@ pub async fn start(ctx: ComponentContext, config: MailerConfig) -> anyhow::Resul
             bounces::listen(
                 addr,
                 &config.helo_name,
-                bounces::BounceHandler {
-                    spool: spool.clone(),
-                    domain: config.return_path_domain.to_ascii_lowercase(),
-                },
+                bounces::BounceHandler::new(
+                    spool.clone(),
+                    key,
+                    &config.return_path_domain,
+                    &ctx.metrics,
+                ),
                 ctx.shutdown.clone(),
             )
             .instrument(component_span(Component::Mailer))

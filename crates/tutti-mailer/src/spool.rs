@@ -17,13 +17,15 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
-use rusqlite::{OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use tutti_core::distribute::{
     DeliveryEvent, DeliveryKind, DeliveryPage, DistributeJob, JobProgress, JobState,
 };
 use tutti_core::sqlite::Db;
 
-const SCHEMA: &str = "
+use crate::return_path::ReturnPathKey;
+
+pub(crate) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS jobs (
     id          TEXT PRIMARY KEY,
     definition  TEXT NOT NULL,
@@ -54,6 +56,16 @@ CREATE TABLE IF NOT EXISTS events (
     at_ms     INTEGER NOT NULL
 );";
 
+/// Columns added since [`SCHEMA`]; `PRAGMA user_version` says whether a spool has them.
+/// `handle` names a job in its signed return paths ([`crate::return_path`]);
+/// `unsigned_return_paths` is 1 for a job that was spooled by a Tutti that did not sign
+/// them: its messages went out with `bounce+JOB-N`, and reports to those stay good.
+const SIGNED_RETURN_PATHS: &str = "
+ALTER TABLE jobs ADD COLUMN handle TEXT NOT NULL DEFAULT '';
+ALTER TABLE jobs ADD COLUMN unsigned_return_paths INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX jobs_by_handle ON jobs (handle);
+PRAGMA user_version = 1;";
+
 /// A recipient taken for sending.
 #[derive(Debug, Clone)]
 pub struct Claimed {
@@ -79,6 +91,8 @@ pub struct Fate {
 #[derive(Clone)]
 pub struct Spool {
     db: Db,
+    /// For the handles of new jobs.
+    key: ReturnPathKey,
     /// The counts last read per job, and when: counting a large job's recipients takes
     /// milliseconds on the one connection, and every open progress bar asks each second,
     /// so counts are read at most once a second while a job is sent. A change of state
@@ -147,9 +161,33 @@ pub enum DefineError {
     Db(#[from] anyhow::Error),
 }
 
+/// Brings a spool written by an earlier version up to date; old spools stay readable.
+fn migrate(conn: &mut Connection, key: &ReturnPathKey) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version < 1 {
+        tx.execute_batch(SIGNED_RETURN_PATHS)?;
+    }
+    // A job without a handle was spooled by a Tutti that did not sign return paths (before
+    // the upgrade, or by an older version run again since): its return paths were unsigned.
+    let unsigned: Vec<String> = tx
+        .prepare("SELECT id FROM jobs WHERE handle = ''")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    for id in unsigned {
+        tx.execute(
+            "UPDATE jobs SET handle = ?2, unsigned_return_paths = 1 WHERE id = ?1",
+            params![id, key.handle(&id)],
+        )?;
+    }
+    tx.commit()
+}
+
 impl Spool {
-    pub async fn open(path: &Path) -> anyhow::Result<Spool> {
+    pub async fn open(path: &Path, key: ReturnPathKey) -> anyhow::Result<Spool> {
         let db = Db::open(path, &[SCHEMA]).await?;
+        let handles = key.clone();
+        db.run(move |conn| migrate(conn, &handles)).await?;
         // Recipients left in flight by a crash go again, counted as possible duplicates.
         db.run(|conn| {
             let tx = conn.transaction()?;
@@ -163,6 +201,7 @@ impl Spool {
         .await?;
         Ok(Spool {
             db,
+            key,
             counted: Arc::default(),
         })
     }
@@ -174,6 +213,7 @@ impl Spool {
         let salt =
             tutti_core::secret::random_bytes::<16>().map_err(|e| DefineError::Db(e.into()))?;
         let id_owned = id.to_string();
+        let handle = self.key.handle(id);
         let outcome = self
             .db
             .run(move |conn| {
@@ -192,8 +232,8 @@ impl Spool {
                     }
                     None => {
                         tx.execute(
-                            "INSERT INTO jobs (id, definition, state, salt, created_ms) VALUES (?1, ?2, 'receiving', ?3, ?4)",
-                            params![id_owned, text, salt.to_vec(), Utc::now().timestamp_millis()],
+                            "INSERT INTO jobs (id, definition, state, salt, created_ms, handle) VALUES (?1, ?2, 'receiving', ?3, ?4, ?5)",
+                            params![id_owned, text, salt.to_vec(), Utc::now().timestamp_millis(), handle],
                         )?;
                         Some(true)
                     }
@@ -225,6 +265,35 @@ impl Spool {
             })
         })
         .transpose()
+    }
+
+    /// The jobs whose return paths carry `handle` (almost always one or none).
+    pub async fn jobs_with_handle(&self, handle: &str) -> anyhow::Result<Vec<String>> {
+        let handle = handle.to_string();
+        self.db
+            .run(move |conn| {
+                conn.prepare_cached("SELECT id FROM jobs WHERE handle = ?1")?
+                    .query_map([handle], |r| r.get(0))?
+                    .collect()
+            })
+            .await
+    }
+
+    /// Whether `job` is in the spool and went out with unsigned return paths (it was
+    /// spooled before they were signed), so that reports to those are taken for it.
+    pub async fn takes_unsigned_return_paths(&self, job: &str) -> anyhow::Result<bool> {
+        let job = job.to_string();
+        self.db
+            .run(move |conn| {
+                conn.query_row(
+                    "SELECT unsigned_return_paths FROM jobs WHERE id = ?1",
+                    [job],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map(|flag: Option<bool>| flag.unwrap_or(false))
+            })
+            .await
     }
 
     /// Jobs that are being sent, oldest first.

@@ -197,6 +197,13 @@ async fn sink() -> Sink {
     start_sink().await
 }
 
+/// The signed return path of recipient `seq` of `job`, by the Mailer's own function and key.
+fn return_path(mailer_root: &Path, job: &str, seq: u64) -> String {
+    tutti_mailer::return_path::ReturnPathKey::open(&mailer_root.join("mailer/spool"))
+        .unwrap()
+        .address(job, seq, "bounces.shop.example")
+}
+
 #[tokio::test]
 async fn every_recipient_ends_in_a_recorded_state_through_relay_faults() {
     let dir = tempfile::tempdir().unwrap();
@@ -285,8 +292,9 @@ async fn every_recipient_ends_in_a_recorded_state_through_relay_faults() {
         .find(|r| r.to == ["r7@example.org"])
         .unwrap();
     assert_eq!(
-        one.from, "bounce+261125A-7@bounces.shop.example",
-        "VERP return path"
+        one.from,
+        return_path(dir.path(), "261125A", 7),
+        "signed VERP return path"
     );
     let m = MessageParser::default().parse(&one.content).unwrap();
     assert_eq!(m.subject(), Some("Hello Person 7"));
@@ -466,22 +474,62 @@ async fn with_no_relay_messages_go_into_the_outbox_and_it_says_so() {
     );
 }
 
-fn dsn(to: &str, message_id: &str) -> Vec<u8> {
+/// A DSN as Postfix writes it: recipient `rcpt` is unknown.
+fn dsn(rcpt: &str, message_id: &str) -> Vec<u8> {
     format!(
-        "From: MAILER-DAEMON@mx.example.org\r\nTo: {to}\r\nSubject: Undelivered Mail Returned to Sender\r\nMIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\r\n\r\n--B\r\nContent-Type: text/plain\r\n\r\nI'm sorry to have to inform you...\r\n--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.org\r\n\r\nFinal-Recipient: rfc822; r2@example.org\r\nAction: failed\r\nStatus: 5.1.1\r\nDiagnostic-Code: smtp; 550 5.1.1 <r2@example.org>: Recipient address rejected: User unknown\r\n\r\n--B\r\nContent-Type: text/rfc822-headers\r\n\r\nMessage-ID: <{message_id}>\r\nX-Tutti-Job: BNC\r\n--B--\r\n"
+        "From: MAILER-DAEMON@mx.example.org\r\nSubject: Undelivered Mail Returned to Sender\r\nMIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\r\n\r\n--B\r\nContent-Type: text/plain\r\n\r\nI'm sorry to have to inform you...\r\n--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.org\r\n\r\nFinal-Recipient: rfc822; {rcpt}\r\nAction: failed\r\nStatus: 5.1.1\r\nDiagnostic-Code: smtp; 550 5.1.1 <{rcpt}>: Recipient address rejected: User unknown\r\n\r\n--B\r\nContent-Type: text/rfc822-headers\r\n\r\nMessage-ID: <{message_id}>\r\n--B--\r\n"
     )
     .into_bytes()
 }
 
-fn arf(message_id: &str) -> Vec<u8> {
+/// An ARF complaint as a feedback loop writes it to its subscriber's address: the
+/// complained-about message's envelope sender `mail_from` and Message-ID.
+fn arf(mail_from: &str, message_id: &str) -> Vec<u8> {
     format!(
-        "From: fbl@isp.example\r\nTo: fbl@bounces.shop.example\r\nSubject: complaint\r\nMIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=feedback-report; boundary=\"F\"\r\n\r\n--F\r\nContent-Type: text/plain\r\n\r\nThis is an abuse report.\r\n--F\r\nContent-Type: message/feedback-report\r\n\r\nFeedback-Type: abuse\r\nUser-Agent: ISP-FBL/1.0\r\nVersion: 1\r\nOriginal-Rcpt-To: r9@example.org\r\n\r\n--F\r\nContent-Type: text/rfc822-headers\r\n\r\nMessage-ID: <{message_id}>\r\nX-Tutti-Job: BNC\r\n--F--\r\n"
+        "From: fbl@isp.example\r\nTo: fbl@bounces.shop.example\r\nSubject: complaint\r\nMIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=feedback-report; boundary=\"F\"\r\n\r\n--F\r\nContent-Type: text/plain\r\n\r\nThis is an abuse report.\r\n--F\r\nContent-Type: message/feedback-report\r\n\r\nFeedback-Type: abuse\r\nUser-Agent: ISP-FBL/1.0\r\nVersion: 1\r\nOriginal-Mail-From: <{mail_from}>\r\n\r\n--F\r\nContent-Type: text/rfc822-headers\r\n\r\nReturn-Path: <{mail_from}>\r\nMessage-ID: <{message_id}>\r\n--F--\r\n"
     )
     .into_bytes()
+}
+
+/// Hands `reports` (envelope recipient, content) to the bounce listener on
+/// 127.0.0.2/5:`port`, each answered 250, or rejected when its recipient is not ours.
+async fn report(listener: &str, reports: &[(&str, Vec<u8>)]) -> Vec<bool> {
+    let (host, port) = listener.rsplit_once(':').unwrap();
+    let mut relay = tutti_smtp::RelayConfig::new(host, port.parse().unwrap());
+    relay.ehlo_name = "mx.example.org".into();
+    let mut conn = tutti_smtp::Connection::open(&relay).await.unwrap();
+    let tos: Vec<[&str; 1]> = reports.iter().map(|(to, _)| [*to]).collect();
+    let outgoing: Vec<tutti_smtp::Outgoing> = reports
+        .iter()
+        .zip(&tos)
+        .map(|((_, content), to)| tutti_smtp::Outgoing {
+            from: "",
+            to,
+            content,
+        })
+        .collect();
+    let (results, error) = conn.send_all(&outgoing).await;
+    assert!(error.is_none(), "{error:?}");
+    results
+        .iter()
+        .map(|r| matches!(r[0], tutti_smtp::Outcome::Accepted(_)))
+        .collect()
+}
+
+/// The value of metric sample `name` (labels as written) at `/mailer/metrics`.
+async fn metric(mailer: &Server, name: &str) -> Option<f64> {
+    let text = reqwest::get(mailer.url("/mailer/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
 }
 
 #[tokio::test]
-async fn bounces_and_complaints_are_matched_to_their_recipients() {
+async fn bounces_and_complaints_count_only_through_signed_return_paths() {
     let dir = tempfile::tempdir().unwrap();
     let sink = sink().await;
     let bounce_port = free_port("127.0.0.5");
@@ -498,42 +546,70 @@ async fn bounces_and_complaints_are_matched_to_their_recipients() {
     api.submit("BNC", 10).await;
     api.wait_done("BNC").await;
 
-    let mut relay = tutti_smtp::RelayConfig::new("127.0.0.5", bounce_port);
-    relay.ehlo_name = "mx.example.org".into();
-    let mut conn = tutti_smtp::Connection::open(&relay).await.unwrap();
-    // A DSN to the VERP return path, and a complaint found by the original Message-ID.
-    let bounce = dsn("bounce+BNC-2@bounces.shop.example", "BNC.2.1@shop.example");
-    let complaint = arf("BNC.9.1@shop.example");
-    let not_ours = ["someone@elsewhere.example"];
-    let verp = ["bounce+BNC-2@bounces.shop.example"];
-    let fbl = ["fbl@bounces.shop.example"];
-    let (results, error) = conn
-        .send_all(&[
-            tutti_smtp::Outgoing {
-                from: "",
-                to: &verp,
-                content: &bounce,
-            },
-            tutti_smtp::Outgoing {
-                from: "",
-                to: &fbl,
-                content: &complaint,
-            },
-            tutti_smtp::Outgoing {
-                from: "",
-                to: &not_ours,
-                content: &bounce,
-            },
-        ])
-        .await;
-    assert!(error.is_none(), "{error:?}");
-    assert!(matches!(results[0][0], tutti_smtp::Outcome::Accepted(_)));
-    assert!(matches!(results[1][0], tutti_smtp::Outcome::Accepted(_)));
+    // Forged: to the unsigned return path of the past, to recipient 3 with the MAC of
+    // recipient 2, a complaint quoting an unsigned return path, a report that names its
+    // recipient by the Message-ID only (anyone who got one message of the job can write
+    // those of the others).
+    let signed_2 = return_path(dir.path(), "BNC", 2);
+    let (local, _) = signed_2.split_once('@').unwrap();
+    let (head, mac) = local.rsplit_once('-').unwrap();
+    let (handle, _) = head.rsplit_once('-').unwrap();
+    let wrong_mac = format!("{handle}-3-{mac}@bounces.shop.example");
+    let accepted = report(
+        &listener,
+        &[
+            (
+                "bounce+BNC-1@bounces.shop.example",
+                dsn("r1@example.org", "BNC.1.1@shop.example"),
+            ),
+            (&wrong_mac, dsn("r3@example.org", "BNC.3.1@shop.example")),
+            (
+                "fbl@bounces.shop.example",
+                arf("bounce+BNC-4@bounces.shop.example", "BNC.4.1@shop.example"),
+            ),
+            (
+                "fbl@bounces.shop.example",
+                dsn("r5@example.org", "BNC.5.1@shop.example"),
+            ),
+        ],
+    )
+    .await;
+    assert_eq!(accepted, [true; 4], "a bounce is never bounced");
     assert!(
-        matches!(results[2][0], tutti_smtp::Outcome::Rejected(_)),
-        "only the return-path domain"
+        api.events()
+            .await
+            .iter()
+            .all(|e| e.kind == DeliveryKind::Sent),
+        "nobody's state changed"
     );
+    let refused =
+        |reason: &str| format!("tutti_mailer_reports_refused_total{{reason=\"{reason}\"}}");
+    assert_eq!(metric(&mailer, &refused("unsigned")).await, Some(2.0));
+    assert_eq!(metric(&mailer, &refused("bad_signature")).await, Some(1.0));
+    assert_eq!(metric(&mailer, &refused("no_return_path")).await, Some(1.0));
+    assert!(log_text(dir.path(), tutti_core::Component::Mailer).contains("refused a HardBounce"));
 
+    // Real ones: a DSN to the signed return path (in capitals, as some MTAs rewrite it), a
+    // complaint that quotes it; and a report for another domain is not taken at all.
+    let accepted = report(
+        &listener,
+        &[
+            (
+                &signed_2.to_ascii_uppercase(),
+                dsn("r2@example.org", "BNC.2.1@shop.example"),
+            ),
+            (
+                "fbl@bounces.shop.example",
+                arf(&return_path(dir.path(), "BNC", 9), "BNC.9.1@shop.example"),
+            ),
+            (
+                "someone@elsewhere.example",
+                dsn("r2@example.org", "BNC.2.1@shop.example"),
+            ),
+        ],
+    )
+    .await;
+    assert_eq!(accepted, [true, true, false], "only the return-path domain");
     let events = api.events().await;
     let bounce = events
         .iter()
@@ -545,13 +621,107 @@ async fn bounces_and_complaints_are_matched_to_their_recipients() {
         "{}",
         bounce.reply
     );
-    let complaint = events
+    let complaints: Vec<u64> = events
         .iter()
-        .find(|e| e.kind == DeliveryKind::Complaint)
-        .expect("a complaint");
-    assert_eq!(complaint.recipient, 9);
+        .filter(|e| e.kind == DeliveryKind::Complaint)
+        .map(|e| e.recipient)
+        .collect();
+    assert_eq!(complaints, [9]);
     let p = api.progress("BNC").await;
     assert_eq!((p.sent, p.bounced), (9, 1));
+}
+
+/// The whole installation: forged reports put nobody on the suppression list; a bounce to
+/// the return path a message really went out with puts its recipient there.
+#[tokio::test]
+async fn a_forged_bounce_suppresses_nobody_and_a_signed_one_its_recipient() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = sink().await;
+    let listener = format!("127.0.0.2:{}", free_port("127.0.0.2"));
+    let server = start_sending_installation_with(
+        dir.path(),
+        sink.addr.port(),
+        &[],
+        &[
+            ("ReturnPathDomain", "bounces.shop.example"),
+            ("BounceListener", &listener),
+        ],
+    )
+    .await;
+    let anna = sender(&server, "anna").await;
+    let (_, job) = anna.post("/jobs", json!({"title": "Bounced"})).await;
+    let id = job["id"].as_str().unwrap().to_string();
+    upload_recipients(
+        &anna,
+        &id,
+        "Email\na@example.org\nb@example.org\nc@example.org\n",
+    )
+    .await;
+    let message = json!({"subject": "Hi", "from_address": "news@shop.example", "text": "Hi"});
+    send_job(&anna, &id, message).await;
+    wait_delivered(&sink, 4).await;
+
+    // Each recipient's return path, and its job and number as anyone who gets the message
+    // reads them off its Message-ID (JOB.N.TRY@domain).
+    let mut sent = HashMap::new();
+    for r in sink.received() {
+        let m = MessageParser::default().parse(&r.content).unwrap();
+        let message_id = m.message_id().unwrap().to_string();
+        let (local, _) = message_id.split_once('@').unwrap();
+        let mut parts = local.rsplitn(3, '.');
+        let (_try, seq) = (parts.next().unwrap(), parts.next().unwrap());
+        let (job, seq) = (
+            parts.next().unwrap().to_string(),
+            seq.parse::<u64>().unwrap(),
+        );
+        assert_eq!(r.from, return_path(dir.path(), &job, seq), "signed");
+        sent.insert(r.to[0].clone(), (r.from, message_id, job, seq));
+    }
+    let (a_path, _, _, _) = &sent["a@example.org"];
+    let (_, b_message_id, job, b) = &sent["b@example.org"];
+    let (_, _, _, c) = &sent["c@example.org"];
+    assert_eq!(job, &id);
+    let (a_head, a_mac) = a_path.split_once('@').unwrap().0.rsplit_once('-').unwrap();
+    let handle = a_head.rsplit_once('-').unwrap().0;
+
+    let unsigned = format!("bounce+{job}-{b}@bounces.shop.example");
+    let wrong_mac = format!("{handle}-{c}-{a_mac}@bounces.shop.example");
+    let accepted = report(
+        &listener,
+        &[
+            (&unsigned, dsn("b@example.org", b_message_id)),
+            (&wrong_mac, dsn("c@example.org", "x@y")),
+            ("fbl@bounces.shop.example", arf(&unsigned, b_message_id)),
+            // Last, so that once it is imported the others would have been too.
+            (a_path, dsn("a@example.org", "x@y")),
+        ],
+    )
+    .await;
+    assert_eq!(accepted, [true; 4]);
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let (_, page) = anna.get("/suppressions").await;
+        if page["total"] != 0 {
+            assert_eq!(page["total"], 1, "{page}");
+            assert_eq!(page["suppressions"][0]["address"], "a@example.org");
+            assert_eq!(page["suppressions"][0]["reason"], "hard_bounce");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the signed bounce never arrived: {page}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (_, counts) = anna.get(&format!("/jobs/{id}/events")).await;
+    assert!(
+        !counts
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["kind"] == "complaint"),
+        "{counts}"
+    );
 }
 
 /// Runs `openssl` with `args`, for the DKIM keys.
@@ -808,7 +978,13 @@ async fn through_a_real_postfix_relay_into_a_mailbox() {
             .unwrap();
         assert_eq!(m.subject(), Some(format!("Hello Person {i}").as_str()));
         let return_path = m.header_raw("Return-Path").unwrap().trim();
-        assert_eq!(return_path, format!("<bounce+PF-{i}@bounces.shop.example>"));
+        assert_eq!(
+            return_path,
+            format!(
+                "<{}>",
+                self::return_path(&dir.path().join("tutti"), "PF", i as u64)
+            )
+        );
         assert!(
             m.body_html(0)
                 .unwrap()

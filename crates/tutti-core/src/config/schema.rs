@@ -440,10 +440,12 @@ pub static MAILER_INI: &FileSpec = &FileSpec {
             name: "ReturnPathDomain",
             default: "",
             expected: "a domain name, or empty",
-            doc: "The domain of the per-recipient return path (VERP: bounce+JOB-N@domain) that \
-                  lets bounces be matched to their recipient. Its mail must reach the bounce \
-                  listener. Empty: the sender address is the return path and bounces are not \
-                  matched.",
+            doc: "The domain of the per-recipient return path (VERP: \
+                  bounce+HANDLE-N-MAC@domain, signed with the key in \
+                  mailer/spool/return-path-key) that lets bounces and complaints be matched to \
+                  their recipient; reports to an unsigned or wrongly signed return path are \
+                  refused. Its mail must reach the bounce listener. Empty: the sender address \
+                  is the return path and bounces are not matched.",
         },
         KeySpec {
             name: "DkimKeys",

@@ -466,6 +466,16 @@ pub async fn start_sending_installation(
     relay_port: u16,
     database: &[(&str, &str)],
 ) -> Server {
+    start_sending_installation_with(root, relay_port, database, &[]).await
+}
+
+/// [`start_sending_installation`] with `mailer` keys set in `mailer.ini` too.
+pub async fn start_sending_installation_with(
+    root: &Path,
+    relay_port: u16,
+    database: &[(&str, &str)],
+    mailer: &[(&str, &str)],
+) -> Server {
     let port = free_port("127.0.0.2");
     let here = format!("127.0.0.2:{port}");
     init(
@@ -489,6 +499,9 @@ pub async fn start_sending_installation(
     );
     set_key(&mailer_ini, "DistributeClients", "lui@shop.example");
     set_key(&mailer_ini, "DistributePassword", "distribute-pw");
+    for (k, v) in mailer {
+        set_key(&mailer_ini, k, v);
+    }
     for (k, v) in database {
         set_key(&root.join("lui/lui.ini"), k, v);
     }
