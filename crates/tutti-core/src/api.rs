@@ -102,6 +102,11 @@ pub struct LoginRequest {
 pub struct AccountInfo {
     pub id: i64,
     pub user_name: String,
+    /// The group's id, never given to another group: what components key a group's
+    /// things on (its name can change, and be given to a new group). Absent only in
+    /// answers cached from earlier versions.
+    #[serde(default)]
+    pub group_id: Option<i64>,
     pub group_name: Option<String>,
     pub rights: Vec<crate::rights::Right>,
     pub can_change_password: bool,
@@ -109,6 +114,14 @@ pub struct AccountInfo {
     /// Changes whenever the account's password changes (a digest of the Hub's password
     /// hash), so a component that caches logins knows to forget a cached password.
     pub password_stamp: String,
+}
+
+/// A group as `GET /hub/api/registry/groups` lists them: its id, never given to another
+/// group, and its name now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct GroupRef {
+    pub id: i64,
+    pub name: String,
 }
 
 /// A member of a group, as `GET /hub/api/registry/groups/{name}/members` lists them

@@ -29,6 +29,29 @@ pub fn router() -> OpenApiRouter<Arc<HubState>> {
         .routes(routes!(component_settings))
         .routes(routes!(mailer_connections))
         .routes(routes!(group_members))
+        .routes(routes!(groups))
+}
+
+/// Every group's id and name now, for components that key a group's things on its id.
+#[utoipa::path(get, path = "/registry/groups", tag = "registry (components)",
+    responses((status = 200, body = Vec<tutti_core::api::GroupRef>)))]
+async fn groups(
+    State(state): State<Arc<HubState>>,
+) -> Result<Json<Vec<tutti_core::api::GroupRef>>, ApiError> {
+    let groups = state
+        .store
+        .groups()
+        .await
+        .map_err(|e| ApiError::internal("account registry", e))?;
+    Ok(Json(
+        groups
+            .into_iter()
+            .map(|g| tutti_core::api::GroupRef {
+                id: g.id,
+                name: g.name,
+            })
+            .collect(),
+    ))
 }
 
 impl HubState {
@@ -37,6 +60,7 @@ impl HubState {
         Ok(AccountInfo {
             id: account.id,
             user_name: account.user_name,
+            group_id: account.group_id,
             group_name: account.group_name,
             rights: account.rights,
             can_change_password: account.can_change_password,

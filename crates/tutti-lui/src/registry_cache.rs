@@ -240,6 +240,7 @@ mod tests {
         AccountInfo {
             id,
             user_name: user.into(),
+            group_id: Some(1),
             group_name: Some("Sales".into()),
             rights: vec![],
             can_change_password: true,

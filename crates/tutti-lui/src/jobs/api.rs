@@ -56,6 +56,7 @@ pub(crate) async fn actor(state: &LuiState, session: &LuiSession) -> ApiResult<A
             Ok(Actor::User {
                 id: a.id,
                 name: display_name(&a),
+                group_id: a.group_id,
                 group: a.group_name,
                 rights: a.rights,
             })

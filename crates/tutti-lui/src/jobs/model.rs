@@ -81,6 +81,8 @@ pub enum Actor {
     User {
         id: i64,
         name: String,
+        /// The group's id at the Hub (never reused) and its name now.
+        group_id: Option<i64>,
         group: Option<String>,
         rights: Vec<Right>,
     },
@@ -158,6 +160,7 @@ mod tests {
         Actor::User {
             id,
             name: "u".into(),
+            group_id: Some(1),
             group: Some("Sales".into()),
             rights: rights.to_vec(),
         }
