@@ -65,7 +65,7 @@ pub struct SessionInfo {
 
 /// Log in.
 #[utoipa::path(post, path = "/session", tag = "session", request_body = SessionRequest,
-    responses((status = 200, body = SessionInfo), (status = 401, description = "wrong login"), (status = 429, description = "locked after too many failures")))]
+    responses((status = 200, body = SessionInfo), (status = 401, description = "wrong login"), (status = 429, description = "too many failed logins from this address, or too many at once: the answer says when to try again (Retry-After)")))]
 async fn login(
     State(state): State<Arc<HubState>>,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,

@@ -60,7 +60,7 @@ fn person_address(
 
 /// Check a user's login; answers the account, its rights and effective settings.
 #[utoipa::path(post, path = "/registry/login", tag = "registry (components)", request_body = LoginRequest,
-    responses((status = 200, body = AccountInfo), (status = 401, description = "wrong login"), (status = 403, description = "disabled"), (status = 429, description = "locked")))]
+    responses((status = 200, body = AccountInfo), (status = 401, description = "wrong login"), (status = 403, description = "disabled"), (status = 429, description = "too many failed logins from the client address, or too many at once")))]
 async fn verify_login(
     State(state): State<Arc<HubState>>,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
