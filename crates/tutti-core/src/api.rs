@@ -92,7 +92,8 @@ pub struct LoginRequest {
     #[serde(default)]
     pub group_name: Option<String>,
     pub password: String,
-    /// The address the person logs in from, for the Hub's per-address login limits.
+    /// The address the person logs in from (behind the component's TrustedProxies, the one
+    /// they name), for the Hub's login limits; absent: the calling component's address.
     #[serde(default)]
     pub client_address: Option<String>,
 }

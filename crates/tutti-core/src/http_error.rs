@@ -14,6 +14,8 @@ pub struct ApiError {
     pub message: String,
     /// The bad fields of a refused input (see [`ApiError::invalid`]); empty otherwise.
     pub fields: Vec<FieldError>,
+    /// Sent as `Retry-After` (whole seconds, rounded up): when asking again makes sense.
+    pub retry_after: Option<std::time::Duration>,
 }
 
 impl ApiError {
@@ -22,7 +24,13 @@ impl ApiError {
             status,
             message: message.into(),
             fields: Vec::new(),
+            retry_after: None,
         }
+    }
+
+    pub fn retry_after(mut self, wait: std::time::Duration) -> Self {
+        self.retry_after = Some(wait);
+        self
     }
 
     /// Refused input (422): the message is every field's message in turn, and the answer
@@ -37,6 +45,7 @@ impl ApiError {
             status: StatusCode::UNPROCESSABLE_ENTITY,
             message,
             fields,
+            retry_after: None,
         }
     }
 
@@ -60,14 +69,21 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (
+        let mut response = (
             self.status,
             Json(ErrorBody {
                 error: self.message,
                 fields: self.fields,
             }),
         )
-            .into_response()
+            .into_response();
+        if let Some(wait) = self.retry_after {
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        response
     }
 }
 

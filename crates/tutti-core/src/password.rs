@@ -1,8 +1,18 @@
 //! Password hashing with Argon2id (PHC strings). Hashing takes tens of milliseconds of CPU
-//! on purpose: call these from `spawn_blocking` (see [`hash_blocking`], [`verify_blocking`]).
+//! and about 19 MiB of memory on purpose: async code calls [`hash_blocking`] and
+//! [`verify_blocking`], which run at most [`max_concurrent_hashes`] at once per process and
+//! refuse a request that found no turn within [`HASH_QUEUE_WAIT`] as [`Busy`], so that a
+//! burst of logins cannot take every core and all memory.
+
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use axum::http::StatusCode;
+use tokio::sync::Semaphore;
+
+use crate::http_error::ApiError;
 
 /// Fewest characters a password may have, not counting spaces at its start and end.
 pub const MIN_PASSWORD_LEN: usize = 8;
@@ -73,21 +83,147 @@ pub fn verify(password: &str, phc: &str) -> bool {
         .is_ok()
 }
 
-pub async fn hash_blocking(password: String) -> Result<String, String> {
-    tokio::task::spawn_blocking(move || hash(&password))
-        .await
-        .map_err(|e| format!("password hashing stopped: {e}"))?
+/// How long a password check waits for its turn before it is refused as [`Busy`].
+pub const HASH_QUEUE_WAIT: Duration = Duration::from_secs(3);
+
+/// Most hashes computed at once in this process: twice the cores.
+pub fn max_concurrent_hashes() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get() * 2)
 }
 
-pub async fn verify_blocking(password: String, phc: String) -> bool {
-    tokio::task::spawn_blocking(move || verify(&password, &phc))
+/// Too many passwords are being hashed at once (see [`max_concurrent_hashes`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the server is checking too many passwords at once; try again in a few seconds")]
+pub struct Busy;
+
+impl From<Busy> for ApiError {
+    fn from(busy: Busy) -> Self {
+        ApiError::new(StatusCode::TOO_MANY_REQUESTS, busy.to_string())
+            .retry_after(Duration::from_secs(2))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HashError {
+    #[error(transparent)]
+    Busy(#[from] Busy),
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl From<HashError> for ApiError {
+    fn from(e: HashError) -> Self {
+        match e {
+            HashError::Busy(busy) => busy.into(),
+            HashError::Failed(e) => ApiError::internal("password", e),
+        }
+    }
+}
+
+/// Runs hashing work on the blocking threads, a bounded number at once.
+struct HashPool {
+    permits: Arc<Semaphore>,
+    wait: Duration,
+}
+
+impl HashPool {
+    fn new(size: usize, wait: Duration) -> Self {
+        HashPool {
+            permits: Arc::new(Semaphore::new(size)),
+            wait,
+        }
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<Option<T>, Busy> {
+        let permit = tokio::time::timeout(self.wait, self.permits.clone().acquire_owned())
+            .await
+            .map_err(|_| Busy)?
+            .map_err(|_| Busy)?;
+        // The permit goes with the work: a caller that gives up waiting (a closed
+        // connection) does not free a turn while its hash is still being computed.
+        Ok(tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            work()
+        })
         .await
-        .unwrap_or(false)
+        .ok())
+    }
+}
+
+static POOL: LazyLock<HashPool> =
+    LazyLock::new(|| HashPool::new(max_concurrent_hashes(), HASH_QUEUE_WAIT));
+
+pub async fn hash_blocking(password: String) -> Result<String, HashError> {
+    POOL.run(move || hash(&password))
+        .await?
+        .unwrap_or_else(|| Err("password hashing stopped".into()))
+        .map_err(HashError::Failed)
+}
+
+/// Whether `password` matches `phc` (a check that stopped matches nothing).
+pub async fn verify_blocking(password: String, phc: String) -> Result<bool, Busy> {
+    Ok(POOL
+        .run(move || verify(&password, &phc))
+        .await?
+        .unwrap_or(false))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[tokio::test]
+    async fn hashing_runs_a_bounded_number_at_once_and_the_excess_is_refused_as_busy() {
+        let pool = Arc::new(HashPool::new(2, Duration::from_millis(300)));
+        let (running, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let tasks: Vec<_> = (0..12)
+            .map(|_| {
+                let (pool, running, most) = (pool.clone(), running.clone(), most.clone());
+                tokio::spawn(async move {
+                    pool.run(move || {
+                        let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                        most.fetch_max(now, Ordering::SeqCst);
+                        std::thread::sleep(Duration::from_millis(100));
+                        running.fetch_sub(1, Ordering::SeqCst);
+                    })
+                    .await
+                })
+            })
+            .collect();
+        let mut outcomes = Vec::new();
+        for t in tasks {
+            outcomes.push(t.await.expect("task"));
+        }
+        assert_eq!(
+            most.load(Ordering::SeqCst),
+            2,
+            "never more than the pool's size"
+        );
+        let busy = outcomes.iter().filter(|o| **o == Err(Busy)).count();
+        // Two at a time for 100 ms each: within 300 ms about six get a turn, the rest not.
+        assert!(busy > 0 && busy < 12, "{busy} of 12 refused");
+        let e = ApiError::from(Busy);
+        assert_eq!(e.status, StatusCode::TOO_MANY_REQUESTS);
+        assert!(
+            e.message.contains("too many passwords at once"),
+            "{}",
+            e.message
+        );
+    }
+
+    #[tokio::test]
+    async fn the_blocking_helpers_hash_and_verify() {
+        let h = hash_blocking("correct horse".into()).await.expect("hashed");
+        assert_eq!(
+            verify_blocking("correct horse".into(), h.clone()).await,
+            Ok(true)
+        );
+        assert_eq!(verify_blocking("wrong horse".into(), h).await, Ok(false));
+    }
 
     #[test]
     fn hashes_verify_and_are_argon2id() {

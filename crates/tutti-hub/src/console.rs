@@ -212,6 +212,7 @@ async fn login_submit(
     State(state): State<Arc<HubState>>,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     tls: Option<Extension<tutti_core::runtime::ViaTls>>,
+    headers: HeaderMap,
     jar: CookieJar,
     body: Bytes,
 ) -> Response {
@@ -222,11 +223,8 @@ async fn login_submit(
     if !web_auth::COOKIES.csrf_ok(&jar, &f.csrf) {
         return csrf_refused();
     }
-    let address = peer.map(|Extension(ConnectInfo(a))| a.ip().to_string());
-    match state
-        .login(&Who::Admin, &f.password, address.as_deref())
-        .await
-    {
+    let address = state.client_address(peer, &headers);
+    match state.login(&Who::Admin, &f.password, address).await {
         Ok(LoginOutcome::Admin { must_change }) => {
             let token = match state.sessions.create(&Principal::Admin).await {
                 Ok(t) => t,

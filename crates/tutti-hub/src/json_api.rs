@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::{Extension, Json};
 use axum_extra::extract::cookie::CookieJar;
 use serde::{Deserialize, Serialize};
@@ -65,11 +65,12 @@ pub struct SessionInfo {
 
 /// Log in.
 #[utoipa::path(post, path = "/session", tag = "session", request_body = SessionRequest,
-    responses((status = 200, body = SessionInfo), (status = 401, description = "wrong login"), (status = 429, description = "locked after too many failures")))]
+    responses((status = 200, body = SessionInfo), (status = 401, description = "wrong login"), (status = 429, description = "too many failed logins from this address, or too many at once: the answer says when to try again (Retry-After)")))]
 async fn login(
     State(state): State<Arc<HubState>>,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     tls: Option<Extension<tutti_core::runtime::ViaTls>>,
+    headers: HeaderMap,
     jar: CookieJar,
     ApiJson(req): ApiJson<SessionRequest>,
 ) -> HubResult<(CookieJar, Json<SessionInfo>)> {
@@ -85,8 +86,8 @@ async fn login(
             group_name: req.group_name.clone().unwrap_or_default(),
         },
     };
-    let address = peer.map(|Extension(ConnectInfo(a))| a.ip().to_string());
-    let outcome = state.login(&who, &req.password, address.as_deref()).await?;
+    let address = state.client_address(peer, &headers);
+    let outcome = state.login(&who, &req.password, address).await?;
     let (principal, actor, must_change) = match outcome {
         LoginOutcome::Admin { must_change } => {
             (crate::sessions::Principal::Admin, Actor::Admin, must_change)

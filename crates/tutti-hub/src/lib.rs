@@ -13,7 +13,6 @@ pub use backups::BackupReport;
 mod components_api;
 mod console;
 mod json_api;
-mod limits;
 mod login;
 mod registry;
 mod registry_api;
@@ -42,7 +41,9 @@ pub(crate) struct HubState {
     pub store: store::Store,
     pub sessions: tutti_core::sessions::SessionStore,
     pub audit: audit::Audit,
-    pub limits: limits::LoginLimits,
+    pub limits: tutti_core::login_limits::LoginLimits,
+    /// `TrustedProxies`: whose `X-Forwarded-For` names the client of a login.
+    pub trusted_proxies: tutti_core::client_address::TrustedProxies,
     /// Checked against when a login names no account, so timing reveals nothing.
     pub dummy_hash: String,
     /// `tutti_hub_logins_total{result}`: accepted and refused passwords.
@@ -83,9 +84,8 @@ pub async fn start(ctx: ComponentContext, config: HubConfig) -> anyhow::Result<S
         ],
     )
     .await?;
-    let dummy_hash = tutti_core::password::hash_blocking("no account has this password".into())
-        .await
-        .map_err(anyhow::Error::msg)?;
+    let dummy_hash =
+        tutti_core::password::hash_blocking("no account has this password".into()).await?;
     let branding = tutti_core::branding::load(&ctx.root, tutti_core::Component::Hub);
     for warning in &branding.warnings {
         tracing::warn!("{warning}");
@@ -95,7 +95,8 @@ pub async fn start(ctx: ComponentContext, config: HubConfig) -> anyhow::Result<S
         registry: Registry::new(hubreg.clone()),
         sessions: tutti_core::sessions::SessionStore::new(hubreg.clone()),
         audit: audit::Audit::new(hubreg),
-        limits: limits::LoginLimits::default(),
+        limits: tutti_core::login_limits::LoginLimits::default(),
+        trusted_proxies: config.trusted_proxies.clone(),
         store,
         dummy_hash,
         logins: ctx.metrics.counter_by(
@@ -162,7 +163,7 @@ async fn open_store(root: &std::path::Path) -> anyhow::Result<store::Store> {
     let replace = match store.admin_opt().await? {
         None => true,
         Some((hash, true)) => {
-            tutti_core::password::verify_blocking(LEGACY_ADMIN_PASSWORD.into(), hash).await
+            tutti_core::password::verify_blocking(LEGACY_ADMIN_PASSWORD.into(), hash).await?
         }
         Some((_, false)) => false,
     };
@@ -173,9 +174,7 @@ async fn open_store(root: &std::path::Path) -> anyhow::Result<store::Store> {
                 setup_password::path(root).display()
             )
         })?;
-        let hash = tutti_core::password::hash_blocking(setup)
-            .await
-            .map_err(anyhow::Error::msg)?;
+        let hash = tutti_core::password::hash_blocking(setup).await?;
         store.set_first_admin_password(hash).await?;
     }
     Ok(store)
@@ -187,9 +186,7 @@ pub async fn reset_admin_password(root: &std::path::Path, password: &str) -> any
     tutti_core::password::check_new_password(password)
         .map_err(|e| anyhow::anyhow!("the new password: {e}"))?;
     let store = open_store(root).await?;
-    let hash = tutti_core::password::hash_blocking(password.to_string())
-        .await
-        .map_err(anyhow::Error::msg)?;
+    let hash = tutti_core::password::hash_blocking(password.to_string()).await?;
     store.set_admin_password(hash, false).await?;
     setup_password::remove(root);
     let hubreg = tutti_core::sqlite::Db::open(

@@ -1,7 +1,12 @@
 //! Checking a login, for the console, the JSON API and the components' registry API alike:
-//! login limits first, then the Argon2id hash.
+//! an attempt reserved under the login limits (`tutti_core::login_limits`) first, then the
+//! Argon2id hash.
 
-use axum::http::StatusCode;
+use std::net::{IpAddr, SocketAddr};
+
+use axum::Extension;
+use axum::extract::ConnectInfo;
+use axum::http::{HeaderMap, StatusCode};
 use tutti_core::http_error::ApiError;
 use tutti_core::password;
 
@@ -48,19 +53,34 @@ fn wrong_login(who: &Who) -> ApiError {
 }
 
 impl HubState {
+    /// The address a person's request comes from: the peer, or behind a trusted proxy the
+    /// client it names (see `tutti_core::client_address`).
+    pub fn client_address(
+        &self,
+        peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+        headers: &HeaderMap,
+    ) -> Option<IpAddr> {
+        tutti_core::client_address::client_address(
+            peer.map(|Extension(ConnectInfo(a))| a),
+            headers,
+            &self.trusted_proxies,
+        )
+    }
+
+    /// Checks a login from `address`, the client's address (none: unknown).
     pub async fn login(
         &self,
         who: &Who,
         password: &str,
-        address: Option<&str>,
+        address: Option<IpAddr>,
     ) -> Result<LoginOutcome, ApiError> {
         let key = who.limit_key();
-        self.limits
-            .check(&key, address)
-            .map_err(|l| ApiError::new(StatusCode::TOO_MANY_REQUESTS, l.message))?;
+        let attempt = self.limits.reserve(&key, address)?;
         if password.len() > password::MAX_PASSWORD_LEN * 4 {
+            attempt.failed();
             return Err(wrong_login(who));
         }
+        // An error before the password is checked (Busy, the registry) gives the attempt back.
         let outcome = match who {
             Who::Admin => {
                 let (hash, must_change) = self
@@ -69,7 +89,7 @@ impl HubState {
                     .await
                     .map_err(|e| ApiError::internal("account registry", e))?;
                 password::verify_blocking(password.to_string(), hash)
-                    .await
+                    .await?
                     .then_some(LoginOutcome::Admin { must_change })
             }
             Who::User {
@@ -87,7 +107,7 @@ impl HubState {
                             password.to_string(),
                             a.password_hash.clone(),
                         )
-                        .await =>
+                        .await? =>
                     {
                         if a.disabled {
                             return Err(ApiError::new(
@@ -100,11 +120,8 @@ impl HubState {
                     Some(_) => None,
                     None => {
                         // Same work as a real check, so timing does not tell which accounts exist.
-                        let _ = password::verify_blocking(
-                            password.to_string(),
-                            self.dummy_hash.clone(),
-                        )
-                        .await;
+                        password::verify_blocking(password.to_string(), self.dummy_hash.clone())
+                            .await?;
                         None
                     }
                 }
@@ -112,17 +129,17 @@ impl HubState {
         };
         match outcome {
             Some(o) => {
-                self.limits.succeeded(&key);
+                attempt.succeeded();
                 self.logins.inc_by("accepted", 1);
                 Ok(o)
             }
             None => {
-                self.limits.failed(&key, address);
+                attempt.failed();
                 self.logins.inc_by("refused", 1);
-                tracing::info!(
-                    "failed login for {key} from {}",
-                    address.unwrap_or("a component")
-                );
+                match address {
+                    Some(a) => tracing::info!("failed login for {key} from {a}"),
+                    None => tracing::info!("failed login for {key} from an unknown address"),
+                }
                 Err(wrong_login(who))
             }
         }

@@ -2,11 +2,12 @@
 //! read an account with its rights and effective settings, read the component settings,
 //! and a version number that grows with every change so they know when to read again.
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::StatusCode;
+use axum::{Extension, Json};
 use serde::Deserialize;
 use tutti_core::api::{
     AccountInfo, ComponentSettings, LoginRequest, MailerConnectionUse, RegistryVersion,
@@ -70,21 +71,31 @@ impl HubState {
     }
 }
 
+/// The address a person logs in from, as the calling component names it (it resolved its
+/// own trusted proxies); a component that names none is the client itself.
+fn person_address(
+    named: Option<&str>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+) -> Option<IpAddr> {
+    named
+        .and_then(|a| a.trim().parse::<IpAddr>().ok())
+        .or_else(|| peer.map(|Extension(ConnectInfo(a))| a.ip()))
+}
+
 /// Check a user's login; answers the account, its rights and effective settings.
 #[utoipa::path(post, path = "/registry/login", tag = "registry (components)", request_body = LoginRequest,
-    responses((status = 200, body = AccountInfo), (status = 401, description = "wrong login"), (status = 403, description = "disabled"), (status = 429, description = "locked")))]
+    responses((status = 200, body = AccountInfo), (status = 401, description = "wrong login"), (status = 403, description = "disabled"), (status = 429, description = "too many failed logins from the client address, or too many at once")))]
 async fn verify_login(
     State(state): State<Arc<HubState>>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     Json(req): Json<LoginRequest>,
 ) -> Result<Json<AccountInfo>, ApiError> {
     let who = Who::User {
         user_name: req.user_name.clone(),
         group_name: req.group_name.clone().unwrap_or_default(),
     };
-    match state
-        .login(&who, &req.password, req.client_address.as_deref())
-        .await?
-    {
+    let address = person_address(req.client_address.as_deref(), peer);
+    match state.login(&who, &req.password, address).await? {
         LoginOutcome::User(account) => Ok(Json(state.account_info(*account).await?)),
         LoginOutcome::Admin { .. } => Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
@@ -105,12 +116,11 @@ pub struct AdminLogin {
     responses((status = 204), (status = 401), (status = 403, description = "the one-time setup password is not changed yet"), (status = 429)))]
 async fn verify_admin(
     State(state): State<Arc<HubState>>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     Json(req): Json<AdminLogin>,
 ) -> Result<StatusCode, ApiError> {
-    match state
-        .login(&Who::Admin, &req.password, req.client_address.as_deref())
-        .await?
-    {
+    let address = person_address(req.client_address.as_deref(), peer);
+    match state.login(&Who::Admin, &req.password, address).await? {
         LoginOutcome::Admin { must_change: true } => Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "the administrator password is still the one-time setup password: change it in the Administration Hub first",

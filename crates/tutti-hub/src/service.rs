@@ -468,11 +468,7 @@ impl HubState {
         let password = input.password.filter(|p| !p.is_empty());
         let hash = match (&password, old) {
             (Some(p), _) => match password::check_new_password(p) {
-                Ok(()) => Some(
-                    password::hash_blocking(p.clone())
-                        .await
-                        .map_err(|e| ApiError::internal("password", e))?,
-                ),
+                Ok(()) => Some(password::hash_blocking(p.clone()).await?),
                 Err(e) => {
                     errors.push(FieldError {
                         field: "password".into(),
@@ -908,14 +904,12 @@ impl HubState {
                 "this account may not change its own password; ask the administrator",
             ));
         }
-        if !password::verify_blocking(old.to_string(), account.password_hash.clone()).await {
+        if !password::verify_blocking(old.to_string(), account.password_hash.clone()).await? {
             return Err(forbidden("the current password is wrong"));
         }
         password::check_new_password(new)
             .map_err(|e| new_password_error(format!("New password: {e}")))?;
-        let hash = password::hash_blocking(new.to_string())
-            .await
-            .map_err(|e| ApiError::internal("password", e))?;
+        let hash = password::hash_blocking(new.to_string()).await?;
         self.store
             .set_account_password(account.id, hash)
             .await
@@ -947,7 +941,7 @@ impl HubState {
         keep_session: Option<&str>,
     ) -> Result<(), ApiError> {
         let (hash, _) = self.store.admin().await.map_err(store_error)?;
-        if !password::verify_blocking(old.to_string(), hash).await {
+        if !password::verify_blocking(old.to_string(), hash).await? {
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
                 "the current password is wrong",
@@ -960,9 +954,7 @@ impl HubState {
                 "New password: choose a password other than the current one (and other than \"admin\")".into(),
             ));
         }
-        let hash = password::hash_blocking(new.to_string())
-            .await
-            .map_err(|e| ApiError::internal("password", e))?;
+        let hash = password::hash_blocking(new.to_string()).await?;
         self.store
             .set_admin_password(hash, false)
             .await

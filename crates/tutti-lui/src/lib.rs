@@ -66,6 +66,10 @@ pub(crate) struct LuiState {
     pub events_imported: tutti_core::metrics::CounterBy,
     /// Company name, header text, logo and colours of the pages (`lui/branding`).
     pub branding: Arc<tutti_core::branding::Branding>,
+    /// Failed logins, online and offline (the Hub keeps its own as well).
+    pub limits: tutti_core::login_limits::LoginLimits,
+    /// `TrustedProxies`: whose `X-Forwarded-For` names the client of a login.
+    pub trusted_proxies: tutti_core::client_address::TrustedProxies,
 }
 
 /// Starts the component: returns its routes and its background tasks.
@@ -120,6 +124,8 @@ pub async fn start(ctx: ComponentContext, config: LuiConfig) -> anyhow::Result<S
         default_charset: config.default_charset.clone(),
         allow_charset_choice: config.allow_charset_choice,
         max_upload: config.max_upload,
+        limits: tutti_core::login_limits::LoginLimits::default(),
+        trusted_proxies: config.trusted_proxies.clone(),
         hub_console_url: format!(
             "{}/hub",
             config

@@ -1,13 +1,15 @@
 //! `/lui/api/session`: logging in to the User Interface. The Hub checks the login; when
 //! the Hub cannot be reached, an account that logged in here before is checked against the
-//! `lui/registry` cache, and one that never did gets a clear message.
+//! `lui/registry` cache, and one that never did gets a clear message. Either way the
+//! attempt is reserved under the User Interface's own login limits first
+//! (`tutti_core::login_limits`), so that the offline check is limited as the Hub's is.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, FromRequestParts, State};
-use axum::http::StatusCode;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
 use axum::{Extension, Json};
 use axum_extra::extract::cookie::CookieJar;
 use serde::{Deserialize, Serialize};
@@ -19,7 +21,7 @@ use tutti_core::rights::Right;
 use tutti_core::web::{CSRF_HEADER, CookieNames};
 
 use crate::LuiState;
-use crate::registry_cache::SessionWho;
+use crate::registry_cache::{SessionWho, login_key};
 
 /// The User Interface's cookies, all under `/lui`.
 pub const COOKIES: CookieNames = CookieNames {
@@ -73,6 +75,11 @@ fn hub_down(e: &PeerError) -> bool {
     }
 }
 
+/// Whether the Hub refused the password itself (not the call, nor a limit).
+fn wrong_password(e: &PeerError) -> bool {
+    matches!(e, PeerError::Status { status, .. } if *status == StatusCode::UNAUTHORIZED)
+}
+
 fn peer_error(e: PeerError) -> ApiError {
     match e {
         PeerError::Status {
@@ -90,40 +97,62 @@ fn peer_error(e: PeerError) -> ApiError {
 /// the Hub cannot be reached); `admin` with the administrator password.
 #[utoipa::path(post, path = "/session", tag = "session", request_body = LoginBody,
     responses((status = 200, body = SessionView), (status = 401, description = "wrong login"),
+        (status = 429, description = "too many failed logins, or too many at once: the answer says when to try again"),
         (status = 503, description = "the Hub cannot be reached and the account never logged in here")))]
 pub async fn login(
     State(state): State<Arc<LuiState>>,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     tls: Option<Extension<tutti_core::runtime::ViaTls>>,
+    headers: HeaderMap,
     jar: CookieJar,
     Json(body): Json<LoginBody>,
 ) -> Result<(CookieJar, Json<SessionView>), ApiError> {
     let group = body.group_name.clone().unwrap_or_default();
-    let address = peer.map(|Extension(ConnectInfo(a))| a.ip().to_string());
-    let (who, offline) = if body.user_name.trim().eq_ignore_ascii_case("admin")
-        && group.trim().is_empty()
-    {
-        let request = serde_json::json!({"password": body.password, "client_address": address});
+    let address = tutti_core::client_address::client_address(
+        peer.map(|Extension(ConnectInfo(a))| a),
+        &headers,
+        &state.trusted_proxies,
+    );
+    let admin = body.user_name.trim().eq_ignore_ascii_case("admin") && group.trim().is_empty();
+    let key = if admin {
+        "admin".to_string()
+    } else {
+        login_key(&body.user_name, &group)
+    };
+    // Given back when no password gets checked (the Hub down for admin, a limit of the Hub's).
+    let attempt = state.limits.reserve(&key, address)?;
+    let client_address = address.map(|a| a.to_string());
+    let (who, offline) = if admin {
+        let request =
+            serde_json::json!({"password": body.password, "client_address": client_address});
         match state
             .hub
             .post::<_, ()>("/api/registry/admin-login", &request)
             .await
         {
-            Ok(()) => (SessionWho::Admin, false),
+            Ok(()) => {
+                attempt.succeeded();
+                (SessionWho::Admin, false)
+            }
             Err(e) if hub_down(&e) => {
                 return Err(ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "the Administration Hub cannot be reached, and the admin login is checked there; try again when the Hub is back",
                 ));
             }
-            Err(e) => return Err(peer_error(e)),
+            Err(e) => {
+                if wrong_password(&e) {
+                    attempt.failed();
+                }
+                return Err(peer_error(e));
+            }
         }
     } else {
         let request = LoginRequest {
             user_name: body.user_name.clone(),
             group_name: Some(group.clone()),
             password: body.password.clone(),
-            client_address: address,
+            client_address,
         };
         match state
             .hub
@@ -131,9 +160,8 @@ pub async fn login(
             .await
         {
             Ok(info) => {
-                let hash = password::hash_blocking(body.password.clone())
-                    .await
-                    .map_err(|e| ApiError::internal("password", e))?;
+                attempt.succeeded();
+                let hash = password::hash_blocking(body.password.clone()).await?;
                 state
                     .cache
                     .remember(&info, hash)
@@ -158,9 +186,11 @@ pub async fn login(
                     .map_err(|e| ApiError::internal("lui/registry", e))?
                 {
                     Some((info, Some(hash))) => {
-                        if !password::verify_blocking(body.password.clone(), hash).await {
+                        if !password::verify_blocking(body.password.clone(), hash).await? {
+                            attempt.failed();
                             return Err(wrong_login());
                         }
+                        attempt.succeeded();
                         tracing::info!("login while the Hub is unreachable: {}", info.user_name);
                         (
                             SessionWho::User {
@@ -172,7 +202,12 @@ pub async fn login(
                     _ => return Err(hub_unreachable_for_new_account()),
                 }
             }
-            Err(e) => return Err(peer_error(e)),
+            Err(e) => {
+                if wrong_password(&e) {
+                    attempt.failed();
+                }
+                return Err(peer_error(e));
+            }
         }
     };
     let token = state

@@ -26,10 +26,12 @@ struct External {
     trk: String,
 }
 
+/// As docs/deployment.md writes it; `proxy_bind` only makes sure the proxy connects from
+/// the address that TrustedProxies names, as a proxy on a machine of its own does.
 fn location(to: &str) -> String {
     format!(
         "    location / {{ proxy_pass http://{to}; proxy_set_header Host $http_host; \
-         proxy_set_header X-Forwarded-For $remote_addr; }}\n"
+         proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for; proxy_bind {PROXY}; }}\n"
     )
 }
 
@@ -167,6 +169,8 @@ async fn through_the_proxy(example: Example) {
     let lui_ini = root_lui.join("lui/lui.ini");
     set_key(&lui_ini, "ExternalHostName", &ext.lui);
     set_key(&lui_ini, "ExternalHubHostName", &ext.hub);
+    set_key(&lui_ini, "TrustedProxies", PROXY);
+    set_key(&root_hub.join("hub/hub.ini"), "TrustedProxies", PROXY);
     let listens: Vec<(&str, u16)> = ports.iter().map(|p| (PROXY, *p)).collect();
     let nginx = Nginx::start(dir.path(), &servers, &listens);
     let _servers = [
@@ -366,4 +370,75 @@ async fn example_1_one_proxy_name_a_port_per_component() {
 #[tokio::test]
 async fn example_2_three_names_on_one_proxy_port() {
     through_the_proxy(example_2).await;
+}
+
+/// Behind the proxy (TrustedProxies), the login limits count the person's address, which
+/// the proxy appends to X-Forwarded-For, not the proxy's: the guesser is stopped, the owner
+/// at another address is not, and an X-Forwarded-For the guesser writes himself (through
+/// the proxy, or straight to the Hub) changes nothing.
+#[tokio::test]
+async fn login_limits_count_the_person_behind_the_proxy_not_the_proxy() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("hub");
+    let hub_port = free_port("127.0.0.2");
+    init(
+        &root,
+        &[
+            "--components",
+            "hub",
+            "--bind-address",
+            "127.0.0.2",
+            "--port",
+            &hub_port.to_string(),
+        ],
+    );
+    set_key(&root.join("hub/hub.ini"), "TrustedProxies", PROXY);
+    let port = free_port(PROXY);
+    let servers = format!(
+        "  server {{\n    listen {PROXY}:{port};\n{}  }}\n",
+        location(&format!("127.0.0.2:{hub_port}"))
+    );
+    let _nginx = Nginx::start(dir.path(), &servers, &[(PROXY, port)]);
+    let hub = Server::start(&root).await;
+    let admin = HubApi::first_use(&hub, "new-admin-pw").await;
+    assert_eq!(
+        admin
+            .post(
+                "/accounts",
+                json!({"user_name": "anna", "password": "anna-password"})
+            )
+            .await
+            .0,
+        201
+    );
+    let proxied = format!("http://{PROXY}:{port}/hub/api/session");
+    let login = |from: &str, to: &str, forged: &str, password: &str| {
+        let request = client_from(from)
+            .post(to)
+            .header("x-forwarded-for", forged)
+            .json(&json!({"user_name": "anna", "password": password}));
+        async move {
+            let r = request.send().await.unwrap();
+            let status = r.status().as_u16();
+            (status, r.text().await.unwrap())
+        }
+    };
+    for i in 0..5 {
+        // A different forged address each time, in front of the one the proxy appends.
+        let forged = format!("203.0.113.{i}");
+        assert_eq!(
+            login("127.0.0.3", &proxied, &forged, "guess-guess").await.0,
+            401
+        );
+    }
+    let (status, body) = login("127.0.0.3", &proxied, "127.0.0.4", "anna-password").await;
+    assert_eq!(status, 429, "{body}");
+    assert!(body.contains("from your address"), "{body}");
+    // Straight to the Hub, the guesser's header is not believed either.
+    let direct = hub.url("/hub/api/session");
+    let (status, body) = login("127.0.0.3", &direct, "127.0.0.4", "anna-password").await;
+    assert_eq!(status, 429, "{body}");
+    // Anna, through the same proxy from her own address, is not locked out.
+    let (status, body) = login("127.0.0.4", &proxied, "192.0.2.1", "anna-password").await;
+    assert_eq!(status, 200, "{body}");
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use super::ini::{ConfigError, IniFile};
 use super::schema::{HUB_INI, LUI_INI, MAILER_INI, SERVER_INI, TRK_INI};
 use super::values::{DatabaseType, LogLevel, RelayList, RelaySecurity};
+use crate::client_address::TrustedProxies;
 use crate::component::Component;
 use crate::hostport::HostPort;
 use crate::secret::ClusterSecret;
@@ -234,6 +235,8 @@ pub struct HubConfig {
     pub backup_keep: u32,
     /// `BackupCommand`.
     pub backup_command: Option<String>,
+    /// `TrustedProxies`: whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: TrustedProxies,
 }
 
 /// `lui/lui.ini`.
@@ -256,6 +259,8 @@ pub struct LuiConfig {
     pub allow_charset_choice: bool,
     /// The largest recipient upload (`MaxUploadMegabytes`), in bytes.
     pub max_upload: u64,
+    /// `TrustedProxies`: whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: TrustedProxies,
 }
 
 /// The User Interface's system database.
@@ -358,6 +363,7 @@ impl Installation {
                     keep
                 },
                 backup_command: ini.get("BackupCommand")?,
+                trusted_proxies: ini.get("TrustedProxies")?,
             })
         } else {
             None
@@ -419,6 +425,7 @@ impl Installation {
                     }
                     u64::from(mb) << 20
                 },
+                trusted_proxies: ini.get("TrustedProxies")?,
             })
         } else {
             None

@@ -69,6 +69,18 @@ const REMOTE_ADMIN_PASSWORD: KeySpec = KeySpec {
           Empty: remote administration of this component is off.",
 };
 
+const TRUSTED_PROXIES: KeySpec = KeySpec {
+    name: "TrustedProxies",
+    default: "",
+    expected: "IP addresses or networks (e.g. 127.0.0.1,10.0.0.0/8) separated by commas, or empty",
+    doc: "The reverse proxies in front of this component whose X-Forwarded-For header is \
+          believed. A request from one of them counts as coming from the right-most address \
+          in X-Forwarded-For that is not itself a trusted proxy; that address is what the \
+          login limits count. Set it to your proxy's address when browsers come through one \
+          (and have the proxy set X-Forwarded-For, see docs/deployment.md), or every login \
+          counts as the proxy's. Empty: no proxy is trusted, the connection's address counts.",
+};
+
 const REGISTRY_HUB_HOST: KeySpec = KeySpec {
     name: "RegistryHubHost",
     default: "localhost",
@@ -204,6 +216,7 @@ pub static HUB_INI: &FileSpec = &FileSpec {
         LOG_LEVEL,
         LOG_RETENTION_DAYS,
         REMOTE_ADMIN_PASSWORD,
+        TRUSTED_PROXIES,
         KeySpec {
             name: "BackupTime",
             default: "",
@@ -314,6 +327,7 @@ pub static LUI_INI: &FileSpec = &FileSpec {
             doc: "Whether users may choose another charset for a job's message than \
                   DefaultMailCharset.",
         },
+        TRUSTED_PROXIES,
         HUB_ANNOUNCE_INTERVAL,
         CLUSTER_SECRET,
         LOG_LEVEL,

@@ -418,6 +418,45 @@ impl HubApi {
     }
 }
 
+/// A client (keeping cookies) whose connections come from `ip`, a loopback address such
+/// as 127.0.0.3: one person's browser at an address of its own.
+pub fn client_from(ip: &str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .local_address(ip.parse::<IpAddr>().expect("an IP address"))
+        .build()
+        .expect("client")
+}
+
+/// Logs in to `api` (`{base}/hub` or `/lui`) with the same body from 40 connections at once;
+/// the statuses answered.
+pub async fn forty_logins_at_once(
+    base: &str,
+    prefix: &str,
+    ip: &str,
+    body: serde_json::Value,
+) -> Vec<u16> {
+    let http = client_from(ip);
+    let url = format!("{base}{prefix}/api/session");
+    let logins = (0..40).map(|_| {
+        let (http, url, body) = (http.clone(), url.clone(), body.clone());
+        tokio::spawn(async move {
+            http.post(url)
+                .json(&body)
+                .send()
+                .await
+                .expect("the server answers")
+                .status()
+                .as_u16()
+        })
+    });
+    let mut statuses = Vec::new();
+    for login in logins.collect::<Vec<_>>() {
+        statuses.push(login.await.expect("login task"));
+    }
+    statuses
+}
+
 /// Calls the Hub's registry API as a component would (with the cluster secret).
 pub async fn registry_post(
     hub_base: &str,
