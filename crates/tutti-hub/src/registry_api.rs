@@ -219,18 +219,18 @@ async fn mailer_connections(
     Ok(Json(uses))
 }
 
-/// The enabled accounts of a group (any letter case in its name), by user name.
-#[utoipa::path(get, path = "/registry/groups/{name}/members", tag = "registry (components)",
+/// The enabled accounts of a group, by user name. The group is named by its id, which is
+/// never given to another group (a name can be).
+#[utoipa::path(get, path = "/registry/groups/{id}/members", tag = "registry (components)",
     responses((status = 200, body = [tutti_core::api::GroupMember]), (status = 404, description = "no such group")))]
 async fn group_members(
     State(state): State<Arc<HubState>>,
-    Path(name): Path<String>,
+    Path(id): Path<i64>,
 ) -> Result<Json<Vec<tutti_core::api::GroupMember>>, ApiError> {
     let store_error = |e| ApiError::internal("account registry", e);
     let groups = state.store.groups().await.map_err(store_error)?;
-    let wanted = name.to_lowercase();
-    let Some(group) = groups.iter().find(|g| g.name.to_lowercase() == wanted) else {
-        return Err(ApiError::not_found(format!("there is no group {name}")));
+    let Some(group) = groups.iter().find(|g| g.id == id) else {
+        return Err(ApiError::not_found(format!("there is no group {id}")));
     };
     let (accounts, _) = state
         .store

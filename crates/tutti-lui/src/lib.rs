@@ -8,6 +8,7 @@
 
 mod database;
 mod events;
+mod group_ids;
 mod jobs;
 mod library;
 mod message;

@@ -31,6 +31,7 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("name", Text),
             ("owner_id", Int),
             ("group_name", Text),
+            ("group_id", Int),
             ("columns", Text),
             ("email_column", Int),
             ("name_column", Int),
@@ -74,6 +75,8 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("recipient_list_id", Int),
             ("suppressed", Int),
             ("previous_list_id", Int),
+            ("tested_digest", Text),
+            ("group_id", Int),
         ],
     ),
     (

@@ -214,10 +214,7 @@ async fn jobs_page(
         Ok(a) => a,
         Err(e) => return refused(e),
     };
-    let visible_to = match &actor {
-        Actor::Admin => None,
-        Actor::User { id, .. } => Some(*id),
-    };
+    let visible_to = actor.viewer();
     let filter = ListFilter {
         visible_to,
         folder: q.folder.clone(),
@@ -327,8 +324,10 @@ async fn job_page_for(
     let (job, access) = job_for(state, &actor, id).await?;
     let list = state.lists.of_job(id).await.map_err(db)?;
     let (saved, settings) = match &actor {
-        Actor::User { id: me, group, .. } => (
-            state.lists.saved(*me, group.as_deref()).await.map_err(db)?,
+        Actor::User {
+            id: me, group_id, ..
+        } => (
+            state.lists.saved(*me, *group_id).await.map_err(db)?,
             Some(state.cached_account(*me).await?.settings),
         ),
         Actor::Admin => (Vec::new(), None),
@@ -368,10 +367,7 @@ async fn job_page_for(
     };
     let event_counts = state.events.counts(id).await.map_err(db)?;
     let visible = ListFilter {
-        visible_to: match &actor {
-            Actor::Admin => None,
-            Actor::User { id: me, .. } => Some(*me),
-        },
+        visible_to: actor.viewer(),
         limit: 200,
         ..ListFilter::default()
     };
@@ -429,17 +425,21 @@ async fn job_page_for(
         approvals: state.sending.approvals(id).await.map_err(db)?,
         can_create: actor.has(Right::CreateJobs),
         templates: match &actor {
-            Actor::User { id: me, group, .. } => state
+            Actor::User {
+                id: me, group_id, ..
+            } => state
                 .library
-                .templates(&scope(group.as_deref(), *me))
+                .templates(&scope(*group_id, *me))
                 .await
                 .map_err(db)?,
             Actor::Admin => Vec::new(),
         },
         profiles: match &actor {
-            Actor::User { id: me, group, .. } => state
+            Actor::User {
+                id: me, group_id, ..
+            } => state
                 .library
-                .sender_profiles(&scope(group.as_deref(), *me))
+                .sender_profiles(&scope(*group_id, *me))
                 .await
                 .map_err(db)?,
             Actor::Admin => Vec::new(),
@@ -523,8 +523,8 @@ async fn library_page(
         let actor = actor(&state, &session).await?;
         let db = |e: sqlx::Error| ApiError::internal("the system database", e);
         let (dropins, templates, profiles) = match &actor {
-            Actor::User { id, group, .. } => {
-                let scope = scope(group.as_deref(), *id);
+            Actor::User { id, group_id, .. } => {
+                let scope = scope(*group_id, *id);
                 let mut dropins = Vec::new();
                 for d in state.library.dropins(&scope).await.map_err(db)? {
                     let users = state

@@ -11,9 +11,16 @@ use crate::registry_cache::REFRESH_INTERVAL;
 
 pub async fn run(state: Arc<LuiState>) {
     let mut shutdown = state.ctx.shutdown.clone();
+    let mut groups_keyed = false;
     loop {
         if let Err(e) = refresh_once(&state).await {
             tracing::debug!("registry refresh: {e}");
+        }
+        if !groups_keyed {
+            match key_legacy_groups(&state).await {
+                Ok(()) => groups_keyed = true,
+                Err(e) => tracing::debug!("keying earlier rows on group ids: {e}"),
+            }
         }
         tokio::select! {
             _ = tokio::time::sleep(REFRESH_INTERVAL) => {}
@@ -43,6 +50,20 @@ async fn refresh_once(state: &LuiState) -> anyhow::Result<()> {
     }
     state.cache.set_version(version).await?;
     tracing::debug!("lui/registry is current with the Hub's version {version}");
+    Ok(())
+}
+
+/// Gives rows written before groups were keyed on ids their group's id, once the Hub says
+/// which group has each name now (`group_ids.rs`).
+async fn key_legacy_groups(state: &LuiState) -> anyhow::Result<()> {
+    if !crate::group_ids::pending(&state.db).await? {
+        return Ok(());
+    }
+    let groups: Vec<tutti_core::api::GroupRef> = state.hub.get("/api/registry/groups").await?;
+    let changed = crate::group_ids::key_legacy_rows(&state.db, &groups).await?;
+    tracing::info!(
+        "{changed} row(s) written before groups were keyed on their ids now name their group's id"
+    );
     Ok(())
 }
 

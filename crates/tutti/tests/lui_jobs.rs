@@ -360,6 +360,111 @@ async fn a_deleted_accounts_jobs_go_to_no_new_account() {
     assert_eq!(list["accepted"], 1, "{list}");
 }
 
+/// A group's drop-ins, templates, sender profiles, saved lists and jobs belong to the group
+/// (its id), not to its name: after a rename, a new group given the old name sees none of
+/// them; and a grant stops counting when its account moves to another group.
+#[tokio::test]
+async fn a_groups_things_stay_with_it_through_renames_and_moves() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    let server = hub_and_lui(&root, &[]).await;
+    let admin = HubApi::first_use(&server, "new-admin-pw").await;
+    let (_, sales) = admin.post("/groups", json!({"name": "Sales"})).await;
+    assert_eq!(admin.post("/groups", json!({"name": "Ops"})).await.0, 201);
+    let mut made = std::collections::HashMap::new();
+    for name in ["anna", "ben"] {
+        let (status, account) = admin
+            .post(
+                "/accounts",
+                json!({"user_name": name, "group_name": "Sales", "password": format!("{name}-password")}),
+            )
+            .await;
+        assert_eq!(status, 201, "{account}");
+        made.insert(name, account["id"].as_i64().unwrap());
+    }
+    let anna = user(&server, "anna", "Sales").await;
+    let ben = user(&server, "ben", "Sales").await;
+    let secret = json!({"name": "api", "content": "key-s3cr3t"});
+    assert_eq!(anna.post("/dropins", secret).await.0, 201);
+    let profile = json!({"name": "News", "from_address": "news@shop.example"});
+    assert_eq!(anna.post("/sender-profiles", profile).await.0, 201);
+    let (_, job) = anna.post("/jobs", json!({"title": "Shared"})).await;
+    let job_id = job["id"].as_str().unwrap().to_string();
+    let r = anna
+        .http
+        .post(format!(
+            "{}/jobs/{job_id}/recipients?save_as=Customers",
+            anna.base
+        ))
+        .header("x-csrf-token", &anna.csrf)
+        .body("email\nann@example.org\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 202);
+    let deadline = std::time::Instant::now() + DEADLINE;
+    while anna.get("/lists").await.1.as_array().map_or(0, Vec::len) == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the list was not saved"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        anna.put(
+            &format!("/jobs/{job_id}/grants"),
+            json!([{"account_id": made["ben"], "edit": true, "send": false}]),
+        )
+        .await
+        .0,
+        200
+    );
+    assert_eq!(ben.get(&format!("/jobs/{job_id}")).await.0, 200);
+
+    // Sales is renamed and a new group gets its old name.
+    let (status, _) = admin
+        .put(
+            &format!("/groups/{}", sales["id"]),
+            json!({"name": "Old Sales"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(admin.post("/groups", json!({"name": "Sales"})).await.0, 201);
+    let (status, _) = admin
+        .post(
+            "/accounts",
+            json!({"user_name": "mallory", "group_name": "Sales", "password": "mallory-password"}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let mallory = user(&server, "mallory", "Sales").await;
+    for path in ["/dropins", "/templates", "/sender-profiles", "/lists"] {
+        let (status, body) = mallory.get(path).await;
+        assert_eq!((status, body.clone()), (200, json!([])), "{path}");
+    }
+    let (_, page) = mallory.get("/jobs").await;
+    assert_eq!(page["total"], 0, "{page}");
+    // The renamed group keeps everything.
+    let anna = user(&server, "anna", "Old Sales").await;
+    let (_, dropins) = anna.get("/dropins").await;
+    assert_eq!(dropins[0]["content"], "key-s3cr3t", "{dropins}");
+    let (_, lists) = anna.get("/lists").await;
+    assert_eq!(lists[0]["name"], "Customers", "{lists}");
+
+    // Ben moves to Ops: Anna's grant no longer opens her job to him.
+    let (status, body) = admin
+        .put(
+            &format!("/accounts/{}", made["ben"]),
+            json!({"group_name": "Ops"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let ben = user(&server, "ben", "Ops").await;
+    assert_eq!(ben.get(&format!("/jobs/{job_id}")).await.0, 404);
+    let (_, page) = ben.get("/jobs").await;
+    assert_eq!(page["total"], 0, "{page}");
+}
+
 async fn upload_csv(api: &HubApi, job: &str, csv: &str) -> Value {
     let r = api
         .http

@@ -53,6 +53,14 @@ pub(crate) async fn actor(state: &LuiState, session: &LuiSession) -> ApiResult<A
         SessionWho::Admin => Ok(Actor::Admin),
         SessionWho::User { account_id } => {
             let a = state.cached_account(account_id).await?;
+            // An answer cached by an earlier version names the group without its id:
+            // acting on the name could reach another group's things.
+            if a.group_name.is_some() && a.group_id.is_none() {
+                return Err(ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "your group is not known yet: log in again once the Administration Hub answers",
+                ));
+            }
             Ok(Actor::User {
                 id: a.id,
                 name: display_name(&a),
@@ -151,10 +159,7 @@ async fn list_jobs(
     let limit = q.limit.unwrap_or(50).clamp(1, 200);
     let offset = q.offset.max(0);
     let filter = ListFilter {
-        visible_to: match &actor {
-            Actor::Admin => None,
-            Actor::User { id, .. } => Some(*id),
-        },
+        visible_to: actor.viewer(),
         folder: q.folder,
         archived: q.archived,
         search: q.q.filter(|s| !s.trim().is_empty()),
@@ -199,7 +204,11 @@ async fn create_job(
 ) -> ApiResult<(StatusCode, Json<JobView>)> {
     let actor = actor(&state, &session).await?;
     let Actor::User {
-        id, name, group, ..
+        id,
+        name,
+        group_id,
+        group,
+        ..
     } = &actor
     else {
         return Err(forbidden(
@@ -214,6 +223,7 @@ async fn create_job(
     let owner = NewOwner {
         id: *id,
         name,
+        group_id: *group_id,
         group: group.as_deref(),
     };
     let job = state
@@ -325,6 +335,7 @@ async fn copy_job(
     let Actor::User {
         id: me,
         name,
+        group_id,
         group,
         ..
     } = &actor
@@ -349,6 +360,7 @@ async fn copy_job(
     let owner = NewOwner {
         id: *me,
         name,
+        group_id: *group_id,
         group: group.as_deref(),
     };
     let job = state
@@ -441,6 +453,7 @@ async fn set_owner(
     let owner = NewOwner {
         id: account.id,
         name: &name,
+        group_id: account.group_id,
         group: account.group_name.as_deref(),
     };
     state.jobs.set_owner(&id, &owner).await.map_err(db_error)?;
@@ -485,7 +498,7 @@ async fn set_grants(
             continue;
         }
         let account = hub_account(&state, g.account_id).await?;
-        if job.group_name.is_none() || account.group_name != job.group_name {
+        if job.group_id.is_none() || account.group_id != job.group_id {
             return Err(ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 format!(
@@ -523,11 +536,7 @@ async fn list_folders(
     session: LuiSession,
 ) -> ApiResult<Json<Vec<Folder>>> {
     let actor = actor(&state, &session).await?;
-    let visible = match actor {
-        Actor::Admin => None,
-        Actor::User { id, .. } => Some(id),
-    };
-    let folders = state.jobs.folders(visible).await.map_err(db_error)?;
+    let folders = state.jobs.folders(actor.viewer()).await.map_err(db_error)?;
     Ok(Json(
         folders
             .into_iter()
@@ -555,20 +564,20 @@ pub(crate) async fn members(
     state: &LuiState,
     job: &Job,
 ) -> ApiResult<Vec<tutti_core::api::GroupMember>> {
-    let Some(group) = &job.group_name else {
+    let Some(group) = job.group_id else {
         return Ok(Vec::new());
     };
     state
         .hub
-        .get(&format!(
-            "/api/registry/groups/{}/members",
-            urlencoding::encode(group)
-        ))
+        .get(&format!("/api/registry/groups/{group}/members"))
         .await
         .map_err(|e| {
             ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
-                format!("the Hub cannot list the group {group} now: {e}"),
+                format!(
+                    "the Hub cannot list the group {} now: {e}",
+                    job.group_name.as_deref().unwrap_or_default()
+                ),
             )
         })
 }

@@ -48,6 +48,9 @@ pub struct Job {
     pub owner_id: i64,
     /// The owner as `user` or `user/group`.
     pub owner_name: String,
+    /// The group the job is shared in: its id at the Hub (never given to another group)
+    /// and its name when the job was given to its owner.
+    pub group_id: Option<i64>,
     pub group_name: Option<String>,
     /// The owner's folder for it ("" for none).
     pub folder: String,
@@ -88,6 +91,13 @@ pub enum Actor {
     },
 }
 
+/// Whose list of jobs: an account, and the group in which its grants count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Viewer {
+    pub account: i64,
+    pub group_id: Option<i64>,
+}
+
 /// What an actor may do with one job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
 pub struct Access {
@@ -100,6 +110,17 @@ pub struct Access {
 }
 
 impl Actor {
+    /// Whose jobs a list shows; `None` for the `admin` login, which sees every job.
+    pub fn viewer(&self) -> Option<Viewer> {
+        match self {
+            Actor::Admin => None,
+            Actor::User { id, group_id, .. } => Some(Viewer {
+                account: *id,
+                group_id: *group_id,
+            }),
+        }
+    }
+
     pub fn has(&self, right: Right) -> bool {
         match self {
             Actor::Admin => false,
@@ -122,15 +143,17 @@ impl Actor {
                 owner: true,
                 administer: false,
             },
-            Actor::User { .. } => match grant {
-                Some(g) => Access {
+            // A grant counts only while the account is in the job's group: one that moved
+            // to another group keeps no access.
+            Actor::User { group_id, .. } => match grant {
+                Some(g) if group_id.is_some() && *group_id == job.group_id => Access {
                     view: true,
                     edit: g.edit && self.has(Right::CreateJobs),
                     send: g.send && self.has(Right::SendJobs),
                     owner: false,
                     administer: false,
                 },
-                None => Access::default(),
+                _ => Access::default(),
             },
         }
     }
@@ -146,6 +169,7 @@ mod tests {
             title: "t".into(),
             owner_id: owner,
             owner_name: "o".into(),
+            group_id: Some(1),
             group_name: Some("Sales".into()),
             folder: String::new(),
             state: JobState::Open,
@@ -189,5 +213,17 @@ mod tests {
         assert!(weak.view && !weak.edit);
         let admin = Actor::Admin.access(&job(1), None);
         assert!(admin.view && admin.administer && !admin.edit && !admin.send);
+        // A grantee who moved to another group keeps nothing of the grant.
+        let Actor::User { rights, .. } = user(2, &all) else {
+            unreachable!()
+        };
+        let moved = Actor::User {
+            id: 2,
+            name: "b".into(),
+            group_id: Some(9),
+            group: Some("Sales".into()),
+            rights,
+        };
+        assert_eq!(moved.access(&job(1), Some(&grant)), Access::default());
     }
 }

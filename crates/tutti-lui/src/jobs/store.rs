@@ -5,14 +5,15 @@ use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
 use super::ids;
-use super::model::{Grant, Job, JobState};
+use super::model::{Grant, Job, JobState, Viewer};
 use crate::database::{Database, now_ms};
 
 /// Which jobs a list shows.
 #[derive(Debug, Clone, Default)]
 pub struct ListFilter {
-    /// Only jobs this account owns or was granted; `None`: every job (the `admin` login).
-    pub visible_to: Option<i64>,
+    /// Only jobs this account owns or was granted in its group; `None`: every job (the
+    /// `admin` login).
+    pub visible_to: Option<Viewer>,
     pub folder: Option<String>,
     pub archived: bool,
     /// Part of the id or title, any letter case.
@@ -25,7 +26,20 @@ pub struct ListFilter {
 pub struct NewOwner<'a> {
     pub id: i64,
     pub name: &'a str,
+    /// The owner's group: its id at the Hub and its name now.
+    pub group_id: Option<i64>,
     pub group: Option<&'a str>,
+}
+
+/// No group has this id: an account without a group is granted nothing.
+const NO_GROUP: i64 = -1;
+
+/// The jobs the account in parameter `account` sees: its own, and those granted to it in
+/// the group in parameter `group` (a grant stops counting when the account changes group).
+fn visible_condition(account: &str, group: &str) -> String {
+    format!(
+        "owner_id = {account} OR (group_id = {group} AND id IN (SELECT job_id FROM job_grants WHERE account_id = {account}))"
+    )
 }
 
 #[derive(Clone)]
@@ -33,7 +47,7 @@ pub struct Jobs {
     db: Database,
 }
 
-const COLUMNS: &str = "id, title, owner_id, owner_name, group_name, folder, state, archived, copied_from, created_ms, updated_ms";
+const COLUMNS: &str = "id, title, owner_id, owner_name, group_id, group_name, folder, state, archived, copied_from, created_ms, updated_ms";
 
 fn job(row: &AnyRow) -> sqlx::Result<Job> {
     let state: String = row.try_get("state")?;
@@ -42,6 +56,7 @@ fn job(row: &AnyRow) -> sqlx::Result<Job> {
         title: row.try_get("title")?,
         owner_id: row.try_get("owner_id")?,
         owner_name: row.try_get("owner_name")?,
+        group_id: row.try_get("group_id")?,
         group_name: row.try_get("group_name")?,
         folder: row.try_get("folder")?,
         state: JobState::from_key(&state).ok_or_else(|| {
@@ -103,8 +118,8 @@ impl Jobs {
         );
         let now = now_ms();
         sqlx::query(
-            "INSERT INTO jobs (id, title, owner_id, owner_name, group_name, folder, state, archived, copied_from, created_ms, updated_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, 'open', 0, $7, $8, $8)",
+            "INSERT INTO jobs (id, title, owner_id, owner_name, group_name, folder, state, archived, copied_from, created_ms, updated_ms, group_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'open', 0, $7, $8, $8, $9)",
         )
         .bind(&id)
         .bind(title)
@@ -114,6 +129,7 @@ impl Jobs {
         .bind(folder)
         .bind(copied_from)
         .bind(now)
+        .bind(owner.group_id)
         .execute(&mut *tx)
         .await?;
         if let Some(source) = copied_from {
@@ -149,6 +165,7 @@ impl Jobs {
             title: title.to_string(),
             owner_id: owner.id,
             owner_name: owner.name.to_string(),
+            group_id: owner.group_id,
             group_name: owner.group.map(str::to_string),
             folder: folder.to_string(),
             state: JobState::Open,
@@ -178,10 +195,11 @@ impl Jobs {
             n += 1;
             n
         };
-        let visible = f.visible_to.map(|id| (next(), id));
-        if let Some((p, _)) = visible {
+        let visible = f.visible_to.map(|v| (next(), next(), v));
+        if let Some((p, g, _)) = visible {
             conditions.push(format!(
-                "(owner_id = ${p} OR id IN (SELECT job_id FROM job_grants WHERE account_id = ${p}))"
+                "({})",
+                visible_condition(&format!("${p}"), &format!("${g}"))
             ));
         }
         let folder = f.folder.as_ref().map(|folder| (next(), folder));
@@ -197,8 +215,9 @@ impl Jobs {
         let (limit_p, offset_p) = (next(), next());
         let filter = conditions.join(" AND ");
         let mut values = vec![Value::Int(i64::from(f.archived))];
-        if let Some((_, id)) = visible {
-            values.push(Value::Int(id));
+        if let Some((_, _, v)) = visible {
+            values.push(Value::Int(v.account));
+            values.push(Value::Int(v.group_id.unwrap_or(NO_GROUP)));
         }
         if let Some((_, folder)) = folder {
             values.push(Value::Text(folder.clone()));
@@ -233,12 +252,14 @@ impl Jobs {
     }
 
     /// The folders an account's visible jobs are in, with their counts.
-    pub async fn folders(&self, visible_to: Option<i64>) -> sqlx::Result<Vec<(String, i64)>> {
-        let rows = sqlx::query(
-            "SELECT folder, count(*) FROM jobs WHERE archived = 0 AND ($1 < 0 OR owner_id = $1 \
-             OR id IN (SELECT job_id FROM job_grants WHERE account_id = $1)) GROUP BY folder ORDER BY folder",
-        )
-        .bind(visible_to.unwrap_or(-1))
+    pub async fn folders(&self, visible_to: Option<Viewer>) -> sqlx::Result<Vec<(String, i64)>> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT folder, count(*) FROM jobs WHERE archived = 0 AND ($1 < 0 OR {}) \
+             GROUP BY folder ORDER BY folder",
+            visible_condition("$1", "$2")
+        )))
+        .bind(visible_to.map_or(-1, |v| v.account))
+        .bind(visible_to.and_then(|v| v.group_id).unwrap_or(NO_GROUP))
         .fetch_all(&self.db.pool)
         .await?;
         rows.iter()
@@ -288,13 +309,14 @@ impl Jobs {
     pub async fn set_owner(&self, id: &str, owner: &NewOwner<'_>) -> sqlx::Result<bool> {
         let mut tx = self.db.pool.begin().await?;
         let done = sqlx::query(
-            "UPDATE jobs SET owner_id = $2, owner_name = $3, group_name = $4, updated_ms = $5 WHERE id = $1",
+            "UPDATE jobs SET owner_id = $2, owner_name = $3, group_name = $4, updated_ms = $5, group_id = $6 WHERE id = $1",
         )
         .bind(id)
         .bind(owner.id)
         .bind(owner.name)
         .bind(owner.group)
         .bind(now_ms())
+        .bind(owner.group_id)
         .execute(&mut *tx)
         .await?;
         sqlx::query("DELETE FROM job_grants WHERE job_id = $1 AND account_id = $2")
@@ -367,6 +389,7 @@ mod tests {
         NewOwner {
             id,
             name: if id == 1 { "anna/Sales" } else { "ben/Sales" },
+            group_id: Some(1),
             group: Some("Sales"),
         }
     }
@@ -394,7 +417,10 @@ mod tests {
             assert_eq!(jobs.get(&a.id).await.unwrap().unwrap(), a);
 
             let mine = ListFilter {
-                visible_to: Some(1),
+                visible_to: Some(Viewer {
+                    account: 1,
+                    group_id: Some(1),
+                }),
                 limit: 10,
                 ..ListFilter::default()
             };
@@ -444,14 +470,17 @@ mod tests {
                 .await
                 .unwrap();
             let bens = ListFilter {
-                visible_to: Some(2),
+                visible_to: Some(Viewer {
+                    account: 2,
+                    group_id: Some(1),
+                }),
                 limit: 10,
                 ..ListFilter::default()
             };
             assert_eq!(jobs.list(&bens).await.unwrap().1, 2);
             assert_eq!(jobs.grant_of(&a.id, 2).await.unwrap(), Some(grant));
             assert_eq!(
-                jobs.folders(Some(2)).await.unwrap(),
+                jobs.folders(bens.visible_to).await.unwrap(),
                 vec![(String::new(), 1), ("News".to_string(), 1)]
             );
 

@@ -43,9 +43,9 @@ async fn library_of(state: &LuiState, session: &LuiSession) -> ApiResult<(Actor,
     let actor = actor(state, session).await?;
     match &actor {
         Actor::User {
-            id, name, group, ..
+            id, name, group_id, ..
         } => {
-            let s = scope(group.as_deref(), *id);
+            let s = scope(*group_id, *id);
             let name = name.clone();
             Ok((actor, s, name))
         }

@@ -10,10 +10,12 @@ use utoipa::ToSchema;
 use crate::database::{Database, now_ms};
 use crate::message::store::MessageDraft;
 
-/// Whose library: a group's, or an account's without a group.
-pub fn scope(group: Option<&str>, account: i64) -> String {
-    match group {
-        Some(g) => format!("g:{}", g.to_lowercase()),
+/// Whose library: a group's (by its id at the Hub, which is never given to another
+/// group), or an account's without a group. Libraries written before were keyed on the
+/// group's name (`g:name`); `group_ids.rs` rewrites those.
+pub fn scope(group_id: Option<i64>, account: i64) -> String {
+    match group_id {
+        Some(g) => format!("g#{g}"),
         None => format!("u:{account}"),
     }
 }
@@ -202,10 +204,11 @@ impl Library {
         );
         let texts = "COALESCE(m.subject, '') || COALESCE(m.from_name, '') || COALESCE(m.from_address, '') \
              || COALESCE(m.reply_to, '') || COALESCE(m.html, '') || COALESCE(m.text, '')";
-        let jobs = if let Some(group) = scope.strip_prefix("g:") {
+        let group: Option<i64> = scope.strip_prefix("g#").and_then(|g| g.parse().ok());
+        let jobs = if let Some(group) = group {
             sqlx::query(sqlx::AssertSqlSafe(format!(
                 "SELECT j.id FROM jobs j JOIN job_messages m ON m.job_id = j.id \
-                 WHERE j.state = 'open' AND lower(j.group_name) = $1 AND {texts} LIKE $2 ESCAPE '\\' ORDER BY j.id"
+                 WHERE j.state = 'open' AND j.group_id = $1 AND {texts} LIKE $2 ESCAPE '\\' ORDER BY j.id"
             )))
             .bind(group)
             .bind(&pattern)
@@ -218,7 +221,7 @@ impl Library {
                 .unwrap_or(-1);
             sqlx::query(sqlx::AssertSqlSafe(format!(
                 "SELECT j.id FROM jobs j JOIN job_messages m ON m.job_id = j.id \
-                 WHERE j.state = 'open' AND j.group_name IS NULL AND j.owner_id = $1 AND {texts} LIKE $2 ESCAPE '\\' ORDER BY j.id"
+                 WHERE j.state = 'open' AND j.group_id IS NULL AND j.group_name IS NULL AND j.owner_id = $1 AND {texts} LIKE $2 ESCAPE '\\' ORDER BY j.id"
             )))
             .bind(owner)
             .bind(&pattern)

@@ -290,9 +290,14 @@ async fn upload(
             return Err(import_error(e));
         }
     };
-    let (owner_id, group) = match &actor {
-        Actor::User { id, group, .. } => (*id, group.clone()),
-        Actor::Admin => (job.owner_id, job.group_name.clone()),
+    let (owner_id, group_id, group) = match &actor {
+        Actor::User {
+            id,
+            group_id,
+            group,
+            ..
+        } => (*id, *group_id, group.clone()),
+        Actor::Admin => (job.owner_id, job.group_id, job.group_name.clone()),
     };
     let source = q
         .file_name
@@ -304,6 +309,7 @@ async fn upload(
         .create(&NewList {
             name: save_as.as_deref(),
             owner_id,
+            group_id,
             group_name: group.as_deref(),
             columns: &sniffed.columns,
             email_column: sniffed.email_column,
@@ -524,17 +530,16 @@ async fn use_list(
     let actor = actor(&state, &session).await?;
     let (job, access) = job_for(&state, &actor, &id).await?;
     editable(&job, access)?;
-    let Actor::User { id: me, group, .. } = &actor else {
+    let Actor::User {
+        id: me, group_id, ..
+    } = &actor
+    else {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "the admin login sends no jobs",
         ));
     };
-    let saved = state
-        .lists
-        .saved(*me, group.as_deref())
-        .await
-        .map_err(db_error)?;
+    let saved = state.lists.saved(*me, *group_id).await.map_err(db_error)?;
     let Some(list) = saved.into_iter().find(|l| l.id == body.list_id) else {
         return Err(ApiError::not_found(format!(
             "there is no saved list {} in your group",
@@ -556,15 +561,11 @@ async fn saved_lists(
     session: LuiSession,
 ) -> ApiResult<Json<Vec<ListInfo>>> {
     let actor = actor(&state, &session).await?;
-    let Actor::User { id, group, .. } = &actor else {
+    let Actor::User { id, group_id, .. } = &actor else {
         return Ok(Json(Vec::new()));
     };
     Ok(Json(
-        state
-            .lists
-            .saved(*id, group.as_deref())
-            .await
-            .map_err(db_error)?,
+        state.lists.saved(*id, *group_id).await.map_err(db_error)?,
     ))
 }
 
@@ -624,9 +625,14 @@ async fn from_reaction(
         .await
         .map_err(db_error)?
         .ok_or_else(|| ApiError::not_found(format!("job {} has no recipients", earlier.id)))?;
-    let (owner_id, group) = match &actor {
-        Actor::User { id, group, .. } => (*id, group.clone()),
-        Actor::Admin => (job.owner_id, job.group_name.clone()),
+    let (owner_id, group_id, group) = match &actor {
+        Actor::User {
+            id,
+            group_id,
+            group,
+            ..
+        } => (*id, *group_id, group.clone()),
+        Actor::Admin => (job.owner_id, job.group_id, job.group_name.clone()),
     };
     let what = match body.reaction {
         Reaction::Openers => "openers",
@@ -640,6 +646,7 @@ async fn from_reaction(
         .create(&NewList {
             name: None,
             owner_id,
+            group_id,
             group_name: group.as_deref(),
             columns: &source_list.columns,
             email_column: source_list.email_column,
@@ -826,9 +833,14 @@ async fn from_query(
     )
     .await
     .map_err(unprocessable)?;
-    let (owner_id, group) = match &actor {
-        Actor::User { id, group, .. } => (*id, group.clone()),
-        Actor::Admin => (job.owner_id, job.group_name.clone()),
+    let (owner_id, group_id, group) = match &actor {
+        Actor::User {
+            id,
+            group_id,
+            group,
+            ..
+        } => (*id, *group_id, group.clone()),
+        Actor::Admin => (job.owner_id, job.group_id, job.group_name.clone()),
     };
     let connection_name = state
         .connections
@@ -844,6 +856,7 @@ async fn from_query(
         .create(&NewList {
             name: None,
             owner_id,
+            group_id,
             group_name: group.as_deref(),
             columns: &shape.columns,
             email_column: shape.email,

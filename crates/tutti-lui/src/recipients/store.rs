@@ -64,6 +64,8 @@ pub enum Reaction {
 pub struct NewList<'a> {
     pub name: Option<&'a str>,
     pub owner_id: i64,
+    /// The owner's group: its id at the Hub (what a saved list is shared by) and its name.
+    pub group_id: Option<i64>,
     pub group_name: Option<&'a str>,
     pub columns: &'a [String],
     pub email_column: usize,
@@ -121,8 +123,8 @@ impl Lists {
         let columns =
             serde_json::to_string(l.columns).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
         sqlx::query(
-            "INSERT INTO recipient_lists (name, owner_id, group_name, columns, email_column, name_column, source, state, created_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 'importing', $8) RETURNING id",
+            "INSERT INTO recipient_lists (name, owner_id, group_name, columns, email_column, name_column, source, state, created_ms, group_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'importing', $8, $9) RETURNING id",
         )
         .bind(l.name)
         .bind(l.owner_id)
@@ -132,6 +134,7 @@ impl Lists {
         .bind(l.name_column.and_then(|n| i64::try_from(n).ok()))
         .bind(l.source)
         .bind(now_ms())
+        .bind(l.group_id)
         .fetch_one(&self.db.pool)
         .await?
         .try_get(0)
@@ -226,13 +229,14 @@ impl Lists {
         .transpose()
     }
 
-    /// The saved lists of a group (or of an account without a group).
-    pub async fn saved(&self, owner_id: i64, group: Option<&str>) -> sqlx::Result<Vec<ListInfo>> {
+    /// The saved lists of a group, by its id (or of an account without a group).
+    pub async fn saved(&self, owner_id: i64, group_id: Option<i64>) -> sqlx::Result<Vec<ListInfo>> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM recipient_lists WHERE name IS NOT NULL AND state = 'ready' \
-             AND ((group_name IS NOT NULL AND group_name = $1) OR (group_name IS NULL AND owner_id = $2)) ORDER BY name"
+             AND ((group_id IS NOT NULL AND group_id = $1) \
+                  OR ($1 IS NULL AND group_id IS NULL AND group_name IS NULL AND owner_id = $2)) ORDER BY name"
         )))
-        .bind(group)
+        .bind(group_id)
         .bind(owner_id)
         .fetch_all(&self.db.pool)
         .await?;

@@ -127,10 +127,7 @@ pub(crate) async fn recent_sent(
 ) -> Result<Vec<String>, ApiError> {
     let actor = actor(state, session).await?;
     let filter = crate::jobs::store::ListFilter {
-        visible_to: match &actor {
-            Actor::Admin => None,
-            Actor::User { id, .. } => Some(*id),
-        },
+        visible_to: actor.viewer(),
         limit: 200,
         ..crate::jobs::store::ListFilter::default()
     };

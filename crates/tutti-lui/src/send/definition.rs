@@ -75,7 +75,7 @@ pub async fn definition(
         .ok_or_else(|| ApiError::not_found(format!("there is no job {job}")))?;
     let dropins = state
         .library
-        .dropin_texts(&scope(owner.group_name.as_deref(), owner.owner_id))
+        .dropin_texts(&scope(owner.group_id, owner.owner_id))
         .await
         .map_err(db_error)?;
     Ok(Ok(DistributeJob {
