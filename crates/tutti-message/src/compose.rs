@@ -298,16 +298,11 @@ impl Composer {
         // Links are found in the texts and in the drop-ins; each part sees its own version.
         let mut html_dropins = spec.dropins.clone();
         let mut text_dropins = spec.dropins.clone();
-        let mut first_origin_html: Vec<bool> = Vec::new();
-        let mut note_origin = |table: &LinkTable, from_html: bool| {
-            while first_origin_html.len() < table.urls.len() {
-                first_origin_html.push(from_html);
-            }
-        };
+        let decode = |url: &str| decode_entities(url, fields);
         let mut html = spec.html.clone();
         if track {
             if let Some(h) = &html {
-                match mark_html(h, &mut table) {
+                match mark_html(h, &mut table, &decode) {
                     Ok(marked) => html = Some(marked),
                     Err(e) => problems.push(MergeError {
                         source: "HTML body".into(),
@@ -316,15 +311,13 @@ impl Composer {
                         message: e,
                     }),
                 }
-                note_origin(&table, true);
             }
             for (name, _) in &dropins {
                 if let Some(content) = html_dropins.get_mut(*name)
-                    && let Ok(marked) = mark_html(content, &mut table)
+                    && let Ok(marked) = mark_html(content, &mut table, &decode)
                 {
                     *content = marked;
                 }
-                note_origin(&table, true);
             }
         }
         if spec.track_opens
@@ -343,12 +336,10 @@ impl Composer {
         let text = match (&spec.text, track) {
             (Some(t), true) => {
                 let marked = mark_text(t, &mut table);
-                note_origin(&table, false);
                 for (name, _) in &dropins {
                     if let Some(content) = text_dropins.get_mut(*name) {
                         *content = mark_text(content, &mut table);
                     }
-                    note_origin(&table, false);
                 }
                 Some(marked)
             }
@@ -395,19 +386,14 @@ impl Composer {
         let mut links = Vec::new();
         let mut written_links = Vec::new();
         for (i, written) in table.urls.iter().enumerate() {
-            let from_html = first_origin_html.get(i).copied().unwrap_or(false);
-            let url_text = if from_html {
-                decode_entities(written, fields)
-            } else {
-                written.clone()
-            };
-            let tracked = !spec.untracked.iter().any(|u| u == written);
-            if let Some(url) = compile_one(
-                &format!("link {}", i + 1),
-                &url_text,
-                &plain_env,
-                url_options,
-            ) {
+            // Untracked links saved before links were decoded may hold `&amp;`.
+            let tracked = !spec
+                .untracked
+                .iter()
+                .any(|u| u == written || decode(u) == *written);
+            if let Some(url) =
+                compile_one(&format!("link {}", i + 1), written, &plain_env, url_options)
+            {
                 written_links.push(Link {
                     written: written.clone(),
                     target: url.constant().map(String::from),

@@ -9,10 +9,11 @@ use lol_html::{RewriteStrSettings, element, rewrite_str};
 use tutti_merge::slot_marker;
 
 /// The links of a job, in the order they were first found; the same URL found twice is one
-/// link (one row in the report).
+/// link (one row in the report), also when the HTML writes it with character references
+/// (`&amp;`) and the text part without.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LinkTable {
-    /// Each link's URL as written in the text (entities and merge fields included).
+    /// Each link's URL, with the HTML's character references decoded (merge fields kept).
     pub urls: Vec<String>,
 }
 
@@ -42,14 +43,19 @@ fn is_web_url(url: &str) -> bool {
     lower.starts_with("http://") || lower.starts_with("https://")
 }
 
-/// Puts a slot marker in place of every tracked link of an HTML text.
-pub fn mark_html(html: &str, links: &mut LinkTable) -> Result<String, String> {
+/// Puts a slot marker in place of every tracked link of an HTML text; `decode` turns an
+/// `href` as written into the URL it stands for (its character references decoded).
+pub fn mark_html(
+    html: &str,
+    links: &mut LinkTable,
+    decode: &dyn Fn(&str) -> String,
+) -> Result<String, String> {
     let table = std::cell::RefCell::new(std::mem::take(links));
     let rewrite = |el: &mut lol_html::html_content::Element| {
         if let Some(href) = el.get_attribute("href")
             && is_web_url(&href)
         {
-            let slot = table.borrow_mut().slot_for(href.trim());
+            let slot = table.borrow_mut().slot_for(&decode(href.trim()));
             el.set_attribute("href", &slot_marker(slot))?;
         }
         Ok(())
@@ -118,15 +124,16 @@ mod tests {
     fn html_links_become_slots_once_per_url() {
         let mut links = LinkTable::default();
         let html = "<p><a href=\"https://shop.example/?a=1&amp;id=&ID;\">Shop</a> <a href='mailto:x@y'>m</a> <a href=\"#top\">t</a>\n.BB &A = 1\n<A HREF=\"https://shop.example/?a=1&amp;id=&ID;\">again</A><area href=\"http://map.example/\"></p><!-- <a href=\"https://comment.example/\"> -->";
-        let out = mark_html(html, &mut links).unwrap();
+        let out = mark_html(html, &mut links, &|u| u.replace("&amp;", "&")).unwrap();
         assert_eq!(
             links.urls,
-            vec![
-                "https://shop.example/?a=1&amp;id=&ID;",
-                "http://map.example/"
-            ]
+            vec!["https://shop.example/?a=1&id=&ID;", "http://map.example/"]
         );
         assert_eq!(out.matches(&slot_marker(FIRST_LINK_SLOT)).count(), 2);
+        // The same URL in the text part, where `&` is written as it is, is the same link.
+        let text = mark_text("Shop: \"https://shop.example/?a=1&id=&ID;\"\n", &mut links);
+        assert_eq!(links.urls.len(), 2);
+        assert!(text.contains(&slot_marker(FIRST_LINK_SLOT)), "{text}");
         assert!(out.contains(&slot_marker(FIRST_LINK_SLOT + 1)));
         assert!(out.contains("href='mailto:x@y'") && out.contains("href=\"#top\""));
         assert!(out.contains(".BB &A = 1\n"), "merge text is left alone");
