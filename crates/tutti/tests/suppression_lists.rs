@@ -192,4 +192,16 @@ async fn an_unsubscribe_suppresses_in_its_group_only_and_no_group_touches_anothe
         .await;
     assert_eq!(status, 204);
     assert_eq!(anna.get("/suppressions").await.1["total"], 1);
+
+    // The API document describes the lists.
+    let (_, doc) = anna.get("/openapi.json").await;
+    assert!(
+        doc["paths"]["/suppressions"]["post"].is_object(),
+        "{}",
+        doc["paths"]
+    );
+    assert!(doc["paths"]["/suppressions.csv"]["get"].is_object());
+    assert!(doc["paths"]["/suppressions/{address}"]["delete"].is_object());
+    let test = &doc["paths"]["/jobs/{id}/test"]["post"]["responses"];
+    assert!(test["429"].is_object() && test["403"].is_object(), "{test}");
 }
