@@ -168,6 +168,18 @@ mod tests {
 
     use super::testing;
 
+    /// The suppression list as it was before migration 0016 (no scopes).
+    async fn unscoped_suppressions(pool: &sqlx::AnyPool) {
+        for statement in [
+            "DROP TABLE sent_job_scopes",
+            "DROP TABLE suppressions",
+            "CREATE TABLE suppressions (addr_key TEXT PRIMARY KEY, reason TEXT NOT NULL, \
+             job_id TEXT NOT NULL, at_ms BIGINT NOT NULL)",
+        ] {
+            sqlx::query(statement).execute(pool).await.unwrap();
+        }
+    }
+
     /// Runs migration 0011 again over keys written as before it (the case of the local part
     /// kept), as on a database that was at 0010.
     #[tokio::test]
@@ -179,6 +191,7 @@ mod tests {
             } else {
                 include_str!("../migrations/postgres/0011_address_case.sql")
             };
+            unscoped_suppressions(pool).await;
             for (key, at) in [
                 ("Carla@example.org", 2),
                 ("carla@example.org", 5),
@@ -255,6 +268,47 @@ mod tests {
                 .unwrap()
                 .get(0);
             assert_eq!(sent, "bob@example.org");
+        }
+    }
+
+    /// Migration 0016 over entries made before suppressions had scopes: they all go to the
+    /// installation's list, which every group's jobs leave out.
+    #[tokio::test]
+    async fn migration_0016_puts_old_suppressions_on_the_installations_list() {
+        for t in testing::both().await {
+            let pool = &t.db.pool;
+            let script = if t.db.sqlite_file.is_some() {
+                include_str!("../migrations/sqlite/0016_suppression_scopes.sql")
+            } else {
+                include_str!("../migrations/postgres/0016_suppression_scopes.sql")
+            };
+            unscoped_suppressions(pool).await;
+            sqlx::query("DROP INDEX suppressions_by_time")
+                .execute(pool)
+                .await
+                .ok();
+            sqlx::query("INSERT INTO suppressions (addr_key, reason, job_id, at_ms) VALUES ('a@example.org', 'unsubscribed', 'J', 3)")
+                .execute(pool)
+                .await
+                .unwrap();
+            sqlx::raw_sql(script).execute(pool).await.unwrap();
+            let rows = sqlx::query("SELECT scope, addr_key, reason, at_ms FROM suppressions")
+                .fetch_all(pool)
+                .await
+                .unwrap();
+            let got: Vec<(String, String, String, i64)> = rows
+                .iter()
+                .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+                .collect();
+            assert_eq!(
+                got,
+                [(
+                    "all".to_string(),
+                    "a@example.org".to_string(),
+                    "unsubscribed".to_string(),
+                    3
+                )]
+            );
         }
     }
 }

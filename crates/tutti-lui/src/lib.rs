@@ -51,6 +51,12 @@ pub(crate) struct LuiState {
     pub sending: send::store::Sending,
     pub library: library::store::Library,
     pub events: events::store::Events,
+    /// The suppression lists of the groups and of the installation.
+    pub suppressions: events::suppressions::Suppressions,
+    /// Test addresses used per account and day.
+    pub test_quota: send::test_quota::TestQuota,
+    /// `TestSendMaxAddresses` and `TestSendMaxPerDay`.
+    pub test_send_caps: tutti_core::config::TestSendCaps,
     pub connections: recipients::query::Connections,
     pub tracker: PeerClient,
     pub secret: tutti_core::ClusterSecret,
@@ -118,6 +124,9 @@ pub async fn start(ctx: ComponentContext, config: LuiConfig) -> anyhow::Result<S
         sending: send::store::Sending::new(db.clone()),
         library: library::store::Library::new(db.clone()),
         events: events::store::Events::new(db.clone()),
+        suppressions: events::suppressions::Suppressions::new(db.clone()),
+        test_quota: send::test_quota::TestQuota::new(db.clone()),
+        test_send_caps: config.test_send_caps,
         connections: recipients::query::Connections::new(db),
         tracker,
         secret: config.common.cluster_secret.clone(),
@@ -148,6 +157,7 @@ pub async fn start(ctx: ComponentContext, config: LuiConfig) -> anyhow::Result<S
         .merge(send::api::router())
         .merge(library::api::router())
         .merge(events::api::router())
+        .merge(events::suppression_api::router())
         .merge(report::api::router())
         .merge(report::downloads::router())
         .merge(report::saved::router())

@@ -252,11 +252,17 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
     (
         "suppressions",
         &[
+            ("scope", Text),
             ("addr_key", Text),
             ("reason", Text),
             ("job_id", Text),
             ("at_ms", Int),
         ],
+    ),
+    ("sent_job_scopes", &[("job_id", Text), ("scope", Text)]),
+    (
+        "test_send_counts",
+        &[("account_id", Int), ("day", Int), ("addresses", Int)],
     ),
     (
         "recipient_rejects",

@@ -16,6 +16,7 @@ use tutti_core::http_error::ApiError;
 use tutti_core::rights::Right;
 
 use crate::LuiState;
+use crate::events::suppressions::Scope;
 use crate::jobs::api::{actor, job_for};
 use crate::jobs::model::{Access, Actor, Job, JobState};
 use crate::jobs::store::ListFilter;
@@ -25,6 +26,7 @@ use crate::message::store::{AttachmentInfo, MessageDraft};
 use crate::recipients::store::ListInfo;
 use crate::send::api::tracking_view;
 use crate::send::store::{Approvals, TrackingChoice, kind_key};
+use crate::send::test_quota::day_of;
 use crate::session_api::{COOKIES, LuiSession};
 use tutti_core::api::LinkSpec;
 
@@ -38,6 +40,10 @@ pub fn router() -> Router<Arc<LuiState>> {
         .route("/connections", get(connections_page))
         .route("/jobs/{id}/report", get(report_page))
         .route("/reports", get(reports_page))
+        .route(
+            "/suppressions",
+            get(crate::events::suppression_page::suppressions_page),
+        )
         .route("/static/tutti.js", get(script))
         .route("/static/tutti.css", get(style))
         .route("/branding/logo", get(logo))
@@ -111,7 +117,7 @@ pub struct Frame {
 }
 
 impl Frame {
-    fn of(state: &LuiState, session: &LuiSession, actor: &Actor) -> Frame {
+    pub(crate) fn of(state: &LuiState, session: &LuiSession, actor: &Actor) -> Frame {
         Frame {
             brand: state.branding.clone(),
             csrf: COOKIES.current_csrf(&session.jar).unwrap_or_default(),
@@ -124,7 +130,7 @@ impl Frame {
     }
 }
 
-fn render(t: impl Template) -> Response {
+pub(crate) fn render(t: impl Template) -> Response {
     match t.render() {
         Ok(html) => Html(html).into_response(),
         Err(e) => ApiError::internal("a page failed to render", e).into_response(),
@@ -132,7 +138,7 @@ fn render(t: impl Template) -> Response {
 }
 
 /// A page's answer to a refused session: to the login page; other errors as they are.
-fn refused(e: ApiError) -> Response {
+pub(crate) fn refused(e: ApiError) -> Response {
     if e.status == StatusCode::UNAUTHORIZED {
         Redirect::to("/lui/login").into_response()
     } else {
@@ -191,7 +197,7 @@ struct JobsQuery {
     q: String,
 }
 
-fn local_time(ms: i64) -> String {
+pub(crate) fn local_time(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
         .map(|t| {
             t.with_timezone(&chrono::Local)
@@ -280,6 +286,9 @@ struct JobPage {
     can_manage_library: bool,
     /// Addresses of the list on the suppression list.
     suppressed_in_list: i64,
+    /// `TestSendMaxAddresses` and `TestSendMaxPerDay`, and the caller's test addresses today.
+    test_caps: tutti_core::config::TestSendCaps,
+    tests_used_today: i64,
     /// The list the job had before, shown when the current one failed to import.
     previous_list: Option<ListInfo>,
     /// Jobs the caller may see that were sent: sources of reaction lists.
@@ -358,8 +367,27 @@ async fn job_page_for(
         (Vec::new(), None)
     };
     let suppressed_in_list = match &list {
-        Some(l) => state.events.suppressed_in_list(l.id).await.map_err(db)?,
+        Some(l) => {
+            // A job whose owner is gone counts what every group leaves out.
+            let scope = crate::send::api::job_scope(state, &job)
+                .await
+                .unwrap_or(Scope::Installation);
+            state
+                .suppressions
+                .suppressed_in_list(l.id, scope)
+                .await
+                .map_err(db)?
+        }
         None => 0,
+    };
+    let test_caps = state.test_send_caps;
+    let tests_used_today = match &actor {
+        Actor::User { id: me, .. } => state
+            .test_quota
+            .used(*me, day_of(chrono::Utc::now()))
+            .await
+            .map_err(db)?,
+        Actor::Admin => 0,
     };
     let previous_list = match &list {
         Some(l) if l.state == "failed" => state.lists.previous_of_job(id).await.map_err(db)?,
@@ -446,6 +474,8 @@ async fn job_page_for(
         },
         can_manage_library: actor.has(Right::ManageDropinsTemplates),
         suppressed_in_list,
+        test_caps,
+        tests_used_today,
         previous_list,
         event_counts,
         sent_jobs,

@@ -722,6 +722,46 @@ async fn a_forged_bounce_suppresses_nobody_and_a_signed_one_its_recipient() {
             .any(|c| c["kind"] == "complaint"),
         "{counts}"
     );
+
+    // A hard bounce is on the installation's list, which the admin login sees, and which
+    // every group's jobs leave out, though another group does not see it.
+    let admin = lui_admin(&server).await;
+    let (status, page) = admin.get("/suppressions").await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["list"], "installation");
+    assert_eq!(
+        page["suppressions"][0]["address"], "a@example.org",
+        "{page}"
+    );
+    assert!(admin.page("/suppressions").await.contains("a@example.org"));
+    let mia = sender_in(&server, "mia", "Marketing").await;
+    let (_, theirs) = mia.get("/suppressions").await;
+    assert_eq!(
+        (theirs["list"].as_str(), theirs["total"].as_i64()),
+        (Some("group"), Some(0))
+    );
+    let (_, job) = mia.post("/jobs", json!({"title": "Elsewhere"})).await;
+    let other = job["id"].as_str().unwrap().to_string();
+    upload_recipients(&mia, &other, "Email\na@example.org\nd@example.org\n").await;
+    let (status, body) = mia
+        .put(
+            &format!("/jobs/{other}/message"),
+            json!({"subject": "Hi", "from_address": "news@shop.example", "text": "Hi"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    for step in ["test", "authorize"] {
+        let body = json!({"addresses": ["me@shop.example"]});
+        let (status, answer) = mia.post(&format!("/jobs/{other}/{step}"), body).await;
+        assert_eq!(status, 200, "{step}: {answer}");
+    }
+    let (status, sent) = mia.post(&format!("/jobs/{other}/send"), json!({})).await;
+    assert_eq!(status, 200, "{sent}");
+    assert_eq!(
+        (sent["recipients"].as_u64(), sent["suppressed"].as_u64()),
+        (Some(1), Some(1)),
+        "a@ bounced hard in another group's job: left out here too"
+    );
 }
 
 /// Runs `openssl` with `args`, for the DKIM keys.

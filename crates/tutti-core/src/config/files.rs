@@ -259,8 +259,17 @@ pub struct LuiConfig {
     pub allow_charset_choice: bool,
     /// The largest recipient upload (`MaxUploadMegabytes`), in bytes.
     pub max_upload: u64,
+    /// How many addresses test sends may go to (`TestSendMaxAddresses`, `TestSendMaxPerDay`).
+    pub test_send_caps: TestSendCaps,
     /// `TrustedProxies`: whose `X-Forwarded-For` names the client.
     pub trusted_proxies: TrustedProxies,
+}
+
+/// Bounds on test sends: addresses per call, and per account and day (UTC).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TestSendCaps {
+    pub per_call: u32,
+    pub per_day: u32,
 }
 
 /// The User Interface's system database.
@@ -424,6 +433,22 @@ impl Installation {
                         return Err(ini.error("MaxUploadMegabytes", "expected 1 or more"));
                     }
                     u64::from(mb) << 20
+                },
+                test_send_caps: TestSendCaps {
+                    per_call: {
+                        let n: u32 = ini.get("TestSendMaxAddresses")?;
+                        if !(1..=1000).contains(&n) {
+                            return Err(ini.error("TestSendMaxAddresses", "expected 1 to 1000"));
+                        }
+                        n
+                    },
+                    per_day: {
+                        let n: u32 = ini.get("TestSendMaxPerDay")?;
+                        if n == 0 {
+                            return Err(ini.error("TestSendMaxPerDay", "expected 1 or more"));
+                        }
+                        n
+                    },
                 },
                 trusted_proxies: ini.get("TrustedProxies")?,
             })

@@ -13,7 +13,7 @@ mod values;
 
 pub use files::{
     CommonConfig, DatabaseConfig, HubConfig, Installation, LuiConfig, MailerConfig, ServerConfig,
-    SslConfig, TrkConfig, TrustedCertificates,
+    SslConfig, TestSendCaps, TrkConfig, TrustedCertificates,
 };
 pub use ini::{ConfigError, IniFile};
 pub use render::{render_ini, render_markdown};

@@ -313,6 +313,23 @@ pub static LUI_INI: &FileSpec = &FileSpec {
                   grow with them; this bounds the disk they take.",
         },
         KeySpec {
+            name: "TestSendMaxAddresses",
+            default: "20",
+            expected: "a whole number of addresses, 1 to 1000",
+            doc: "The most addresses one test send of a job may go to. A test send needs the \
+                  right to send jobs; a call with more addresses is refused (422) and sends \
+                  nothing.",
+        },
+        KeySpec {
+            name: "TestSendMaxPerDay",
+            default: "100",
+            expected: "a whole number of addresses, 1 or more",
+            doc: "The most test addresses one account may send to per day (UTC), counted in \
+                  the system database over all its jobs. A test send that would go beyond it is \
+                  refused (429, saying when the count starts again at 00:00 UTC) and sends \
+                  nothing.",
+        },
+        KeySpec {
             name: "DefaultMailCharset",
             default: "UTF-8",
             expected: "a charset name Tutti writes (UTF-8, ISO-8859-1, ..., see the list below)",

@@ -1,25 +1,12 @@
-//! Imported events, the cursors of their sources, who each sent message went to, and the
-//! suppression list.
+//! Imported events, the cursors of their sources, and who each sent message went to.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use sqlx::Row;
 use tutti_core::api::{EventKind, EventPage};
 use tutti_core::distribute::{DeliveryKind, DeliveryPage};
-use utoipa::ToSchema;
 
+use super::suppressions::suppress;
 use crate::database::Database;
-
-/// An address no job sends to any more, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct Suppression {
-    /// The normalized address (domain in lower case).
-    pub address: String,
-    /// `unsubscribed`, `hard_bounce` or `complaint`.
-    pub reason: String,
-    /// The job whose message it came from.
-    pub job: String,
-    pub at_ms: i64,
-}
 
 #[derive(Clone)]
 pub struct Events {
@@ -32,28 +19,6 @@ fn wire_name<T: Serialize>(value: &T) -> String {
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))
         .unwrap_or_default()
-}
-
-/// Puts the address of recipient `number` of `job` on the suppression list (once).
-async fn suppress(
-    conn: &mut sqlx::AnyConnection,
-    job: &str,
-    number: i64,
-    reason: &str,
-    at_ms: i64,
-) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO suppressions (addr_key, reason, job_id, at_ms) \
-         SELECT lower(addr_key), $3, job_id, $4 FROM sent_recipients WHERE job_id = $1 AND number = $2 \
-         ON CONFLICT DO NOTHING",
-    )
-    .bind(job)
-    .bind(number)
-    .bind(reason)
-    .bind(at_ms)
-    .execute(conn)
-    .await?;
-    Ok(())
 }
 
 /// Counts a new tracking event into the report's figures.
@@ -225,7 +190,8 @@ impl Events {
             }
             if let (EventKind::Unsubscribe, Some(r)) = (e.kind, e.recipient) {
                 let number = i64::try_from(r).unwrap_or(-1);
-                suppress(&mut tx, &e.job, number, "unsubscribed", at).await?;
+                // An unsubscribe holds for the job's group only.
+                suppress(&mut tx, &e.job, number, "unsubscribed", at, false).await?;
             }
         }
         set_cursor(&mut tx, source, page.next).await?;
@@ -266,8 +232,10 @@ impl Events {
                 DeliveryKind::Complaint => Some("complaint"),
                 _ => None,
             };
+            // An address that does not exist, or a person who reported spam, is left out by
+            // every group: the installation's list, and the job's group's, which shows it.
             if let Some(reason) = reason {
-                suppress(&mut tx, &e.job, number, reason, at).await?;
+                suppress(&mut tx, &e.job, number, reason, at, true).await?;
             }
         }
         set_cursor(&mut tx, source, page.next).await?;
@@ -303,57 +271,6 @@ impl Events {
         tx.commit().await
     }
 
-    /// How many of a list's addresses are on the suppression list.
-    pub async fn suppressed_in_list(&self, list: i64) -> sqlx::Result<i64> {
-        sqlx::query(
-            "SELECT count(*) FROM suppressions s WHERE EXISTS \
-             (SELECT 1 FROM recipients r WHERE r.list_id = $1 AND r.addr_key = s.addr_key)",
-        )
-        .bind(list)
-        .fetch_one(&self.db.pool)
-        .await?
-        .try_get(0)
-    }
-
-    pub async fn suppressions(
-        &self,
-        offset: i64,
-        limit: i64,
-    ) -> sqlx::Result<(Vec<Suppression>, i64)> {
-        let total: i64 = sqlx::query("SELECT count(*) FROM suppressions")
-            .fetch_one(&self.db.pool)
-            .await?
-            .try_get(0)?;
-        let rows = sqlx::query(
-            "SELECT addr_key, reason, job_id, at_ms FROM suppressions ORDER BY at_ms DESC, addr_key LIMIT $1 OFFSET $2",
-        )
-        .bind(limit)
-        .bind(offset)
-        .fetch_all(&self.db.pool)
-        .await?;
-        let list = rows
-            .iter()
-            .map(|r| {
-                Ok(Suppression {
-                    address: r.try_get(0)?,
-                    reason: r.try_get(1)?,
-                    job: r.try_get(2)?,
-                    at_ms: r.try_get(3)?,
-                })
-            })
-            .collect::<sqlx::Result<Vec<_>>>()?;
-        Ok((list, total))
-    }
-
-    /// Takes an address off the suppression list (it asked to be sent to again).
-    pub async fn unsuppress(&self, address: &str) -> sqlx::Result<bool> {
-        let done = sqlx::query("DELETE FROM suppressions WHERE addr_key = $1")
-            .bind(address)
-            .execute(&self.db.pool)
-            .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
     /// A job's tracking events by kind, and its recipients by delivery result, from the
     /// figures kept as events arrive.
     pub async fn counts(&self, job: &str) -> sqlx::Result<Vec<(String, i64)>> {
@@ -378,6 +295,7 @@ mod tests {
     use chrono::Utc;
     use tutti_core::distribute::DeliveryEvent;
 
+    use super::super::suppressions::{Filter, Scope, Suppressions};
     use super::*;
     use crate::database::testing;
 
@@ -396,6 +314,10 @@ mod tests {
     async fn pages_are_stored_once_with_their_cursor_and_bounces_suppress() {
         for t in testing::both().await {
             let events = Events::new(t.db.clone());
+            Suppressions::new(t.db.clone())
+                .set_job_scope("J1", Scope::Group(4))
+                .await
+                .unwrap();
             events
                 .record_sent(
                     "J1",
@@ -421,19 +343,73 @@ mod tests {
             let mut counts = events.counts("J1").await.unwrap();
             counts.sort();
             assert_eq!(counts, vec![("hard_bounce".into(), 1), ("sent".into(), 2)]);
-            let (list, total) = events.suppressions(0, 10).await.unwrap();
-            assert_eq!(total, 1);
+            // A hard bounce goes to the installation's list and to the job's group's.
+            let lists = Suppressions::new(t.db.clone());
+            let everything = Filter {
+                limit: 10,
+                ..Filter::default()
+            };
+            for scope in [Scope::Installation, Scope::Group(4)] {
+                let (list, total) = lists.list(scope, &everything).await.unwrap();
+                assert_eq!(total, 1, "{scope:?}");
+                assert_eq!(
+                    (
+                        list[0].address.as_str(),
+                        list[0].reason.as_str(),
+                        list[0].job.as_str()
+                    ),
+                    ("b@example.org", "hard_bounce", "J1"),
+                    "listed by its key, which folds the case"
+                );
+            }
+            assert_eq!(lists.list(Scope::Group(5), &everything).await.unwrap().1, 0);
+        }
+    }
+
+    fn unsubscribe(seq: i64, job: &str, recipient: u64) -> tutti_core::api::TrackingEvent {
+        serde_json::from_value(serde_json::json!({
+            "seq": seq, "job": job, "kind": "unsubscribe", "link": null, "recipient": recipient,
+            "at": Utc::now(), "agent": "browser", "machine": [],
+        }))
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn an_unsubscribe_suppresses_in_the_jobs_group_only() {
+        for t in testing::both().await {
+            let events = Events::new(t.db.clone());
+            let lists = Suppressions::new(t.db.clone());
+            lists.set_job_scope("JA", Scope::Group(1)).await.unwrap();
+            events
+                .record_sent("JA", 1, 0, &[(0, "x@example.org".into())])
+                .await
+                .unwrap();
+            // A job sent before scopes existed: its unsubscribes go to the installation's list.
+            events
+                .record_sent("OLD", 2, 0, &[(0, "y@example.org".into())])
+                .await
+                .unwrap();
+            let page = EventPage {
+                events: vec![unsubscribe(1, "JA", 0), unsubscribe(2, "OLD", 0)],
+                next: 2,
+            };
+            events.store_tracking("trk", &page).await.unwrap();
+            let everything = Filter {
+                limit: 10,
+                ..Filter::default()
+            };
+            let addresses = |(list, _): (Vec<super::super::suppressions::Suppression>, i64)| {
+                list.into_iter().map(|s| s.address).collect::<Vec<_>>()
+            };
             assert_eq!(
-                (
-                    list[0].address.as_str(),
-                    list[0].reason.as_str(),
-                    list[0].job.as_str()
-                ),
-                ("b@example.org", "hard_bounce", "J1"),
-                "listed by its key, which folds the case"
+                addresses(lists.list(Scope::Group(1), &everything).await.unwrap()),
+                ["x@example.org"]
             );
-            assert!(events.unsuppress("b@example.org").await.unwrap());
-            assert_eq!(events.suppressions(0, 10).await.unwrap().1, 0);
+            assert_eq!(
+                addresses(lists.list(Scope::Installation, &everything).await.unwrap()),
+                ["y@example.org"]
+            );
+            assert!(addresses(lists.list(Scope::Group(2), &everything).await.unwrap()).is_empty());
         }
     }
 }

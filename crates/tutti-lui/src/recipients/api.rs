@@ -362,14 +362,23 @@ async fn get_recipients(
         .ok_or_else(|| ApiError::not_found(format!("job {id} has no recipients yet")))
 }
 
-/// A CSV field, quoted when it must be.
+/// A CSV field, quoted when it must be. A spreadsheet takes a cell that starts with `=`,
+/// `+`, `-`, `@` (or a tab or carriage return before one) for a formula, which a recipient
+/// could have written to run on the downloader's machine: such a cell is written with a
+/// `'` in front, which shows it as the text it is.
 fn csv_field(text: &str, out: &mut String) {
+    let formula = text.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    let text = if formula {
+        std::borrow::Cow::Owned(format!("'{text}"))
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    };
     if text.contains([',', '"', '\n', '\r']) {
         out.push('"');
         out.push_str(&text.replace('"', "\"\""));
         out.push('"');
     } else {
-        out.push_str(text);
+        out.push_str(&text);
     }
 }
 
@@ -875,4 +884,25 @@ async fn from_query(
         .map_err(db_error)?
         .ok_or_else(|| ApiError::internal("recipient lists", "the new list is gone"))?;
     Ok((StatusCode::ACCEPTED, Json(info)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_cells_that_a_spreadsheet_would_run_are_written_as_text() {
+        assert_eq!(
+            csv_line([
+                "=HYPERLINK(\"http://x\")",
+                "+1",
+                "-2",
+                "@SUM(A1)",
+                "a=b",
+                "plain"
+            ]),
+            "\"'=HYPERLINK(\"\"http://x\"\")\",'+1,'-2,'@SUM(A1),a=b,plain\r\n"
+        );
+        assert_eq!(csv_line(["\t=1", "x,y"]), "'\t=1,\"x,y\"\r\n");
+    }
 }

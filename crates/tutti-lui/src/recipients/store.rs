@@ -9,6 +9,7 @@ use tutti_core::metrics::Counter;
 use utoipa::ToSchema;
 
 use crate::database::{Database, now_ms};
+use crate::events::suppressions::Scope;
 use crate::message::store::void_approvals;
 
 /// A recipient list without its rows.
@@ -279,22 +280,27 @@ impl Lists {
         rows.iter().map(numbered_row).collect()
     }
 
-    /// Rows after `after` for sending, in order: (seq, fields, address key, suppressed).
+    /// Rows after `after` for sending, in order: (seq, fields, address key, suppressed for
+    /// `scope`).
     /// The key is lower-cased to compare: a list imported before keys were folded may hold
     /// an address in a second spelling whose key kept its case (migration 0011).
     pub async fn rows_for_send(
         &self,
         list: i64,
+        scope: Scope,
         after: i64,
         limit: i64,
     ) -> sqlx::Result<Vec<(i64, String, String, bool)>> {
+        // Suppressed: on the scope's list or on the installation's.
         let rows = sqlx::query(
-            "SELECT r.seq, r.fields, r.addr_key, EXISTS (SELECT 1 FROM suppressions s WHERE s.addr_key = lower(r.addr_key)) \
+            "SELECT r.seq, r.fields, r.addr_key, \
+             EXISTS (SELECT 1 FROM suppressions s WHERE s.scope IN ($4, 'all') AND s.addr_key = lower(r.addr_key)) \
              FROM recipients r WHERE r.list_id = $1 AND r.seq > $2 ORDER BY r.seq LIMIT $3",
         )
         .bind(list)
         .bind(after)
         .bind(limit)
+        .bind(scope.key())
         .fetch_all(&self.db.pool)
         .await?;
         rows.iter()

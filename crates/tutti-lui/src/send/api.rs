@@ -25,7 +25,9 @@ use utoipa_axum::routes;
 
 use super::definition::{Tracking, content_digest, definition};
 use super::store::{Approvals, TrackingChoice};
+use super::test_quota;
 use crate::LuiState;
+use crate::events::suppressions::Scope;
 use crate::jobs::api::{actor, job_for};
 use crate::jobs::model::{Actor, Job, JobState};
 use crate::message::api::{Problem, editable, problems_error, unwritable};
@@ -35,8 +37,6 @@ type ApiResult<T> = Result<T, ApiError>;
 
 /// Recipient rows per upload call to the Mailer.
 const ROWS_PER_CALL: i64 = 5000;
-/// Test addresses per test send.
-const MAX_TEST_ADDRESSES: usize = 20;
 
 pub fn router() -> OpenApiRouter<Arc<LuiState>> {
     OpenApiRouter::new()
@@ -194,6 +194,18 @@ pub(crate) fn mailer_client(state: &LuiState, conn: &MailerConnection) -> ApiRes
     ))
 }
 
+/// The suppression scope of a job: its owner's group (or the owner's own list without a
+/// group), as the registry knows the owner now.
+pub(crate) async fn job_scope(state: &LuiState, job: &Job) -> ApiResult<Scope> {
+    let owner = state.cached_account(job.owner_id).await.map_err(|_| {
+        conflict(format!(
+            "job {}'s owner no longer exists: the admin login gives it a new owner first",
+            job.id
+        ))
+    })?;
+    Ok(Scope::of_account(owner.group_id, owner.id))
+}
+
 /// Hands a job to the Mailer: its links to the Tracker first (so no link is ever sent
 /// that the Tracker does not know), then the definition, the rows and the submit.
 async fn hand_over(
@@ -249,14 +261,14 @@ async fn hand_over(
     };
     let mut suppressed = 0u64;
     match rows {
-        Rows::List(list) => {
+        Rows::List(list, scope) => {
             // Addresses on the suppression list are left out; the rest are numbered in
             // order, and who each number is is kept for the events that come back.
             let mut after = -1i64;
             loop {
                 let page = state
                     .lists
-                    .rows_for_send(list, after, ROWS_PER_CALL)
+                    .rows_for_send(list, scope, after, ROWS_PER_CALL)
                     .await
                     .map_err(db_error)?;
                 let Some((last, ..)) = page.last() else { break };
@@ -308,15 +320,16 @@ async fn hand_over(
 
 /// The rows a hand-over sends.
 enum Rows<'a> {
-    /// A recipient list, in order.
-    List(i64),
+    /// A recipient list, in order, without the addresses suppressed for a scope.
+    List(i64, Scope),
     /// Given rows (a test send).
     These(&'a [Vec<String>]),
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct TestRequest {
-    /// Where the test message goes (at most 20 addresses).
+    /// Where the test message goes (at most `TestSendMaxAddresses` of lui.ini, 20 unless
+    /// set; and at most `TestSendMaxPerDay`, 100 unless set, per account and day).
     pub addresses: Vec<String>,
 }
 
@@ -349,11 +362,15 @@ fn check_test_address(a: &str) -> ApiResult<String> {
 }
 
 /// Send the message, merged with the first recipient's data, to test addresses. Required
-/// before authorization; any later change voids it.
+/// before authorization; any later change voids it. Needs send access to the job (the right
+/// to send jobs, and the owner's grant for another's job), and is capped: addresses per call
+/// (`TestSendMaxAddresses`) and per account and day (`TestSendMaxPerDay`, days in UTC).
 #[utoipa::path(post, path = "/jobs/{id}/test", tag = "sending", request_body = TestRequest,
-    responses((status = 200, body = TestSent), (status = 400), (status = 403), (status = 404),
+    responses((status = 200, body = TestSent), (status = 400), (status = 403, description = "no send access"), (status = 404),
         (status = 409, description = "not open, or no mailer connection or Tracking URL"),
-        (status = 422, description = "the job does not compile"), (status = 502, description = "the Mailer or the Tracker failed")))]
+        (status = 422, description = "the job does not compile, or more addresses than one test may go to"),
+        (status = 429, description = "the account's test addresses of the day are used up: the answer says when the count starts again"),
+        (status = 502, description = "the Mailer or the Tracker failed")))]
 async fn send_test(
     State(state): State<Arc<LuiState>>,
     session: LuiSession,
@@ -362,11 +379,28 @@ async fn send_test(
 ) -> ApiResult<Json<TestSent>> {
     let actor = actor(&state, &session).await?;
     let (job, access) = job_for(&state, &actor, &id).await?;
-    editable(&job, access)?;
-    if body.addresses.is_empty() || body.addresses.len() > MAX_TEST_ADDRESSES {
-        return Err(ApiError::bad_request(format!(
-            "give 1 to {MAX_TEST_ADDRESSES} test addresses"
+    // A test send mails outside addresses: it needs what sending needs.
+    if !access.send {
+        return Err(forbidden(format!(
+            "you may not send test messages of job {id}: that needs the right to send jobs (and, for another's job, the owner's grant to send it)"
         )));
+    }
+    if job.state != JobState::Open {
+        return Err(conflict(format!("job {id} is {}", job.state.key())));
+    }
+    if body.addresses.is_empty() {
+        return Err(ApiError::bad_request("give at least one test address"));
+    }
+    let caps = state.test_send_caps;
+    if body.addresses.len() > caps.per_call as usize {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!(
+                "a test send goes to at most {} addresses (TestSendMaxAddresses in lui.ini), not {}: nothing was sent",
+                caps.per_call,
+                body.addresses.len()
+            ),
+        ));
     }
     let addresses = body
         .addresses
@@ -409,10 +443,19 @@ async fn send_test(
             format!("the test message cannot be written with the first recipient's data: {why}"),
         ));
     }
+    let day = reserve_test_addresses(&state, account.id, addresses.len()).await?;
     let n = state.sending.next_test(&id).await.map_err(db_error)?;
     let test_job = format!("{id}-T{n}");
     let digest = content_digest(&def, list.as_ref().map_or(0, |l| l.id));
-    hand_over(&state, &conn, &test_job, &def, Rows::These(&rows)).await?;
+    if let Err(e) = hand_over(&state, &conn, &test_job, &def, Rows::These(&rows)).await {
+        // Nothing was submitted (or the Mailer's answer is unknown): the addresses are
+        // given back rather than count a test the user never got.
+        let n = i64::try_from(addresses.len()).unwrap_or(i64::MAX);
+        if let Err(db) = state.test_quota.give_back(account.id, day, n).await {
+            tracing::warn!("giving back test addresses of account {}: {db}", account.id);
+        }
+        return Err(e);
+    }
     state.sending.tested(&id, &digest).await.map_err(db_error)?;
     tracing::info!(
         "test {test_job} of job {id} sent to {}",
@@ -422,6 +465,34 @@ async fn send_test(
         test_job,
         addresses,
     }))
+}
+
+/// Counts `n` test addresses against the account's cap of the day; the day counted, or a
+/// 429 that says the cap and when it resets.
+async fn reserve_test_addresses(state: &LuiState, account: i64, n: usize) -> ApiResult<i64> {
+    let day = test_quota::day_of(Utc::now());
+    let cap = i64::from(state.test_send_caps.per_day);
+    let n = i64::try_from(n).unwrap_or(i64::MAX);
+    if state
+        .test_quota
+        .reserve(account, day, n, cap)
+        .await
+        .map_err(db_error)?
+    {
+        return Ok(day);
+    }
+    let used = state
+        .test_quota
+        .used(account, day)
+        .await
+        .map_err(db_error)?;
+    Err(ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        format!(
+            "your test sends may go to {cap} addresses a day (TestSendMaxPerDay in lui.ini); {used} are used today and these {n} would go beyond it: nothing was sent. The count starts again at {} (00:00 UTC)",
+            test_quota::end_of(day).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        ),
+    ))
 }
 
 /// The definition and its compiled message, or a 422 listing its problems.
@@ -553,9 +624,10 @@ async fn checked_for_sending(state: &LuiState, actor: &Actor, id: &str) -> ApiRe
 async fn go(
     state: &LuiState,
     actor: &Actor,
-    id: &str,
+    job: &Job,
     at: Option<DateTime<Utc>>,
 ) -> ApiResult<SendView> {
+    let id = job.id.as_str();
     let account = account(state, actor).await?;
     let (conn, base_url) = connection(&account)?;
     let key = state
@@ -572,7 +644,16 @@ async fn go(
         .map_err(db_error)?
         .ok_or_else(|| conflict(format!("job {id} has no recipients")))?;
     still_as_tested(state, id, &def, list.id).await?;
-    let (recipients, suppressed) = hand_over(state, &conn, id, &def, Rows::List(list.id)).await?;
+    // The owner's group's list and the installation's leave recipients out, and the job's
+    // unsubscribes, bounces and complaints go to that group's list.
+    let scope = job_scope(state, job).await?;
+    state
+        .suppressions
+        .set_job_scope(id, scope)
+        .await
+        .map_err(db_error)?;
+    let (recipients, suppressed) =
+        hand_over(state, &conn, id, &def, Rows::List(list.id, scope)).await?;
     if recipients == 0 {
         return Err(conflict(format!(
             "every recipient of job {id} is on the suppression list: nothing was sent"
@@ -624,7 +705,7 @@ async fn send_job(
             suppressed: 0,
         }));
     }
-    Ok(Json(go(&state, &actor, &id, body.at).await?))
+    Ok(Json(go(&state, &actor, &job, body.at).await?))
 }
 
 /// Send a held job now.
@@ -636,7 +717,7 @@ async fn release(
     Path(id): Path<String>,
 ) -> ApiResult<Json<SendView>> {
     let actor = actor(&state, &session).await?;
-    checked_for_sending(&state, &actor, &id).await?;
+    let job = checked_for_sending(&state, &actor, &id).await?;
     if state
         .sending
         .approvals(&id)
@@ -647,7 +728,7 @@ async fn release(
     {
         return Err(conflict(format!("job {id} is not held")));
     }
-    Ok(Json(go(&state, &actor, &id, None).await?))
+    Ok(Json(go(&state, &actor, &job, None).await?))
 }
 
 /// The job's progress at its Mailer, for the progress bar; a finished job is marked

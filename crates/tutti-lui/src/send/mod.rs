@@ -4,3 +4,4 @@
 pub mod api;
 pub mod definition;
 pub mod store;
+pub mod test_quota;

@@ -659,6 +659,42 @@ pub async fn sender(server: &Server, name: &str) -> HubApi {
     api
 }
 
+/// A user `name` with every right in `group` (made if it is new; password
+/// `{name}-password`), logged in to the User Interface's API.
+pub async fn sender_in(server: &Server, name: &str, group: &str) -> HubApi {
+    let mut admin = HubApi::new(&server.base());
+    admin
+        .login(serde_json::json!({"password": "new-admin-pw"}))
+        .await;
+    let (status, body) = admin
+        .post("/groups", serde_json::json!({"name": group}))
+        .await;
+    assert!(status == 201 || status == 409, "{status} {body}");
+    let (status, body) = admin
+        .post(
+            "/accounts",
+            serde_json::json!({"user_name": name, "group_name": group, "password": format!("{name}-password")}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let mut api = HubApi::at(&server.base(), "/lui");
+    let (status, body) = api
+        .login(serde_json::json!({"user_name": name, "group_name": group, "password": format!("{name}-password")}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    api
+}
+
+/// The `admin` login at the User Interface's API.
+pub async fn lui_admin(server: &Server) -> HubApi {
+    let mut api = HubApi::at(&server.base(), "/lui");
+    let (status, body) = api
+        .login(serde_json::json!({"user_name": "admin", "password": "new-admin-pw"}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    api
+}
+
 /// Uploads `csv` as the recipients of `job` and waits until they are imported.
 pub async fn upload_recipients(api: &HubApi, job: &str, csv: impl Into<reqwest::Body>) {
     let r = api
