@@ -194,9 +194,12 @@ pub(crate) fn mailer_client(state: &LuiState, conn: &MailerConnection) -> ApiRes
     ))
 }
 
-/// The suppression scope of a job: its owner's group (or the owner's own list without a
-/// group), as the registry knows the owner now.
+/// The suppression scope of a job: its group (or, for a job of no group, its owner's own
+/// list, or the group the registry knows the owner in now).
 pub(crate) async fn job_scope(state: &LuiState, job: &Job) -> ApiResult<Scope> {
+    if job.group_id.is_some() {
+        return Ok(Scope::of_account(job.group_id, job.owner_id));
+    }
     let owner = state.cached_account(job.owner_id).await.map_err(|_| {
         conflict(format!(
             "job {}'s owner no longer exists: the admin login gives it a new owner first",
