@@ -189,9 +189,67 @@ fn an_unknown_key_is_warned_about_with_the_nearest_known_key() {
     let out = run("check", dir.path());
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stdout.contains("unknown key \"LogLevle\" is ignored; did you mean LogLevel?"),
+        stdout.contains("unknown key LogLevle is ignored; did you mean LogLevel?"),
         "{stdout}"
     );
+}
+
+#[tokio::test]
+async fn a_line_that_lost_its_equals_sign_is_pointed_at_and_never_echoed() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port("127.0.0.1");
+    init(
+        dir.path(),
+        &["--port", &port.to_string(), "--bind-address", "127.0.0.1"],
+    );
+    let password = "Correct-Horse-Battery-9";
+    let trk_ini = dir.path().join("trk/tracker.ini");
+    let text = std::fs::read_to_string(&trk_ini).unwrap();
+    std::fs::write(&trk_ini, format!("{text}RemoteAdminPassword{password}\n")).unwrap();
+    let line = text.lines().count() + 1;
+
+    let out = run("check", dir.path());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!stdout.contains(password), "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "trk/tracker.ini, line {line}: a line without \"=\" is ignored"
+        )) && stdout.contains("did you mean RemoteAdminPassword?"),
+        "{stdout}"
+    );
+    let mut server = Server::start(dir.path()).await;
+    server.wait_healthy(Component::Trk).await;
+    server.stop();
+    for component in [
+        Component::Hub,
+        Component::Lui,
+        Component::Trk,
+        Component::Mailer,
+    ] {
+        let log = log_text(dir.path(), component);
+        assert!(!log.contains(password), "{component:?}: {log}");
+    }
+    assert!(!server.stderr_text().contains(password));
+
+    // A misspelt key that leaves ClusterSecret unset is named with its file and line.
+    let lui_ini = dir.path().join("lui/lui.ini");
+    let text = std::fs::read_to_string(&lui_ini).unwrap();
+    let line = text
+        .lines()
+        .position(|l| l.starts_with("ClusterSecret="))
+        .unwrap()
+        + 1;
+    std::fs::write(&lui_ini, text.replace("ClusterSecret=", "ClusterSecrett=")).unwrap();
+    let out = run("serve", dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "lui/lui.ini, line {line}: unknown key ClusterSecrett is ignored; did you mean ClusterSecret?"
+        )),
+        "{err}"
+    );
+    assert!(!err.contains("empty"), "{err}");
 }
 
 #[test]
