@@ -177,6 +177,71 @@ fn check_fails_when_the_ini_files_of_one_server_hold_different_cluster_secrets()
         stdout.contains("FAIL  ClusterSecret: ") && stdout.contains("trk/tracker.ini differ"),
         "{stdout}"
     );
+    // `serve` refuses the same, with the same words.
+    let out = run("serve", dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cannot start: ClusterSecret: ") && err.contains("trk/tracker.ini differ"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_empty_or_garbage_server_ini_is_refused_instead_of_listening_on_port_80() {
+    let dir = tempfile::tempdir().unwrap();
+    init(
+        dir.path(),
+        &["--port", "8080", "--bind-address", "127.0.0.1"],
+    );
+    for text in ["", "\u{0}\u{1}garbage\n%%%\n"] {
+        std::fs::write(dir.path().join("server.ini"), text).unwrap();
+        for command in ["serve", "check"] {
+            let out = run(command, dir.path());
+            assert!(!out.status.success(), "{command}");
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(
+                text.contains("server.ini, Components: the key is missing or empty")
+                    && text.contains("is the file empty or damaged?"),
+                "{command}: {text}"
+            );
+        }
+    }
+}
+
+#[test]
+fn check_refuses_dkim_keys_that_serve_refuses() {
+    let dir = tempfile::tempdir().unwrap();
+    init(
+        dir.path(),
+        &["--port", "8080", "--bind-address", "127.0.0.1"],
+    );
+    set_key(
+        &dir.path().join("mailer/mailer.ini"),
+        "DkimKeys",
+        "shop.example:s1:keys/missing.pem",
+    );
+    let out = run("check", dir.path());
+    assert!(!out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout
+            .contains("FAIL  mailer/mailer.ini, DkimKeys: DKIM key for shop.example: cannot read"),
+        "{stdout}"
+    );
+    std::fs::create_dir_all(dir.path().join("mailer/keys")).unwrap();
+    std::fs::write(dir.path().join("mailer/keys/missing.pem"), "not a key").unwrap();
+    let out = run("check", dir.path());
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("is not a PEM private key"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }
 
 #[test]

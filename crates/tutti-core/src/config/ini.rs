@@ -176,6 +176,27 @@ impl IniFile {
         })
     }
 
+    /// Refuses a file that does not set `key` itself (where a default would be harmful),
+    /// pointing at a mistyped line meant to set it when there is one.
+    pub fn require(&self, key: &'static str, why: &str) -> Result<(), ConfigError> {
+        if self
+            .values
+            .get(key)
+            .is_some_and(|(v, _)| !v.trim().is_empty())
+        {
+            return Ok(());
+        }
+        if let Some((_, problem)) = self.near_misses.iter().find(|(name, _)| *name == key) {
+            return Err(problem.clone());
+        }
+        Err(ConfigError {
+            file: self.path.clone(),
+            line: None,
+            key: Some(key.to_string()),
+            message: format!("the key is missing or empty; {why}"),
+        })
+    }
+
     /// The value as written in the file (for `tutti check` and `tutti ports` reports).
     pub fn raw(&self, key: &'static str) -> Option<&str> {
         self.values.get(key).map(|(v, _)| v.as_str())
