@@ -147,3 +147,56 @@ async fn drop_ins_that_multiply_are_refused_by_the_check_and_nothing_falls_over(
     let health = reqwest::get(server.url("/trk/health")).await.unwrap();
     assert_eq!(health.status().as_u16(), 200);
 }
+
+#[tokio::test]
+async fn an_attachment_content_type_cannot_inject_mime_parameters() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_sending_installation(&dir.path().join("root"), 9, &[]).await;
+    let anna = sender(&server, "anna").await;
+    let (_, job) = anna.post("/jobs", json!({"title": "Files"})).await;
+    let id = job["id"].as_str().unwrap().to_string();
+    let put = |name: &str, content_type: Option<&str>| {
+        let mut request = anna
+            .http
+            .put(format!("{}/jobs/{id}/attachments/{name}", anna.base))
+            .header("x-csrf-token", &anna.csrf)
+            .body(vec![0x89, b'P', b'N', b'G']);
+        if let Some(t) = content_type {
+            request = request.header("content-type", t);
+        }
+        async move {
+            let r = request.send().await.unwrap();
+            (
+                r.status().as_u16(),
+                r.json::<serde_json::Value>().await.unwrap(),
+            )
+        }
+    };
+    for injected in [
+        "image/png; name=\"invoice.exe\"",
+        "image/png;x=y",
+        "image/png (comment)",
+        "image",
+    ] {
+        let (status, body) = put("logo.png", Some(injected)).await;
+        assert_eq!(status, 400, "{injected}: {body}");
+        assert!(
+            body["error"]
+                .as_str()
+                .unwrap()
+                .contains("logo.png: the Content-Type must be a bare type/subtype"),
+            "{body}"
+        );
+    }
+    let (status, view) = put("logo.png", Some("image/png")).await;
+    assert_eq!(status, 200, "{view}");
+    let (status, view) = put("data.bin", None).await;
+    assert_eq!(status, 200, "{view}");
+    let types: Vec<&str> = view["attachments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["content_type"].as_str().unwrap())
+        .collect();
+    assert_eq!(types, ["application/octet-stream", "image/png"], "{view}");
+}

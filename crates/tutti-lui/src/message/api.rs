@@ -265,13 +265,15 @@ async fn put_attachment(
             ),
         ));
     }
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|t| t.contains('/') && !t.contains(['\r', '\n']))
-        .unwrap_or("application/octet-stream")
-        .to_string();
+    let content_type = match headers.get(header::CONTENT_TYPE) {
+        None => "application/octet-stream".to_string(),
+        Some(value) => {
+            let text = value.to_str().map(str::trim).unwrap_or_default();
+            tutti_message::check_content_type(text)
+                .map_err(|e| ApiError::bad_request(format!("{name}: {e}")))?;
+            text.to_string()
+        }
+    };
     let content_id = q
         .content_id
         .map(|c| c.trim().to_string())
