@@ -91,12 +91,12 @@ pub fn check_name(what: &str, name: &str) -> Result<(), String> {
             name.chars().count()
         ));
     }
-    if let Some(c) = name.chars().find(|c| c.is_control() || *c == '/') {
+    if name.contains('/') {
         return Err(format!(
-            "the {what} name contains {c:?}, which names may not contain"
+            "the {what} name contains '/', which names may not contain"
         ));
     }
-    Ok(())
+    tutti_core::names::check_visible(name).map_err(|e| format!("the {what} name: {e}"))
 }
 
 /// An account as the console and the API show it: no password hash, the mailer client

@@ -68,6 +68,20 @@ async fn first_use_forces_the_password_change_then_groups_users_and_rights() {
         )
         .await;
     assert_eq!(status, 422);
+    let (status, body) = api
+        .post(
+            "/admin/password",
+            json!({"old_password": setup, "new_password": "Password1"}),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("New password: it is one of the most common passwords"),
+        "{body}"
+    );
     // Eight spaces are as long as the rule asks, but no password.
     let (status, body) = api
         .post(
@@ -400,6 +414,37 @@ async fn bad_input_is_refused_clearly_and_changes_nothing() {
             422,
             "Client address: \"x\" is not an e-mail address (it needs an @)",
         ),
+        (
+            json!({"user_name": "Zed", "group_name": "Sales", "password": "password"}),
+            422,
+            "Password: it is one of the most common passwords",
+        ),
+        (
+            json!({"user_name": "Zed", "password": "QwertyUI"}),
+            422,
+            "it is one of the most common passwords",
+        ),
+        (
+            json!({"user_name": "Zed", "password": " 12345678 "}),
+            422,
+            "it is one of the most common passwords",
+        ),
+        // Names that would look like another, or turn the text around them.
+        (
+            json!({"user_name": "An\u{200B}na", "group_name": "Sales", "password": "long-enough"}),
+            422,
+            "the user name: it contains an invisible, control or text-direction character (at character 3)",
+        ),
+        (
+            json!({"user_name": "Zed\u{202E}gpj", "password": "long-enough"}),
+            422,
+            "text-direction character",
+        ),
+        (
+            json!({"user_name": "\u{FEFF}Zed", "password": "long-enough"}),
+            422,
+            "text-direction character",
+        ),
         // A typo is refused, never ignored: without `rights` the account would get all.
         (
             json!({"user_name": "Erin", "password": "erin-password", "rihgts": []}),
@@ -420,6 +465,15 @@ async fn bad_input_is_refused_clearly_and_changes_nothing() {
             "{body} → {answer}"
         );
     }
+    let (status, answer) = api.post("/groups", json!({"name": "Sa\u{2067}les"})).await;
+    assert_eq!(status, 422, "{answer}");
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .contains("the group name: it contains an invisible"),
+        "{answer}"
+    );
     // Messages name fields as the pages label them; programs get the keys in `fields`.
     let (_, answer) = api
         .post("/accounts", json!({"user_name": "Zed", "password": "long-enough", "settings": {"sender_from": "not an address"}}))

@@ -200,3 +200,37 @@ async fn an_attachment_content_type_cannot_inject_mime_parameters() {
         .collect();
     assert_eq!(types, ["application/octet-stream", "image/png"], "{view}");
 }
+
+#[tokio::test]
+async fn names_with_invisible_or_bidirectional_characters_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_sending_installation(&dir.path().join("root"), 9, &[]).await;
+    let anna = sender(&server, "anna").await;
+    for (path, body) in [
+        ("/jobs", json!({"title": "Spring\u{200B}sale"})),
+        (
+            "/jobs",
+            json!({"title": "Spring", "folder": "\u{202E}2024"}),
+        ),
+        (
+            "/dropins",
+            json!({"name": "foot\u{2060}er", "content": "x"}),
+        ),
+    ] {
+        let (status, answer) = anna.post(path, body.clone()).await;
+        assert_eq!(status, 400, "{path} {body} → {answer}");
+        assert!(
+            answer["error"]
+                .as_str()
+                .unwrap()
+                .contains("it contains an invisible, control or text-direction character"),
+            "{path} {body} → {answer}"
+        );
+    }
+    assert_eq!(
+        anna.post("/jobs", json!({"title": "Spring sale – 日本"}))
+            .await
+            .0,
+        201
+    );
+}

@@ -211,16 +211,13 @@ pub struct AttachmentQuery {
 }
 
 fn check_file_name(name: &str) -> ApiResult<()> {
-    if name.is_empty()
-        || name.len() > 200
-        || name.contains(['/', '\\'])
-        || name.chars().any(char::is_control)
-    {
+    if name.is_empty() || name.len() > 200 || name.contains(['/', '\\']) {
         return Err(ApiError::bad_request(format!(
-            "\"{name}\" is not a file name (1 to 200 bytes, no slashes or control characters)"
+            "\"{name}\" is not a file name (1 to 200 bytes, no slashes)"
         )));
     }
-    Ok(())
+    tutti_core::names::check_visible(name)
+        .map_err(|e| ApiError::bad_request(format!("the file name: {e}")))
 }
 
 /// Add or replace a file: the request body is its content, the Content-Type header its
