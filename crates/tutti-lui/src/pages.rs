@@ -366,7 +366,11 @@ async fn job_page_for(
         Some(l) if l.state == "failed" => state.lists.previous_of_job(id).await.map_err(db)?,
         _ => None,
     };
-    let event_counts = state.events.counts(id).await.map_err(db)?;
+    let event_counts = if crate::report::api::may_view_reports(&actor).is_ok() {
+        state.events.counts(id).await.map_err(db)?
+    } else {
+        Vec::new()
+    };
     let visible = ListFilter {
         visible_to: match &actor {
             Actor::Admin => None,

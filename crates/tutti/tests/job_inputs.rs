@@ -234,3 +234,39 @@ async fn names_with_invisible_or_bidirectional_characters_are_refused() {
         201
     );
 }
+
+#[tokio::test]
+async fn a_jobs_event_counts_need_the_right_to_view_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_sending_installation(&dir.path().join("root"), 9, &[]).await;
+    let anna = sender(&server, "anna").await;
+    let mut admin = HubApi::new(&server.base());
+    admin.login(json!({"password": "new-admin-pw"})).await;
+    let (status, body) = admin
+        .post(
+            "/accounts",
+            json!({"user_name": "kim", "group_name": "Sales", "password": "kim-password", "rights": ["create_jobs"]}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let mut kim = HubApi::at(&server.base(), "/lui");
+    let (status, body) = kim
+        .login(json!({"user_name": "kim", "group_name": "Sales", "password": "kim-password"}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (_, job) = kim.post("/jobs", json!({"title": "Kim's"})).await;
+    let id = job["id"].as_str().unwrap().to_string();
+    // Her own job, but no right to its figures: the counts are refused as the report is.
+    let (status, body) = kim.get(&format!("/jobs/{id}/report")).await;
+    assert_eq!(status, 403, "{body}");
+    let (status, body) = kim.get(&format!("/jobs/{id}/events")).await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["error"], "your account may not view reports", "{body}");
+    // Someone who may view reports but not see the job learns nothing either.
+    assert_eq!(anna.get(&format!("/jobs/{id}/events")).await.0, 404);
+    let (_, own) = anna.post("/jobs", json!({"title": "Anna's"})).await;
+    let (status, body) = anna
+        .get(&format!("/jobs/{}/events", own["id"].as_str().unwrap()))
+        .await;
+    assert_eq!((status, body), (200, json!([])));
+}

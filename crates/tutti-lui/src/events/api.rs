@@ -7,14 +7,13 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use tutti_core::http_error::ApiError;
-use tutti_core::rights::Right;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::store::Suppression;
 use crate::LuiState;
-use crate::jobs::api::{actor, job_for};
+use crate::jobs::api::actor;
 use crate::jobs::model::Actor;
 use crate::session_api::LuiSession;
 
@@ -53,13 +52,7 @@ async fn list_suppressions(
     session: LuiSession,
     Query(q): Query<Paging>,
 ) -> ApiResult<Json<SuppressionPage>> {
-    let actor = actor(&state, &session).await?;
-    if !matches!(actor, Actor::Admin) && !actor.has(Right::ViewReports) {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "your account may not view reports",
-        ));
-    }
+    crate::report::api::may_view_reports(&actor(&state, &session).await?)?;
     let (suppressions, total) = state
         .events
         .suppressions(q.offset.max(0), q.limit.unwrap_or(100).clamp(1, 1000))
@@ -109,14 +102,14 @@ pub struct EventCount {
 
 /// How many events of each kind have come in for a job so far.
 #[utoipa::path(get, path = "/jobs/{id}/events", tag = "suppression",
-    responses((status = 200, body = Vec<EventCount>), (status = 404)))]
+    responses((status = 200, body = Vec<EventCount>), (status = 403), (status = 404)))]
 async fn event_counts(
     State(state): State<Arc<LuiState>>,
     session: LuiSession,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Vec<EventCount>>> {
-    let actor = actor(&state, &session).await?;
-    job_for(&state, &actor, &id).await?;
+    // The counts are a report's figures: the same right as the report.
+    crate::report::api::may_view(&state, &session, &id).await?;
     Ok(Json(
         state
             .events
