@@ -650,6 +650,65 @@ async fn a_group_administrator_cannot_raise_rights_or_say_where_jobs_go() {
 }
 
 #[tokio::test]
+async fn a_group_administrator_cannot_lift_can_change_password_false() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = start_hub(dir.path()).await;
+    let admin = HubApi::first_use(&hub, "new-admin-pw").await;
+    assert_eq!(admin.post("/groups", json!({"name": "Sales"})).await.0, 201);
+    let (status, gail) = admin
+        .post("/accounts", json!({"user_name": "Gail", "group_name": "Sales", "password": "gail-password", "can_change_password": false, "rights": ["administer_group", "create_jobs"]}))
+        .await;
+    assert_eq!(status, 201, "{gail}");
+    let (_, kim) = admin
+        .post("/accounts", json!({"user_name": "Kim", "group_name": "Sales", "password": "kim-password", "can_change_password": false, "rights": ["create_jobs"]}))
+        .await;
+    let mut api = HubApi::new(&hub.base());
+    let (status, body) = api
+        .login(json!({"user_name": "Gail", "group_name": "Sales", "password": "gail-password"}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+
+    // Not her own password through the account API, nor the flag that forbids it.
+    let me = format!("/accounts/{}", gail["id"]);
+    let (status, body) = api.put(&me, json!({"password": "gail-new-password"})).await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(
+        body["error"],
+        "this account may not change its own password; ask the administrator"
+    );
+    let (status, body) = api.put(&me, json!({"can_change_password": true})).await;
+    assert_eq!(status, 403, "{body}");
+    // Nor for the accounts of her group.
+    let kim_at = format!("/accounts/{}", kim["id"]);
+    let (status, body) = api.put(&kim_at, json!({"can_change_password": true})).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("only the administrator may let an account change its own password"),
+        "{body}"
+    );
+    for at in [&me, &kim_at] {
+        assert_eq!(admin.get(at).await.1["can_change_password"], false);
+    }
+    let mut again = HubApi::new(&hub.base());
+    let (status, _) = again
+        .login(json!({"user_name": "Gail", "group_name": "Sales", "password": "gail-password"}))
+        .await;
+    assert_eq!(status, 200, "her password is unchanged");
+    // She may still reset a member's password, and the administrator may lift the flag.
+    let (status, body) = api
+        .put(&kim_at, json!({"password": "kim-new-password"}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = admin
+        .put(&kim_at, json!({"can_change_password": true}))
+        .await;
+    assert_eq!((status, &body["can_change_password"]), (200, &json!(true)));
+}
+
+#[tokio::test]
 async fn a_change_to_an_account_leaves_the_fields_it_does_not_give() {
     let dir = tempfile::tempdir().unwrap();
     let hub = start_hub(dir.path()).await;
