@@ -114,7 +114,7 @@ impl Frame {
     fn of(state: &LuiState, session: &LuiSession, actor: &Actor) -> Frame {
         Frame {
             brand: state.branding.clone(),
-            csrf: COOKIES.current_csrf(&session.jar).unwrap_or_default(),
+            csrf: session.csrf(),
             actor: match actor {
                 Actor::Admin => "admin".into(),
                 Actor::User { name, .. } => name.clone(),
@@ -147,10 +147,16 @@ struct LoginPage {
     hub_console_url: String,
 }
 
-async fn login_page(State(state): State<Arc<LuiState>>, jar: CookieJar) -> Response {
+async fn login_page(
+    State(state): State<Arc<LuiState>>,
+    tls: Option<axum::Extension<tutti_core::runtime::ViaTls>>,
+    jar: CookieJar,
+) -> Response {
     render(LoginPage {
         frame: Frame {
-            csrf: COOKIES.current_csrf(&jar).unwrap_or_default(),
+            csrf: COOKIES
+                .current_csrf(&jar, tls.is_some())
+                .unwrap_or_default(),
             actor: String::new(),
             offline: false,
             brand: state.branding.clone(),

@@ -1335,3 +1335,51 @@ async fn log_levels_backups_components_and_component_settings_are_audited() {
         "{e}"
     );
 }
+
+#[tokio::test]
+async fn the_csrf_token_is_renewed_at_login_and_bound_to_its_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = start_hub(dir.path()).await;
+    HubApi::first_use(&hub, "new-admin-pw").await;
+    let mut a = HubApi::new(&hub.base());
+    // The login page's token (before any session) is not the session's.
+    let page = a.http.get(hub.url("/hub/login")).send().await.unwrap();
+    let before = page
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|c| c.strip_prefix("tutti_hub_csrf="))
+        .and_then(|c| c.split(';').next())
+        .unwrap()
+        .to_string();
+    let (status, body) = a.login(json!({"password": "new-admin-pw"})).await;
+    assert_eq!(status, 200, "{body}");
+    let first = a.csrf.clone();
+    assert_ne!(first, before);
+    let post = |api: &HubApi, token: &str, name: &str| {
+        let request = api
+            .http
+            .post(format!("{}/groups", api.base))
+            .header("x-csrf-token", token)
+            .json(&json!({"name": name}));
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(post(&a, &before, "G1").await, 403, "the pre-login token");
+    assert_eq!(post(&a, &first, "G1").await, 201);
+    assert_eq!(a.get("/session").await.1["csrf_token"], first.as_str());
+
+    // Another session has its own token, which is worthless with this one.
+    let mut b = HubApi::new(&hub.base());
+    b.login(json!({"password": "new-admin-pw"})).await;
+    assert_ne!(b.csrf, first);
+    assert_eq!(post(&a, &b.csrf, "G2").await, 403);
+    assert_eq!(post(&b, &first, "G2").await, 403);
+    assert_eq!(post(&b, &b.csrf, "G2").await, 201);
+
+    // A new login gives a new token; the old one no longer passes.
+    a.login(json!({"password": "new-admin-pw"})).await;
+    assert_ne!(a.csrf, first);
+    assert_eq!(post(&a, &first, "G3").await, 403);
+    assert_eq!(post(&a, &a.csrf, "G3").await, 201);
+}
