@@ -270,3 +270,44 @@ async fn a_jobs_event_counts_need_the_right_to_view_reports() {
         .await;
     assert_eq!((status, body), (200, json!([])));
 }
+
+#[tokio::test]
+async fn test_addresses_pass_the_check_uploaded_addresses_pass() {
+    let sink = start_sink().await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_sending_installation(&dir.path().join("root"), sink.addr.port(), &[]).await;
+    let anna = sender(&server, "anna").await;
+    let (_, job) = anna.post("/jobs", json!({"title": "Literal"})).await;
+    let id = job["id"].as_str().unwrap().to_string();
+    upload_recipients(&anna, &id, "email\nbob@example.org\n").await;
+    let message =
+        json!({"subject": "Hi", "from_address": "news@shop.example", "html": "<p>Hello</p>"});
+    let (status, view) = anna.put(&format!("/jobs/{id}/message"), message).await;
+    assert_eq!((status, &view["problems"]), (200, &json!([])), "{view}");
+    for refused in [
+        "user@[127.0.0.1]",
+        "user@[IPv6:::1]",
+        "Ann <ann@shop.example>",
+        "ann@shop.123",
+    ] {
+        let (status, body) = anna
+            .post(&format!("/jobs/{id}/test"), json!({"addresses": [refused]}))
+            .await;
+        assert_eq!(status, 400, "{refused}: {body}");
+        assert!(
+            body["error"]
+                .as_str()
+                .unwrap()
+                .contains("is not an e-mail address"),
+            "{body}"
+        );
+    }
+    let (status, body) = anna
+        .post(
+            &format!("/jobs/{id}/test"),
+            json!({"addresses": [" Me@Shop.Example "]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    wait_delivered(&sink, 1).await;
+}
