@@ -19,6 +19,7 @@ pub mod http_error;
 pub mod logging;
 pub mod login_limits;
 pub mod metrics;
+pub mod names;
 pub mod openapi;
 pub mod password;
 pub mod properties;

@@ -4,6 +4,7 @@
 //! refuse a request that found no turn within [`HASH_QUEUE_WAIT`] as [`Busy`], so that a
 //! burst of logins cannot take every core and all memory.
 
+use std::collections::HashSet;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
@@ -46,8 +47,22 @@ pub fn check_new_password(password: &str) -> Result<(), String> {
             "it has only {trimmed} characters besides the spaces at its start and end; a password needs at least {MIN_PASSWORD_LEN}"
         ));
     }
+    if COMMON_PASSWORDS.contains(password.trim().to_lowercase().as_str()) {
+        return Err(
+            "it is one of the most common passwords, which attackers try first; choose another"
+                .into(),
+        );
+    }
     Ok(())
 }
+
+/// Common passwords (lower case, one a line, `#` comments), refused ignoring letter case.
+static COMMON_PASSWORDS: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
+    include_str!("common-passwords.txt")
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect()
+});
 
 /// A random password of 20 letters and digits (about 100 bits), without the ones that
 /// are easy to misread (0/O, 1/l/I).
@@ -242,7 +257,7 @@ mod tests {
                 .unwrap_err()
                 .contains("at least 8")
         );
-        assert!(check_new_password("12345678").is_ok());
+        assert!(check_new_password("12345679x").is_ok());
         assert!(check_new_password(&"x".repeat(256)).is_ok());
         assert!(
             check_new_password(&"x".repeat(257))
@@ -270,6 +285,33 @@ mod tests {
         );
         // Spaces inside count, and spaces at the ends are allowed (and kept) around enough.
         assert!(check_new_password("correct horse").is_ok());
-        assert!(check_new_password(" abcdefgh ").is_ok());
+        assert!(check_new_password(" abcdefgz ").is_ok());
+    }
+
+    #[test]
+    fn common_passwords_are_refused_in_any_letter_case() {
+        for common in [
+            "password",
+            "12345678",
+            "qwertyui",
+            "PassWord1",
+            " iloveyou ",
+            "Sunshine",
+        ] {
+            assert_eq!(
+                check_new_password(common).unwrap_err(),
+                "it is one of the most common passwords, which attackers try first; choose another",
+                "{common}"
+            );
+        }
+        // Every entry is one the rules would otherwise take, written as it is compared.
+        for entry in COMMON_PASSWORDS.iter() {
+            assert_eq!(*entry, entry.trim().to_lowercase(), "{entry}");
+            assert!(entry.chars().count() >= MIN_PASSWORD_LEN, "{entry}");
+        }
+        assert!(COMMON_PASSWORDS.len() > 500);
+        for ours in ["anna-password", "new-admin-pw", "correct horse"] {
+            assert!(check_new_password(ours).is_ok(), "{ours}");
+        }
     }
 }

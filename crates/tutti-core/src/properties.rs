@@ -14,6 +14,9 @@ pub struct Entry {
     pub key: String,
     pub value: String,
     pub line: usize,
+    /// Whether a separator (`=`, `:` or white space) ends the key. Without one the key is
+    /// the whole line, which may be a key and its value run together (`ClusterSecretabc`).
+    pub separated: bool,
 }
 
 /// A syntax error: the line (1-based) and what is wrong.
@@ -35,6 +38,7 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Entry>, SyntaxError> {
     // Decoded here, not by the parser: its decoder panics when a file is nothing but the
     // start of a byte order mark (java-properties 2.0 reads past the end of its input).
     let (text, _, _) = encoding.decode(bytes);
+    let physical: Vec<&str> = physical_lines(&text);
     let mut entries = Vec::new();
     let mut last_line = 0;
     for line in PropertiesIter::new_with_encoding(text.as_bytes(), encoding_rs::UTF_8) {
@@ -44,14 +48,60 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Entry>, SyntaxError> {
         })?;
         last_line = line.line_number();
         if let LineContent::KVPair(key, value) = line.consume_content() {
+            let separated = physical
+                .get(last_line.wrapping_sub(1))
+                .is_some_and(|l| key_is_separated(l));
             entries.push(Entry {
                 key,
                 value,
                 line: last_line,
+                separated,
             });
         }
     }
     Ok(entries)
+}
+
+/// The physical lines of a text, ended by `\n`, `\r\n` or `\r` as the parser ends them.
+fn physical_lines(text: &str) -> Vec<&str> {
+    let mut lines = Vec::new();
+    let mut start = 0;
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\n' => {
+                lines.push(&text[start..i]);
+                start = i + 1;
+            }
+            b'\r' => {
+                lines.push(&text[start..i]);
+                if bytes.get(i + 1) == Some(&b'\n') {
+                    i += 1;
+                }
+                start = i + 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    lines.push(&text[start..]);
+    lines
+}
+
+/// Whether the key that starts this line ends at a separator rather than at the line's end.
+fn key_is_separated(line: &str) -> bool {
+    let mut chars = line.trim_start_matches([' ', '\t', '\u{c}']).chars();
+    while let Some(c) = chars.next() {
+        match c {
+            // An escaped character belongs to the key; a backslash at the end continues it.
+            '\\' if chars.next().is_none() => return false,
+            '\\' => {}
+            '=' | ':' | ' ' | '\t' | '\u{c}' => return true,
+            _ => {}
+        }
+    }
+    false
 }
 
 /// Reads a whole file and parses it.
@@ -153,6 +203,25 @@ mod tests {
                 ("D", "été", 6),
                 ("E", "first second", 7),
                 ("F", "C:\\Tutti\\data", 9),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_line_without_separator_is_marked() {
+        let entries = parse(b"A=1\nB 2\nClusterSecretabc\r\nC\\=x:1\nD\\\n").unwrap();
+        let got: Vec<(&str, bool)> = entries
+            .iter()
+            .map(|e| (e.key.as_str(), e.separated))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("A", true),
+                ("B", true),
+                ("ClusterSecretabc", false),
+                ("C=x", true),
+                ("D", false),
             ]
         );
     }

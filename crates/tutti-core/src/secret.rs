@@ -30,9 +30,11 @@ impl ClusterSecret {
                 s.len()
             ));
         }
-        if let Some(c) = s.chars().find(|c| !c.is_ascii_graphic()) {
+        // Say where, never which character: the message is logged and the secret is not.
+        if let Some(at) = s.chars().position(|c| !c.is_ascii_graphic()) {
             return Err(format!(
-                "the cluster secret contains {c:?}; use printable ASCII without spaces"
+                "character {} of the cluster secret is a space or not printable ASCII; use printable ASCII without spaces",
+                at + 1
             ));
         }
         Ok(ClusterSecret(s.to_string()))

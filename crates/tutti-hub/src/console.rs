@@ -70,8 +70,8 @@ pub struct Frame {
 }
 
 impl Frame {
-    fn of(state: &HubState, jar: &CookieJar, done: &Done) -> Frame {
-        let csrf = web_auth::COOKIES.current_csrf(jar).unwrap_or_default();
+    fn of(state: &HubState, auth: &web_auth::Authed, done: &Done) -> Frame {
+        let csrf = auth.csrf();
         Frame {
             nav: true,
             csrf,
@@ -151,9 +151,9 @@ fn form<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, FormRefused> 
     serde_html_form::from_bytes(body).map_err(|e| FormRefused::Unreadable(e.to_string()))
 }
 
-fn check_csrf(jar: &CookieJar, body: &Bytes) -> Result<(), FormRefused> {
+fn check_csrf(auth: &web_auth::Authed, body: &Bytes) -> Result<(), FormRefused> {
     let f: CsrfOnly = form(body)?;
-    if web_auth::COOKIES.csrf_ok(jar, &f.csrf) {
+    if auth.csrf_ok(&f.csrf) {
         Ok(())
     } else {
         Err(FormRefused::Csrf)
@@ -220,7 +220,7 @@ async fn login_submit(
         Ok(f) => f,
         Err(r) => return r.into_response(),
     };
-    if !web_auth::COOKIES.csrf_ok(&jar, &f.csrf) {
+    if !web_auth::COOKIES.csrf_ok(&jar, tls.is_some(), &f.csrf) {
         return csrf_refused();
     }
     let address = state.client_address(peer, &headers);
@@ -230,7 +230,7 @@ async fn login_submit(
                 Ok(t) => t,
                 Err(e) => return ApiError::internal("sessions", e).into_response(),
             };
-            let jar = jar.add(web_auth::COOKIES.session_cookie(token, tls.is_some()));
+            let (jar, _) = web_auth::COOKIES.logged_in(jar, token, tls.is_some());
             let to = if must_change { "/hub/password" } else { "/hub" };
             (jar, Redirect::to(to)).into_response()
         }
@@ -253,18 +253,14 @@ async fn logout(
     PageAnySession(auth): PageAnySession,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = check_csrf(&auth.jar, &body) {
+    if let Err(r) = check_csrf(&auth, &body) {
         return r.into_response();
     }
     if let Err(e) = state.sessions.delete(&auth.token).await {
         return ApiError::internal("sessions", e).into_response();
     }
     state.remote_keys.forget_session(&auth.token);
-    (
-        auth.jar.remove(web_auth::COOKIES.session_removal()),
-        Redirect::to("/hub/login"),
-    )
-        .into_response()
+    (auth.logged_out(), Redirect::to("/hub/login")).into_response()
 }
 
 #[derive(Template)]
@@ -283,7 +279,7 @@ async fn password_page(
     }
     let frame = Frame {
         nav: !auth.must_change,
-        ..Frame::of(&state, &auth.jar, &Done::default())
+        ..Frame::of(&state, &auth, &Done::default())
     };
     render(
         PasswordPage {
@@ -315,7 +311,7 @@ async fn password_submit(
         Ok(f) => f,
         Err(r) => return r.into_response(),
     };
-    if !web_auth::COOKIES.csrf_ok(&auth.jar, &f.csrf) {
+    if !auth.csrf_ok(&f.csrf) {
         return csrf_refused();
     }
     if !matches!(auth.actor, Actor::Admin) {
@@ -337,7 +333,7 @@ async fn password_submit(
             let frame = Frame {
                 nav: !auth.must_change,
                 error: e.message.clone(),
-                ..Frame::of(&state, &auth.jar, &Done::default())
+                ..Frame::of(&state, &auth, &Done::default())
             };
             render(
                 PasswordPage {
@@ -369,7 +365,7 @@ async fn overview(
     PageActor(auth): PageActor,
     Query(done): Query<Done>,
 ) -> Response {
-    let frame = Frame::of(&state, &auth.jar, &done);
+    let frame = Frame::of(&state, &auth, &done);
     let page = async {
         let reliance = state.reliance().await?;
         let global = state
@@ -439,7 +435,7 @@ async fn components(State(state): State<Arc<HubState>>, PageActor(auth): PageAct
     match state.component_list().await {
         Ok(list) => render(
             ComponentsPage {
-                frame: Frame::of(&state, &auth.jar, &Done::default()),
+                frame: Frame::of(&state, &auth, &Done::default()),
                 components: list.components,
             },
             StatusCode::OK,
@@ -478,7 +474,7 @@ async fn accounts(
         Ok(page) => {
             let last = (page.offset + page.accounts.len() as i64).min(page.total);
             let p = AccountsPage {
-                frame: Frame::of(&state, &auth.jar, &q),
+                frame: Frame::of(&state, &auth, &q),
                 search_q: urlencoding::encode(&q.search).into_owned(),
                 search: q.search,
                 first: if page.total == 0 { 0 } else { page.offset + 1 },
@@ -714,7 +710,7 @@ async fn group_names(state: &HubState, actor: &Actor) -> Vec<String> {
 
 async fn new_account(State(state): State<Arc<HubState>>, PageActor(auth): PageActor) -> Response {
     let page = AccountPageT {
-        frame: Frame::of(&state, &auth.jar, &Done::default()),
+        frame: Frame::of(&state, &auth, &Done::default()),
         id: None,
         form: combine(
             AccountFields {
@@ -743,7 +739,7 @@ async fn edit_account(
         Err(e) => return e.into_response(),
     };
     let page = AccountPageT {
-        frame: Frame::of(&state, &auth.jar, &done),
+        frame: Frame::of(&state, &auth, &done),
         id: Some(id),
         form: combine(
             AccountFields {
@@ -768,7 +764,7 @@ async fn submit_account(
     id: Option<i64>,
     body: &Bytes,
 ) -> Response {
-    if let Err(r) = check_csrf(&auth.jar, body) {
+    if let Err(r) = check_csrf(auth, body) {
         return r.into_response();
     }
     let (f, s): (AccountForm, SettingsForm) = match (form(body), form(body)) {
@@ -807,7 +803,7 @@ async fn submit_account(
         Err(e) => {
             let frame = Frame {
                 error: e.message.clone(),
-                ..Frame::of(state, &auth.jar, &Done::default())
+                ..Frame::of(state, auth, &Done::default())
             };
             let fields = AccountFields {
                 user_name: f.user_name,
@@ -851,7 +847,7 @@ async fn delete_account(
     Path(id): Path<i64>,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = check_csrf(&auth.jar, &body) {
+    if let Err(r) = check_csrf(&auth, &body) {
         return r.into_response();
     }
     match state.delete_account(&auth.actor, id).await {
@@ -877,7 +873,7 @@ async fn groups(
     match state.list_groups(&auth.actor).await {
         Ok(groups) => render(
             GroupsPage {
-                frame: Frame::of(&state, &auth.jar, &done),
+                frame: Frame::of(&state, &auth, &done),
                 groups,
             },
             StatusCode::OK,
@@ -897,7 +893,7 @@ async fn create_group(
     PageActor(auth): PageActor,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = check_csrf(&auth.jar, &body) {
+    if let Err(r) = check_csrf(&auth, &body) {
         return r.into_response();
     }
     let f: GroupForm = match form(&body) {
@@ -919,7 +915,7 @@ async fn create_group(
             let groups = state.list_groups(&auth.actor).await.unwrap_or_default();
             let frame = Frame {
                 error: e.message.clone(),
-                ..Frame::of(&state, &auth.jar, &Done::default())
+                ..Frame::of(&state, &auth, &Done::default())
             };
             render(GroupsPage { frame, groups }, e.status)
         }
@@ -952,7 +948,7 @@ async fn edit_group(
         Err(e) => return e.into_response(),
     };
     let page = GroupPage {
-        frame: Frame::of(&state, &auth.jar, &done),
+        frame: Frame::of(&state, &auth, &done),
         id,
         form: SettingsForm::from_level(&group.settings),
         name: group.name,
@@ -967,7 +963,7 @@ async fn save_group(
     Path(id): Path<i64>,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = check_csrf(&auth.jar, &body) {
+    if let Err(r) = check_csrf(&auth, &body) {
         return r.into_response();
     }
     let (g, s): (GroupForm, SettingsForm) = match (form(&body), form(&body)) {
@@ -991,7 +987,7 @@ async fn save_group(
         Err(e) => {
             let frame = Frame {
                 error: e.message.clone(),
-                ..Frame::of(&state, &auth.jar, &Done::default())
+                ..Frame::of(&state, &auth, &Done::default())
             };
             render(
                 GroupPage {
@@ -1013,7 +1009,7 @@ async fn delete_group(
     Path(id): Path<i64>,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = check_csrf(&auth.jar, &body) {
+    if let Err(r) = check_csrf(&auth, &body) {
         return r.into_response();
     }
     match state.delete_group(&auth.actor, id).await {
@@ -1022,7 +1018,7 @@ async fn delete_group(
             let groups = state.list_groups(&auth.actor).await.unwrap_or_default();
             let frame = Frame {
                 error: e.message.clone(),
-                ..Frame::of(&state, &auth.jar, &Done::default())
+                ..Frame::of(&state, &auth, &Done::default())
             };
             render(GroupsPage { frame, groups }, e.status)
         }
@@ -1099,7 +1095,7 @@ async fn settings(
     PageActor(auth): PageActor,
     Query(done): Query<Done>,
 ) -> Response {
-    let frame = Frame::of(&state, &auth.jar, &done);
+    let frame = Frame::of(&state, &auth, &done);
     settings_page(&state, &auth, frame, None, StatusCode::OK).await
 }
 
@@ -1108,7 +1104,7 @@ async fn save_settings(
     PageActor(auth): PageActor,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = check_csrf(&auth.jar, &body) {
+    if let Err(r) = check_csrf(&auth, &body) {
         return r.into_response();
     }
     let s: SettingsForm = match form(&body) {
@@ -1121,7 +1117,7 @@ async fn save_settings(
         Err(e) => {
             let frame = Frame {
                 error: e.message.clone(),
-                ..Frame::of(&state, &auth.jar, &Done::default())
+                ..Frame::of(&state, &auth, &Done::default())
             };
             settings_page(&state, &auth, frame, Some(s), e.status).await
         }
@@ -1147,7 +1143,7 @@ async fn save_component_settings(
     PageActor(auth): PageActor,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = check_csrf(&auth.jar, &body) {
+    if let Err(r) = check_csrf(&auth, &body) {
         return r.into_response();
     }
     let f: ComponentForm = match form(&body) {
@@ -1191,7 +1187,7 @@ async fn save_component_settings(
         Err(e) => {
             let frame = Frame {
                 error: e.message.clone(),
-                ..Frame::of(&state, &auth.jar, &Done::default())
+                ..Frame::of(&state, &auth, &Done::default())
             };
             settings_page(&state, &auth, frame, None, e.status).await
         }
@@ -1229,7 +1225,7 @@ async fn audit(
             let prev = (offset > 0).then(|| (offset - 100).max(0));
             render(
                 AuditPageT {
-                    frame: Frame::of(&state, &auth.jar, &q),
+                    frame: Frame::of(&state, &auth, &q),
                     entries,
                     total,
                     prev,
@@ -1272,7 +1268,7 @@ async fn backups_page(
     };
     render(
         BackupsPage {
-            frame: Frame::of(&state, &auth.jar, &done),
+            frame: Frame::of(&state, &auth, &done),
             schedule,
             keep: state.backup.backup_keep,
             reports: crate::backups::reports(&state, 20),
@@ -1286,7 +1282,7 @@ async fn back_up_now(
     PageActor(auth): PageActor,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = check_csrf(&auth.jar, &body) {
+    if let Err(r) = check_csrf(&auth, &body) {
         return r.into_response();
     }
     if !matches!(auth.actor, Actor::Admin) {
@@ -1357,7 +1353,7 @@ async fn logs_view(
     match state.component_list().await {
         Ok(list) => render(
             LogsPage {
-                frame: Frame::of(state, &auth.jar, done),
+                frame: Frame::of(state, auth, done),
                 components: list.components,
                 open,
             },
@@ -1374,7 +1370,7 @@ async fn logs_form(
     body: &Bytes,
 ) -> Result<(LogsForm, ComponentEntry), Response> {
     let f: LogsForm = form(body).map_err(IntoResponse::into_response)?;
-    if !web_auth::COOKIES.csrf_ok(&auth.jar, &f.csrf) {
+    if !auth.csrf_ok(&f.csrf) {
         return Err(csrf_refused());
     }
     if !matches!(auth.actor, Actor::Admin) {

@@ -106,10 +106,7 @@ async fn login(
         .await
         .map_err(|e| ApiError::internal("sessions", e))?;
     let tls = tls.is_some();
-    let (jar, csrf) = web_auth::COOKIES
-        .csrf_token(jar, tls)
-        .map_err(|e| ApiError::internal("csrf", e))?;
-    let jar = jar.add(web_auth::COOKIES.session_cookie(token, tls));
+    let (jar, csrf) = web_auth::COOKIES.logged_in(jar, token, tls);
     Ok((
         jar,
         Json(SessionInfo {
@@ -123,9 +120,7 @@ async fn login(
 /// Who this session is.
 #[utoipa::path(get, path = "/session", tag = "session", responses((status = 200, body = SessionInfo), (status = 401)))]
 async fn whoami(ApiAnySession(auth): ApiAnySession) -> HubResult<Json<SessionInfo>> {
-    let csrf = web_auth::COOKIES
-        .current_csrf(&auth.jar)
-        .unwrap_or_default();
+    let csrf = auth.csrf();
     Ok(Json(SessionInfo {
         actor: auth.actor.name(),
         csrf_token: csrf,
@@ -145,10 +140,7 @@ async fn logout(
         .await
         .map_err(|e| ApiError::internal("sessions", e))?;
     state.remote_keys.forget_session(&auth.token);
-    Ok((
-        auth.jar.remove(web_auth::COOKIES.session_removal()),
-        StatusCode::NO_CONTENT,
-    ))
+    Ok((auth.logged_out(), StatusCode::NO_CONTENT))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -75,6 +75,10 @@ pub const COMPONENT_LABELS: ComponentLabels = ComponentLabels {
     anonymous_profile_fields: "Fields that make up an anonymous profile",
 };
 
+/// Why an account whose `can_change_password` is false cannot set a password of its own.
+const OWN_PASSWORD_FIXED: &str =
+    "this account may not change its own password; ask the administrator";
+
 fn forbidden(message: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::FORBIDDEN, message)
 }
@@ -91,12 +95,12 @@ pub fn check_name(what: &str, name: &str) -> Result<(), String> {
             name.chars().count()
         ));
     }
-    if let Some(c) = name.chars().find(|c| c.is_control() || *c == '/') {
+    if name.contains('/') {
         return Err(format!(
-            "the {what} name contains {c:?}, which names may not contain"
+            "the {what} name contains '/', which names may not contain"
         ));
     }
-    Ok(())
+    tutti_core::names::check_visible(name).map_err(|e| format!("the {what} name: {e}"))
 }
 
 /// An account as the console and the API show it: no password hash, the mailer client
@@ -206,7 +210,8 @@ pub fn default_rights(actor: &Actor) -> Vec<Right> {
 }
 
 /// What a group administrator may not do even in its own group: grant rights it lacks,
-/// change its own rights or disable itself, change an account that holds rights it lacks
+/// change its own rights or disable itself, set its own password when its account may not,
+/// let an account that may not change its password do so, change an account that holds rights it lacks
 /// (a new password would let it log in as that account), or set where a user's jobs go
 /// and where their links point (the mailer connection and tracking URL: a Mailer is
 /// handed the ClusterSecret, the recipients and the message). The administrator may.
@@ -241,6 +246,16 @@ fn group_admin_limits(
             if new.disabled {
                 return Err(forbidden("you cannot disable your own account"));
             }
+            // The account API must not be a way around the rule that change_own_password
+            // keeps.
+            if !old.can_change_password && new.password_hash.is_some() {
+                return Err(forbidden(OWN_PASSWORD_FIXED));
+            }
+        }
+        if !old.can_change_password && new.can_change_password {
+            return Err(forbidden(
+                "only the administrator may let an account change its own password again",
+            ));
         }
         let more = lacking(&old.rights);
         if !more.is_empty() {
@@ -900,9 +915,7 @@ impl HubState {
         keep_session: &str,
     ) -> Result<(), ApiError> {
         if !account.can_change_password {
-            return Err(forbidden(
-                "this account may not change its own password; ask the administrator",
-            ));
+            return Err(forbidden(OWN_PASSWORD_FIXED));
         }
         if !password::verify_blocking(old.to_string(), account.password_hash.clone()).await? {
             return Err(forbidden("the current password is wrong"));

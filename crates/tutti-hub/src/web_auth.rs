@@ -1,10 +1,9 @@
 //! Who is calling the Hub's console and JSON API: the session cookie, the CSRF token, and
 //! the extractors that turn them into an [`Actor`].
 //!
-//! CSRF protection is a double-submit token: a random value in the `tutti_hub_csrf`
-//! cookie (SameSite=Strict) that every form repeats in its `csrf` field and every JSON
-//! call in its `X-CSRF-Token` header. Another site can neither read nor set the cookie, so
-//! it cannot forge a request that carries both.
+//! CSRF protection is `tutti_core::web`'s: a token bound to the session (renewed at every
+//! login) that every form repeats in its `csrf` field and every JSON call in its
+//! `X-CSRF-Token` header.
 
 use std::sync::Arc;
 
@@ -14,13 +13,14 @@ use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::CookieJar;
 use tutti_core::http_error::ApiError;
+use tutti_core::runtime::ViaTls;
 use tutti_core::web::{CSRF_HEADER, CookieNames};
 
 use crate::HubState;
 use crate::service::Actor;
 use crate::sessions::Principal;
 
-/// The Hub's cookies, all under `/hub`.
+/// The Hub's cookies, all under `/hub` (over TLS `__Host-` ones under `/`).
 pub const COOKIES: CookieNames = CookieNames {
     session: "tutti_hub_session",
     csrf: "tutti_hub_csrf",
@@ -41,8 +41,9 @@ pub enum Refusal {
 pub async fn session_of(
     state: &HubState,
     jar: &CookieJar,
+    tls: bool,
 ) -> Result<Option<(String, Actor, bool)>, ApiError> {
-    let Some(token) = COOKIES.session_token(jar) else {
+    let Some(token) = COOKIES.session_token(jar, tls) else {
         return Ok(None);
     };
     let principal = state
@@ -74,7 +75,8 @@ async fn authenticate(
     csrf_from_header: bool,
 ) -> Result<Authed, Refusal> {
     let jar = CookieJar::from_headers(&parts.headers);
-    let (token, actor, must_change) = session_of(state, &jar)
+    let tls = parts.extensions.get::<ViaTls>().is_some();
+    let (token, actor, must_change) = session_of(state, &jar, tls)
         .await
         .map_err(Refusal::Failed)?
         .ok_or(Refusal::NoSession)?;
@@ -84,7 +86,7 @@ async fn authenticate(
     let unsafe_method = !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
     if csrf_from_header && unsafe_method {
         let presented = header(&parts.headers, CSRF_HEADER);
-        if !COOKIES.csrf_ok(&jar, presented) {
+        if !COOKIES.csrf_ok(&jar, tls, presented) {
             return Err(Refusal::BadCsrf);
         }
     }
@@ -93,6 +95,7 @@ async fn authenticate(
         actor,
         must_change,
         jar,
+        tls,
     })
 }
 
@@ -109,6 +112,27 @@ pub struct Authed {
     pub actor: Actor,
     pub must_change: bool,
     pub jar: CookieJar,
+    /// Whether the request came over TLS (the cookies then have `__Host-` names).
+    pub tls: bool,
+}
+
+impl Authed {
+    /// The session's CSRF token, for the forms of a page.
+    pub fn csrf(&self) -> String {
+        COOKIES
+            .current_csrf(&self.jar, self.tls)
+            .unwrap_or_default()
+    }
+
+    /// Whether a form's CSRF field is the session's token.
+    pub fn csrf_ok(&self, presented: &str) -> bool {
+        COOKIES.csrf_ok(&self.jar, self.tls, presented)
+    }
+
+    /// The jar that logs this session out of the browser.
+    pub fn logged_out(self) -> CookieJar {
+        self.jar.remove(COOKIES.session_removal(self.tls))
+    }
 }
 
 /// JSON API caller; unsafe methods need the `X-CSRF-Token` header.
@@ -129,7 +153,7 @@ fn api_refusal(r: Refusal) -> ApiError {
         ),
         Refusal::BadCsrf => ApiError::new(
             StatusCode::FORBIDDEN,
-            "the X-CSRF-Token header is missing or does not match the tutti_hub_csrf cookie (the token is in the answer to POST /hub/api/session)",
+            "the X-CSRF-Token header is missing or is not this session's token (the token is in the answer to POST /hub/api/session and GET /hub/api/session)",
         ),
         Refusal::Failed(e) => e,
     }

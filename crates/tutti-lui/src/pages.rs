@@ -120,7 +120,7 @@ impl Frame {
     pub(crate) fn of(state: &LuiState, session: &LuiSession, actor: &Actor) -> Frame {
         Frame {
             brand: state.branding.clone(),
-            csrf: COOKIES.current_csrf(&session.jar).unwrap_or_default(),
+            csrf: session.csrf(),
             actor: match actor {
                 Actor::Admin => "admin".into(),
                 Actor::User { name, .. } => name.clone(),
@@ -153,10 +153,16 @@ struct LoginPage {
     hub_console_url: String,
 }
 
-async fn login_page(State(state): State<Arc<LuiState>>, jar: CookieJar) -> Response {
+async fn login_page(
+    State(state): State<Arc<LuiState>>,
+    tls: Option<axum::Extension<tutti_core::runtime::ViaTls>>,
+    jar: CookieJar,
+) -> Response {
     render(LoginPage {
         frame: Frame {
-            csrf: COOKIES.current_csrf(&jar).unwrap_or_default(),
+            csrf: COOKIES
+                .current_csrf(&jar, tls.is_some())
+                .unwrap_or_default(),
             actor: String::new(),
             offline: false,
             brand: state.branding.clone(),
@@ -393,7 +399,11 @@ async fn job_page_for(
         Some(l) if l.state == "failed" => state.lists.previous_of_job(id).await.map_err(db)?,
         _ => None,
     };
-    let event_counts = state.events.counts(id).await.map_err(db)?;
+    let event_counts = if crate::report::api::may_view_reports(&actor).is_ok() {
+        state.events.counts(id).await.map_err(db)?
+    } else {
+        Vec::new()
+    };
     let visible = ListFilter {
         visible_to: actor.viewer(),
         limit: 200,

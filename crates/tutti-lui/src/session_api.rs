@@ -23,7 +23,7 @@ use tutti_core::web::{CSRF_HEADER, CookieNames};
 use crate::LuiState;
 use crate::registry_cache::{SessionWho, login_key};
 
-/// The User Interface's cookies, all under `/lui`.
+/// The User Interface's cookies, all under `/lui` (over TLS `__Host-` ones under `/`).
 pub const COOKIES: CookieNames = CookieNames {
     session: "tutti_lui_session",
     csrf: "tutti_lui_csrf",
@@ -216,10 +216,7 @@ pub async fn login(
         .await
         .map_err(|e| ApiError::internal("sessions", e))?;
     let tls = tls.is_some();
-    let (jar, csrf) = COOKIES
-        .csrf_token(jar, tls)
-        .map_err(|e| ApiError::internal("csrf", e))?;
-    let jar = jar.add(COOKIES.session_cookie(token, tls));
+    let (jar, csrf) = COOKIES.logged_in(jar, token, tls);
     let view = state.view(who, offline, csrf).await?;
     Ok((jar, Json(view)))
 }
@@ -231,6 +228,17 @@ pub struct LuiSession {
     pub who: SessionWho,
     pub offline: bool,
     pub jar: CookieJar,
+    /// Whether the request came over TLS (the cookies then have `__Host-` names).
+    pub tls: bool,
+}
+
+impl LuiSession {
+    /// The session's CSRF token (renewed at every login).
+    pub fn csrf(&self) -> String {
+        COOKIES
+            .current_csrf(&self.jar, self.tls)
+            .unwrap_or_default()
+    }
 }
 
 impl FromRequestParts<Arc<LuiState>> for LuiSession {
@@ -246,7 +254,13 @@ impl FromRequestParts<Arc<LuiState>> for LuiSession {
                 "log in first: POST /lui/api/session",
             )
         };
-        let token = COOKIES.session_token(&jar).ok_or_else(unauthenticated)?;
+        let tls = parts
+            .extensions
+            .get::<tutti_core::runtime::ViaTls>()
+            .is_some();
+        let token = COOKIES
+            .session_token(&jar, tls)
+            .ok_or_else(unauthenticated)?;
         let (who, offline) = state
             .cache
             .session(&token)
@@ -271,7 +285,7 @@ impl FromRequestParts<Arc<LuiState>> for LuiSession {
             .get(CSRF_HEADER)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
-        if !safe && !COOKIES.csrf_ok(&jar, presented) {
+        if !safe && !COOKIES.csrf_ok(&jar, tls, presented) {
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
                 "the X-CSRF-Token header is missing or wrong",
@@ -282,6 +296,7 @@ impl FromRequestParts<Arc<LuiState>> for LuiSession {
             who,
             offline,
             jar,
+            tls,
         })
     }
 }
@@ -342,7 +357,7 @@ pub async fn whoami(
     State(state): State<Arc<LuiState>>,
     session: LuiSession,
 ) -> Result<Json<SessionView>, ApiError> {
-    let csrf = COOKIES.current_csrf(&session.jar).unwrap_or_default();
+    let csrf = session.csrf();
     Ok(Json(state.view(session.who, session.offline, csrf).await?))
 }
 
@@ -358,7 +373,7 @@ pub async fn logout(
         .await
         .map_err(|e| ApiError::internal("sessions", e))?;
     Ok((
-        session.jar.remove(COOKIES.session_removal()),
+        session.jar.remove(COOKIES.session_removal(session.tls)),
         StatusCode::NO_CONTENT,
     ))
 }

@@ -428,7 +428,9 @@ pub struct FeedQuery {
 
 /// `GET /api/events?after=CURSOR&limit=N`: delivery events in order.
 #[utoipa::path(get, path = "/events", tag = "mailer", params(FeedQuery),
-    responses((status = 200, body = DeliveryPage, description = "the events after the cursor, in order, and the next cursor")))]
+    responses(
+        (status = 200, body = DeliveryPage, description = "the events after the cursor, in order, and the next cursor"),
+        (status = 400, body = ErrorBody, description = "not a cursor this Mailer gave out")))]
 pub async fn events(State(state): State<Arc<ApiState>>, Query(q): Query<FeedQuery>) -> Response {
     match state
         .engine
@@ -436,7 +438,14 @@ pub async fn events(State(state): State<Arc<ApiState>>, Query(q): Query<FeedQuer
         .events(q.after, q.limit.unwrap_or(1000))
         .await
     {
-        Ok(page) => Json(page).into_response(),
+        Ok(Some(page)) => Json(page).into_response(),
+        Ok(None) => problem(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "after={} is not a cursor of this event feed: pass 0 or the `next` of an earlier page",
+                q.after
+            ),
+        ),
         Err(e) => problem(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
 }

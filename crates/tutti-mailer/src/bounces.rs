@@ -335,7 +335,7 @@ mod tests {
 
         /// (job, recipient, kind) of every event after the sends.
         async fn reports(&self) -> Vec<(String, u64, DeliveryKind)> {
-            let page = self.spool.events(0, 1000).await.unwrap();
+            let page = self.spool.events(0, 1000).await.unwrap().unwrap();
             page.events
                 .into_iter()
                 .filter(|e| e.kind != DeliveryKind::Sent)

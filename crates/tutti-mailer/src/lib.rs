@@ -22,14 +22,24 @@ use tutti_core::runtime::{ComponentContext, Started, component_span, start_hub_c
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+/// Reads and checks the `DkimKeys` key files as the Mailer signs with them (`tutti check`
+/// runs it too, so that it refuses what the start would).
+pub fn check_dkim_keys(config: &MailerConfig, root: &std::path::Path) -> Result<(), String> {
+    load_dkim(config, root).map(drop)
+}
+
+fn load_dkim(config: &MailerConfig, root: &std::path::Path) -> Result<dkim::Dkim, String> {
+    dkim::Dkim::load(&config.dkim_keys, &root.join("mailer"))
+        .map_err(|e| format!("mailer/mailer.ini, DkimKeys: {e}"))
+}
+
 /// Starts the component: returns its routes and its background tasks.
 pub async fn start(ctx: ComponentContext, config: MailerConfig) -> anyhow::Result<Started> {
     let spool_dir = ctx.root.join("mailer/spool");
     let key = return_path::ReturnPathKey::open(&spool_dir)
         .map_err(|e| anyhow::anyhow!("the return-path key in {}: {e}", spool_dir.display()))?;
     let spool = spool::Spool::open(&spool_dir.join("spool.sqlite"), key.clone()).await?;
-    let dkim = dkim::Dkim::load(&config.dkim_keys, &ctx.root.join("mailer"))
-        .map_err(|e| anyhow::anyhow!("mailer.ini, DkimKeys: {e}"))?;
+    let dkim = load_dkim(&config, &ctx.root).map_err(|e| anyhow::anyhow!(e))?;
     let engine = Arc::new(delivery::Engine::new(
         spool.clone(),
         config.clone(),

@@ -705,11 +705,21 @@ impl Spool {
     }
 
     /// Delivery events after `after`, at most `limit`.
-    pub async fn events(&self, after: i64, limit: u32) -> anyhow::Result<DeliveryPage> {
+    pub async fn events(&self, after: i64, limit: u32) -> anyhow::Result<Option<DeliveryPage>> {
         let limit = limit.clamp(1, 10_000);
         let rows = self
             .db
             .run(move |conn| {
+                // The highest seq ever given (AUTOINCREMENT keeps it); a cursor past it was
+                // never given out, and an empty page would skip what is recorded up to it.
+                let last: i64 = conn.query_row(
+                    "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0)",
+                    [],
+                    |r| r.get(0),
+                )?;
+                if !(0..=last).contains(&after) {
+                    return Ok(None);
+                }
                 let mut stmt = conn.prepare_cached(
                     "SELECT seq, job, recipient, kind, reply, at_ms FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2",
                 )?;
@@ -725,8 +735,12 @@ impl Spool {
                         ))
                     })?
                     .collect::<rusqlite::Result<Vec<_>>>()
+                    .map(Some)
             })
             .await?;
+        let Some(rows) = rows else {
+            return Ok(None);
+        };
         let events: Vec<DeliveryEvent> = rows
             .into_iter()
             .map(|(seq, job, recipient, kind, reply, at_ms)| DeliveryEvent {
@@ -739,6 +753,6 @@ impl Spool {
             })
             .collect();
         let next = events.last().map_or(after, |e| e.seq);
-        Ok(DeliveryPage { events, next })
+        Ok(Some(DeliveryPage { events, next }))
     }
 }

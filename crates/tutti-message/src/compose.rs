@@ -572,7 +572,30 @@ fn header_problems(spec: &MessageSpec) -> Vec<MergeError> {
             format!("\"{reply_to}\" is not an e-mail address (name@domain.example)"),
         ));
     }
+    for a in &spec.attachments {
+        if let Err(e) = check_content_type(&a.content_type) {
+            problems.push(whole(&format!("file {}", a.filename), e));
+        }
+    }
     problems
+}
+
+/// Checks a file's Content-Type: a bare `type/subtype` of RFC 2045 token characters, so
+/// that nothing written there can add parameters (`; name=…`) or headers to its part.
+pub fn check_content_type(content_type: &str) -> Result<(), String> {
+    let token = |t: &str| {
+        (1..=127).contains(&t.len())
+            && t.bytes()
+                .all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?=".contains(&b))
+    };
+    match content_type.split_once('/') {
+        Some((kind, subtype)) if token(kind) && token(subtype) => Ok(()),
+        _ => Err(
+            "the Content-Type must be a bare type/subtype such as image/png or application/pdf \
+             (letters, digits and !#$%&'*+-.^_`{|}~; no parameters)"
+                .into(),
+        ),
+    }
 }
 
 fn valid_address(address: &str) -> bool {

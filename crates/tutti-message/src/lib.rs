@@ -11,4 +11,5 @@ pub mod encode;
 pub mod links;
 pub use compose::{
     Attachment, Composer, Envelope, Link, MessageSpec, Rendered, TrackingUrls, Written,
+    check_content_type,
 };

@@ -351,3 +351,35 @@ fn an_empty_subject_and_addresses_that_are_not_addresses_are_problems_before_any
     assert!(problems("Hi", "&CITY;@shop.example", "").is_empty());
     assert!(problems("Hi", "news@shop.example", "{{*FromAddress}}").is_empty());
 }
+
+#[test]
+fn a_content_type_with_parameters_or_stray_characters_is_refused() {
+    for good in ["image/png", "application/vnd.ms-excel", "text/x-c++"] {
+        assert!(tutti_message::check_content_type(good).is_ok(), "{good}");
+    }
+    for bad in [
+        "image/png; name=\"evil.exe\"",
+        "image/png;name=x",
+        "text/html\r\nX-Evil: 1",
+        "image",
+        "image/",
+        "/png",
+        "image/png/x",
+        "image /png",
+        "imäge/png",
+        "",
+    ] {
+        assert!(tutti_message::check_content_type(bad).is_err(), "{bad:?}");
+    }
+    let mut injected = spec("UTF-8");
+    injected.attachments[0].content_type = "application/pdf; name=\"x.exe\"".into();
+    let Err(problems) = Composer::new(&injected, &fields()) else {
+        panic!("an injected Content-Type was accepted");
+    };
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.source == "file Preisliste März.pdf" && p.message.contains("type/subtype")),
+        "{problems:?}"
+    );
+}

@@ -40,26 +40,17 @@ pub fn run(args: &RootArg) -> ExitCode {
     for warning in &installation.warnings {
         say!("warn  {warning}");
     }
-    // The components of one installation share one ClusterSecret; on one server they read
-    // it from their own INI files, which can drift apart when one is edited by hand.
-    let mut secret_failures = 0;
-    let mut first: Option<(Component, &tutti_core::ClusterSecret)> = None;
-    for &c in &installation.server.components {
-        let Some(common) = installation.common(c) else {
-            continue;
-        };
-        match first {
-            None => first = Some((c, &common.cluster_secret)),
-            Some((f, secret)) if secret.expose() != common.cluster_secret.expose() => {
-                say!(
-                    "FAIL  ClusterSecret: {} and {} differ; the components of one installation share one (copy it from one file to the other)",
-                    installation.root.join(f.ini_file()).display(),
-                    installation.root.join(c.ini_file()).display()
-                );
-                secret_failures += 1;
-            }
-            Some(_) => {}
-        }
+    let mut config_failures = 0;
+    if let Err(e) = installation.check_one_cluster_secret() {
+        say!("FAIL  {e}");
+        config_failures += 1;
+    }
+    // The key files are read as the Mailer reads them at its start.
+    if let Some(mailer) = &installation.mailer
+        && let Err(e) = tutti_mailer::check_dkim_keys(mailer, &installation.root)
+    {
+        say!("FAIL  {e}");
+        config_failures += 1;
     }
     // Branding (lui/branding, hub/branding): wrong values only fall back to defaults.
     for &c in &installation.server.components {
@@ -76,7 +67,7 @@ pub fn run(args: &RootArg) -> ExitCode {
         Ok(r) => r,
         Err(e) => return crate::fail(format!("cannot start the async runtime: {e}")),
     };
-    let failures = secret_failures + runtime.block_on(check_peers(&installation));
+    let failures = config_failures + runtime.block_on(check_peers(&installation));
     if failures == 0 {
         ExitCode::SUCCESS
     } else {

@@ -36,6 +36,9 @@ pub fn run(args: ServeArgs) -> ExitCode {
         Ok(i) => i,
         Err(e) => return fail(format!("cannot start: {e}")),
     };
+    if let Err(e) = installation.check_one_cluster_secret() {
+        return fail(format!("cannot start: {e}"));
+    }
     if let Some(port) = args.options.port {
         installation.server.port = port;
     }

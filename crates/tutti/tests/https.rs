@@ -57,6 +57,64 @@ async fn components_answer_over_https_with_the_configured_certificate() {
         server.wait_healthy(Component::Hub).await.instance_id,
         health.instance_id
     );
+
+    // Over TLS the cookies have __Host- names: Secure, Path=/, no Domain.
+    let cookies = |answer: &reqwest::Response| -> Vec<String> {
+        answer
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok().map(str::to_string))
+            .collect()
+    };
+    let https = format!("https://localhost:{ssl_port}/hub");
+    let page = client.get(format!("{https}/login")).send().await.unwrap();
+    let set = cookies(&page);
+    assert!(
+        set.iter().any(|c| c.starts_with("__Host-tutti_hub_csrf=")
+            && c.contains("Secure")
+            && c.split("; ").any(|part| part == "Path=/")
+            && !c.contains("Domain")),
+        "{set:?}"
+    );
+    let login = client
+        .post(format!("{https}/api/session"))
+        .json(&serde_json::json!({"password": setup_password(dir.path())}))
+        .send()
+        .await
+        .unwrap();
+    let set = cookies(&login);
+    assert!(
+        set.iter()
+            .any(|c| c.starts_with("__Host-tutti_hub_session=")
+                && c.contains("Secure")
+                && c.split("; ").any(|part| part == "Path=/")),
+        "{set:?}"
+    );
+    assert!(!set.iter().any(|c| c.starts_with("tutti_hub_")), "{set:?}");
+    let session = set
+        .iter()
+        .find_map(|c| {
+            c.split(';')
+                .next()
+                .filter(|c| c.starts_with("__Host-tutti_hub_session="))
+        })
+        .unwrap()
+        .to_string();
+    let answer: serde_json::Value = login.json().await.unwrap();
+    let status = |cookie: String| {
+        let request = client
+            .get(format!("{https}/api/session"))
+            .header("cookie", cookie);
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    assert!(
+        answer["csrf_token"].as_str().is_some_and(|t| t.len() >= 32),
+        "{answer}"
+    );
+    assert_eq!(status(session.clone()).await, 200);
+    // The plain name is not read over TLS (a plain-HTTP page could have set it).
+    assert_eq!(status(session.replacen("__Host-", "", 1)).await, 401);
 }
 
 #[test]

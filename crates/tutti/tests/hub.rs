@@ -68,6 +68,20 @@ async fn first_use_forces_the_password_change_then_groups_users_and_rights() {
         )
         .await;
     assert_eq!(status, 422);
+    let (status, body) = api
+        .post(
+            "/admin/password",
+            json!({"old_password": setup, "new_password": "Password1"}),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("New password: it is one of the most common passwords"),
+        "{body}"
+    );
     // Eight spaces are as long as the rule asks, but no password.
     let (status, body) = api
         .post(
@@ -400,6 +414,37 @@ async fn bad_input_is_refused_clearly_and_changes_nothing() {
             422,
             "Client address: \"x\" is not an e-mail address (it needs an @)",
         ),
+        (
+            json!({"user_name": "Zed", "group_name": "Sales", "password": "password"}),
+            422,
+            "Password: it is one of the most common passwords",
+        ),
+        (
+            json!({"user_name": "Zed", "password": "QwertyUI"}),
+            422,
+            "it is one of the most common passwords",
+        ),
+        (
+            json!({"user_name": "Zed", "password": " 12345678 "}),
+            422,
+            "it is one of the most common passwords",
+        ),
+        // Names that would look like another, or turn the text around them.
+        (
+            json!({"user_name": "An\u{200B}na", "group_name": "Sales", "password": "long-enough"}),
+            422,
+            "the user name: it contains an invisible, control or text-direction character (at character 3)",
+        ),
+        (
+            json!({"user_name": "Zed\u{202E}gpj", "password": "long-enough"}),
+            422,
+            "text-direction character",
+        ),
+        (
+            json!({"user_name": "\u{FEFF}Zed", "password": "long-enough"}),
+            422,
+            "text-direction character",
+        ),
         // A typo is refused, never ignored: without `rights` the account would get all.
         (
             json!({"user_name": "Erin", "password": "erin-password", "rihgts": []}),
@@ -420,6 +465,15 @@ async fn bad_input_is_refused_clearly_and_changes_nothing() {
             "{body} → {answer}"
         );
     }
+    let (status, answer) = api.post("/groups", json!({"name": "Sa\u{2067}les"})).await;
+    assert_eq!(status, 422, "{answer}");
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .contains("the group name: it contains an invisible"),
+        "{answer}"
+    );
     // Messages name fields as the pages label them; programs get the keys in `fields`.
     let (_, answer) = api
         .post("/accounts", json!({"user_name": "Zed", "password": "long-enough", "settings": {"sender_from": "not an address"}}))
@@ -593,6 +647,65 @@ async fn a_group_administrator_cannot_raise_rights_or_say_where_jobs_go() {
         admin.get(&me).await.1["rights"],
         json!(["create_jobs", "administer_group"])
     );
+}
+
+#[tokio::test]
+async fn a_group_administrator_cannot_lift_can_change_password_false() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = start_hub(dir.path()).await;
+    let admin = HubApi::first_use(&hub, "new-admin-pw").await;
+    assert_eq!(admin.post("/groups", json!({"name": "Sales"})).await.0, 201);
+    let (status, gail) = admin
+        .post("/accounts", json!({"user_name": "Gail", "group_name": "Sales", "password": "gail-password", "can_change_password": false, "rights": ["administer_group", "create_jobs"]}))
+        .await;
+    assert_eq!(status, 201, "{gail}");
+    let (_, kim) = admin
+        .post("/accounts", json!({"user_name": "Kim", "group_name": "Sales", "password": "kim-password", "can_change_password": false, "rights": ["create_jobs"]}))
+        .await;
+    let mut api = HubApi::new(&hub.base());
+    let (status, body) = api
+        .login(json!({"user_name": "Gail", "group_name": "Sales", "password": "gail-password"}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+
+    // Not her own password through the account API, nor the flag that forbids it.
+    let me = format!("/accounts/{}", gail["id"]);
+    let (status, body) = api.put(&me, json!({"password": "gail-new-password"})).await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(
+        body["error"],
+        "this account may not change its own password; ask the administrator"
+    );
+    let (status, body) = api.put(&me, json!({"can_change_password": true})).await;
+    assert_eq!(status, 403, "{body}");
+    // Nor for the accounts of her group.
+    let kim_at = format!("/accounts/{}", kim["id"]);
+    let (status, body) = api.put(&kim_at, json!({"can_change_password": true})).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("only the administrator may let an account change its own password"),
+        "{body}"
+    );
+    for at in [&me, &kim_at] {
+        assert_eq!(admin.get(at).await.1["can_change_password"], false);
+    }
+    let mut again = HubApi::new(&hub.base());
+    let (status, _) = again
+        .login(json!({"user_name": "Gail", "group_name": "Sales", "password": "gail-password"}))
+        .await;
+    assert_eq!(status, 200, "her password is unchanged");
+    // She may still reset a member's password, and the administrator may lift the flag.
+    let (status, body) = api
+        .put(&kim_at, json!({"password": "kim-new-password"}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = admin
+        .put(&kim_at, json!({"can_change_password": true}))
+        .await;
+    assert_eq!((status, &body["can_change_password"]), (200, &json!(true)));
 }
 
 #[tokio::test]
@@ -1221,4 +1334,52 @@ async fn log_levels_backups_components_and_component_settings_are_audited() {
         e["details"].as_str().unwrap().contains("127.0.0.9:9"),
         "{e}"
     );
+}
+
+#[tokio::test]
+async fn the_csrf_token_is_renewed_at_login_and_bound_to_its_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = start_hub(dir.path()).await;
+    HubApi::first_use(&hub, "new-admin-pw").await;
+    let mut a = HubApi::new(&hub.base());
+    // The login page's token (before any session) is not the session's.
+    let page = a.http.get(hub.url("/hub/login")).send().await.unwrap();
+    let before = page
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|c| c.strip_prefix("tutti_hub_csrf="))
+        .and_then(|c| c.split(';').next())
+        .unwrap()
+        .to_string();
+    let (status, body) = a.login(json!({"password": "new-admin-pw"})).await;
+    assert_eq!(status, 200, "{body}");
+    let first = a.csrf.clone();
+    assert_ne!(first, before);
+    let post = |api: &HubApi, token: &str, name: &str| {
+        let request = api
+            .http
+            .post(format!("{}/groups", api.base))
+            .header("x-csrf-token", token)
+            .json(&json!({"name": name}));
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(post(&a, &before, "G1").await, 403, "the pre-login token");
+    assert_eq!(post(&a, &first, "G1").await, 201);
+    assert_eq!(a.get("/session").await.1["csrf_token"], first.as_str());
+
+    // Another session has its own token, which is worthless with this one.
+    let mut b = HubApi::new(&hub.base());
+    b.login(json!({"password": "new-admin-pw"})).await;
+    assert_ne!(b.csrf, first);
+    assert_eq!(post(&a, &b.csrf, "G2").await, 403);
+    assert_eq!(post(&b, &first, "G2").await, 403);
+    assert_eq!(post(&b, &b.csrf, "G2").await, 201);
+
+    // A new login gives a new token; the old one no longer passes.
+    a.login(json!({"password": "new-admin-pw"})).await;
+    assert_ne!(a.csrf, first);
+    assert_eq!(post(&a, &first, "G3").await, 403);
+    assert_eq!(post(&a, &a.csrf, "G3").await, 201);
 }

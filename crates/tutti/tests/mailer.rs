@@ -1038,3 +1038,41 @@ async fn through_a_real_postfix_relay_into_a_mailbox() {
     }
     assert_eq!(got, HashSet::from([0, 1, 3, 4]));
 }
+
+#[tokio::test]
+async fn a_delivery_feed_cursor_beyond_the_end_is_refused_so_no_later_event_is_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let mailer = lone_mailer(dir.path(), None, &[]).await;
+    let api = api(&mailer, dir.path());
+    let status = |after: i64| {
+        let request = api.req(reqwest::Method::GET, &format!("/events?after={after}"));
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(status(1).await, 400, "no event yet: only 0 is a cursor");
+    assert_eq!(status(0).await, 200);
+    api.define("F1", &job(HTML)).await;
+    api.upload("F1", 0, &rows(2)).await;
+    api.submit("F1", 2).await;
+    api.wait_done("F1").await;
+    let end = api.events().await.last().unwrap().seq;
+    for beyond in [end + 1, end + 1000, i64::MAX, -1] {
+        assert_eq!(status(beyond).await, 400, "after={beyond}");
+    }
+    assert_eq!(status(end).await, 200);
+    api.define("F2", &job(HTML)).await;
+    api.upload("F2", 0, &rows(1)).await;
+    api.submit("F2", 1).await;
+    api.wait_done("F2").await;
+    let page: DeliveryPage = api
+        .req(reqwest::Method::GET, &format!("/events?after={end}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        !page.events.is_empty() && page.events.iter().all(|e| e.job == "F2"),
+        "{page:?}"
+    );
+}

@@ -177,6 +177,71 @@ fn check_fails_when_the_ini_files_of_one_server_hold_different_cluster_secrets()
         stdout.contains("FAIL  ClusterSecret: ") && stdout.contains("trk/tracker.ini differ"),
         "{stdout}"
     );
+    // `serve` refuses the same, with the same words.
+    let out = run("serve", dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cannot start: ClusterSecret: ") && err.contains("trk/tracker.ini differ"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_empty_or_garbage_server_ini_is_refused_instead_of_listening_on_port_80() {
+    let dir = tempfile::tempdir().unwrap();
+    init(
+        dir.path(),
+        &["--port", "8080", "--bind-address", "127.0.0.1"],
+    );
+    for text in ["", "\u{0}\u{1}garbage\n%%%\n"] {
+        std::fs::write(dir.path().join("server.ini"), text).unwrap();
+        for command in ["serve", "check"] {
+            let out = run(command, dir.path());
+            assert!(!out.status.success(), "{command}");
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(
+                text.contains("server.ini, Components: the key is missing or empty")
+                    && text.contains("is the file empty or damaged?"),
+                "{command}: {text}"
+            );
+        }
+    }
+}
+
+#[test]
+fn check_refuses_dkim_keys_that_serve_refuses() {
+    let dir = tempfile::tempdir().unwrap();
+    init(
+        dir.path(),
+        &["--port", "8080", "--bind-address", "127.0.0.1"],
+    );
+    set_key(
+        &dir.path().join("mailer/mailer.ini"),
+        "DkimKeys",
+        "shop.example:s1:keys/missing.pem",
+    );
+    let out = run("check", dir.path());
+    assert!(!out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout
+            .contains("FAIL  mailer/mailer.ini, DkimKeys: DKIM key for shop.example: cannot read"),
+        "{stdout}"
+    );
+    std::fs::create_dir_all(dir.path().join("mailer/keys")).unwrap();
+    std::fs::write(dir.path().join("mailer/keys/missing.pem"), "not a key").unwrap();
+    let out = run("check", dir.path());
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("is not a PEM private key"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }
 
 #[test]
@@ -189,9 +254,67 @@ fn an_unknown_key_is_warned_about_with_the_nearest_known_key() {
     let out = run("check", dir.path());
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stdout.contains("unknown key \"LogLevle\" is ignored; did you mean LogLevel?"),
+        stdout.contains("unknown key LogLevle is ignored; did you mean LogLevel?"),
         "{stdout}"
     );
+}
+
+#[tokio::test]
+async fn a_line_that_lost_its_equals_sign_is_pointed_at_and_never_echoed() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port("127.0.0.1");
+    init(
+        dir.path(),
+        &["--port", &port.to_string(), "--bind-address", "127.0.0.1"],
+    );
+    let password = "Correct-Horse-Battery-9";
+    let trk_ini = dir.path().join("trk/tracker.ini");
+    let text = std::fs::read_to_string(&trk_ini).unwrap();
+    std::fs::write(&trk_ini, format!("{text}RemoteAdminPassword{password}\n")).unwrap();
+    let line = text.lines().count() + 1;
+
+    let out = run("check", dir.path());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!stdout.contains(password), "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "trk/tracker.ini, line {line}: a line without \"=\" is ignored"
+        )) && stdout.contains("did you mean RemoteAdminPassword?"),
+        "{stdout}"
+    );
+    let mut server = Server::start(dir.path()).await;
+    server.wait_healthy(Component::Trk).await;
+    server.stop();
+    for component in [
+        Component::Hub,
+        Component::Lui,
+        Component::Trk,
+        Component::Mailer,
+    ] {
+        let log = log_text(dir.path(), component);
+        assert!(!log.contains(password), "{component:?}: {log}");
+    }
+    assert!(!server.stderr_text().contains(password));
+
+    // A misspelt key that leaves ClusterSecret unset is named with its file and line.
+    let lui_ini = dir.path().join("lui/lui.ini");
+    let text = std::fs::read_to_string(&lui_ini).unwrap();
+    let line = text
+        .lines()
+        .position(|l| l.starts_with("ClusterSecret="))
+        .unwrap()
+        + 1;
+    std::fs::write(&lui_ini, text.replace("ClusterSecret=", "ClusterSecrett=")).unwrap();
+    let out = run("serve", dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "lui/lui.ini, line {line}: unknown key ClusterSecrett is ignored; did you mean ClusterSecret?"
+        )),
+        "{err}"
+    );
+    assert!(!err.contains("empty"), "{err}");
 }
 
 #[test]

@@ -653,3 +653,48 @@ async fn the_tracker_port_answers_pipelined_http10_and_mixed_requests_as_http_sa
         "every answered request is one event, in order"
     );
 }
+
+#[tokio::test]
+async fn a_feed_cursor_beyond_the_end_is_refused_so_no_later_event_is_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let trk = lone_tracker(dir.path()).await;
+    let secret = secret(dir.path());
+    let key = JobKey([5; 32]);
+    let job = json!({"key": key.to_base64(), "tracking": "personal", "opens": true,
+        "links": [{"url": "https://shop.example/", "tracked": true}]});
+    assert_eq!(register(&trk, &secret, "261201A", job).await, 201);
+    let click = |recipient| {
+        let request = no_redirects().get(trk.url(&format!(
+            "/trk/click?ref={}",
+            token("261201A", TokenKind::Click, 0, recipient, &key)
+        )));
+        async move { assert_eq!(request.send().await.unwrap().status(), 302) }
+    };
+    click(1).await;
+    let end = feed(&trk, &secret, 0).await.next;
+    assert!(end > 0);
+
+    let status = |after: i64| {
+        let request = reqwest::Client::new()
+            .get(trk.url(&format!("/trk/api/events?after={after}")))
+            .bearer_auth(secret.expose());
+        async move { request.send().await.unwrap() }
+    };
+    for beyond in [end + 1, end + 1_000_000, i64::MAX] {
+        let answer = status(beyond).await;
+        assert_eq!(answer.status(), 400, "after={beyond}");
+        let body: serde_json::Value = answer.json().await.unwrap();
+        assert!(
+            body["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("is not a cursor of this event feed")),
+            "{body}"
+        );
+    }
+    // The end itself is a cursor: an empty page, and the events recorded after it follow.
+    assert_eq!(status(end).await.status(), 200);
+    click(2).await;
+    let page = feed(&trk, &secret, end).await;
+    assert_eq!(page.events.len(), 1, "{page:?}");
+    assert_eq!(page.events[0].recipient, Some(2));
+}

@@ -74,6 +74,13 @@ impl TrustedCertificates {
 
 impl ServerConfig {
     pub fn from_ini(ini: &IniFile, root: &Path) -> Result<Self, ConfigError> {
+        // Defaults would make an empty or damaged file listen on every address at port 80.
+        for key in ["Components", "Port"] {
+            ini.require(
+                key,
+                "server.ini must name the components this server runs and its port (e.g. Components=hub,lui,trk,mailer and Port=8080; tutti init writes both); is the file empty or damaged?",
+            )?;
+        }
         let ssl_port: Option<u16> = ini.get("SslPort")?;
         let certificate: Option<PathBuf> = ini.get("SslCertificate")?;
         let private_key: Option<PathBuf> = ini.get("SslPrivateKey")?;
@@ -555,6 +562,30 @@ impl Installation {
         })
     }
 
+    /// The components of one server share one ClusterSecret, read from their own INI files,
+    /// which drift apart when one is edited by hand: `serve` refuses to start and `tutti
+    /// check` fails on this.
+    pub fn check_one_cluster_secret(&self) -> Result<(), String> {
+        let mut first: Option<(Component, &ClusterSecret)> = None;
+        for &c in &self.server.components {
+            let Some(common) = self.common(c) else {
+                continue;
+            };
+            match first {
+                None => first = Some((c, &common.cluster_secret)),
+                Some((f, secret)) if secret.expose() != common.cluster_secret.expose() => {
+                    return Err(format!(
+                        "ClusterSecret: {} and {} differ; the components of one installation share one (copy it from one file to the other)",
+                        self.root.join(f.ini_file()).display(),
+                        self.root.join(c.ini_file()).display()
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(())
+    }
+
     /// The common keys of a component this installation runs.
     pub fn common(&self, component: Component) -> Option<&CommonConfig> {
         match component {
@@ -669,9 +700,32 @@ mod https_key_tests {
     use crate::hostport::Scheme;
 
     fn server(root: &Path, text: &str) -> Result<ServerConfig, ConfigError> {
+        // The keys every server.ini must set, after the lines the tests count.
+        let text = format!("{text}\nComponents=hub\nPort=8080\n");
         let entries = crate::properties::parse(text.as_bytes()).unwrap();
         let ini = IniFile::from_entries(root.join("server.ini"), SERVER_INI, entries);
         ServerConfig::from_ini(&ini, root)
+    }
+
+    #[test]
+    fn an_empty_or_damaged_server_ini_is_refused() {
+        let root = Path::new("/srv/tutti");
+        for text in [
+            "",
+            "garbage\n\u{1}\u{2}\n",
+            "Components=hub\n",
+            "Comonents=hub\nPort=80\n",
+        ] {
+            let entries = crate::properties::parse(text.as_bytes()).unwrap();
+            let ini = IniFile::from_entries(root.join("server.ini"), SERVER_INI, entries);
+            let err = ServerConfig::from_ini(&ini, root).unwrap_err().to_string();
+            assert!(err.starts_with("/srv/tutti/server.ini"), "{err}");
+            assert!(
+                err.contains("is the file empty or damaged?")
+                    || err.contains("did you mean Components?"),
+                "{err}"
+            );
+        }
     }
 
     const HTTPS: &str = "Port=8080\nSslPort=8443\nSslCertificate=c.pem\nSslPrivateKey=k.pem\n";

@@ -41,6 +41,9 @@ pub struct IniFile {
     values: HashMap<&'static str, (String, usize)>,
     /// Unknown keys, keys written in another letter case, repeated keys.
     pub warnings: Vec<String>,
+    /// Unknown keys that look like a known one: (the known key, the warning's text), so that
+    /// a missing key points at the line that was meant to set it.
+    near_misses: Vec<(&'static str, ConfigError)>,
 }
 
 impl IniFile {
@@ -76,6 +79,7 @@ impl IniFile {
     ) -> Self {
         let mut values: HashMap<&'static str, (String, usize)> = HashMap::new();
         let mut warnings = Vec::new();
+        let mut near_misses = Vec::new();
         let here = |line: usize| format!("{}, line {line}", path.display());
         for entry in entries {
             let exact = spec.keys.iter().find(|k| k.name == entry.key);
@@ -84,12 +88,34 @@ impl IniFile {
                 .iter()
                 .find(|k| k.name.eq_ignore_ascii_case(&entry.key));
             let Some(key) = exact.or(folded) else {
-                warnings.push(format!(
-                    "{}: unknown key \"{}\" is ignored; {}",
-                    here(entry.line),
-                    entry.key,
-                    suggestion(spec, &entry.key)
-                ));
+                let near = nearest_key(spec, &entry.key);
+                let what = match shown_key(spec, &entry) {
+                    Some(name) => format!("unknown key {name} is ignored"),
+                    // Never echo a line that may hold a value: it may be a secret.
+                    None => "a line without \"=\" is ignored (not shown: it may hold a secret)"
+                        .to_string(),
+                };
+                let hint = match near {
+                    Some(name) => format!("did you mean {name}?"),
+                    None => format!(
+                        "known keys are {}",
+                        spec.keys
+                            .iter()
+                            .map(|k| k.name)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                };
+                let problem = ConfigError {
+                    file: path.clone(),
+                    line: Some(entry.line),
+                    key: None,
+                    message: format!("{what}; {hint}"),
+                };
+                warnings.push(problem.to_string());
+                if let Some(name) = near {
+                    near_misses.push((name, problem));
+                }
                 continue;
             };
             if key.name != entry.key {
@@ -114,6 +140,7 @@ impl IniFile {
             path,
             values,
             warnings,
+            near_misses,
         }
     }
 
@@ -125,18 +152,48 @@ impl IniFile {
             Some((value, line)) if !value.trim().is_empty() => (value.as_str(), Some(*line)),
             _ => (spec.default, None),
         };
-        T::parse_value(raw.trim()).map_err(|message| ConfigError {
+        T::parse_value(raw.trim()).map_err(|message| {
+            // A missing key that a mistyped line was meant to set: point at that line.
+            match self.near_misses.iter().find(|(name, _)| *name == key) {
+                Some((_, problem)) if line.is_none() => {
+                    return problem.clone();
+                }
+                _ => {}
+            }
+            ConfigError {
+                file: self.path.clone(),
+                line,
+                key: Some(key.to_string()),
+                message: if line.is_none() && raw.trim().is_empty() {
+                    format!(
+                        "{message} (the key is missing or empty; expected {})",
+                        spec.expected
+                    )
+                } else {
+                    format!("{message}; expected {}", spec.expected)
+                },
+            }
+        })
+    }
+
+    /// Refuses a file that does not set `key` itself (where a default would be harmful),
+    /// pointing at a mistyped line meant to set it when there is one.
+    pub fn require(&self, key: &'static str, why: &str) -> Result<(), ConfigError> {
+        if self
+            .values
+            .get(key)
+            .is_some_and(|(v, _)| !v.trim().is_empty())
+        {
+            return Ok(());
+        }
+        if let Some((_, problem)) = self.near_misses.iter().find(|(name, _)| *name == key) {
+            return Err(problem.clone());
+        }
+        Err(ConfigError {
             file: self.path.clone(),
-            line,
+            line: None,
             key: Some(key.to_string()),
-            message: if line.is_none() && raw.trim().is_empty() {
-                format!(
-                    "{message} (the key is missing or empty; expected {})",
-                    spec.expected
-                )
-            } else {
-                format!("{message}; expected {}", spec.expected)
-            },
+            message: format!("the key is missing or empty; {why}"),
         })
     }
 
@@ -156,10 +213,19 @@ impl IniFile {
     }
 }
 
-fn suggestion(spec: &FileSpec, unknown: &str) -> String {
+/// The known key an unknown one was meant to be: one it starts with (a key and its value
+/// run together), or the nearest by spelling.
+fn nearest_key(spec: &FileSpec, unknown: &str) -> Option<&'static str> {
     let lower = unknown.to_ascii_lowercase();
-    let best = spec
+    let glued = spec
         .keys
+        .iter()
+        .filter(|k| lower.starts_with(&k.name.to_ascii_lowercase()))
+        .max_by_key(|k| k.name.len());
+    if let Some(key) = glued {
+        return Some(key.name);
+    }
+    spec.keys
         .iter()
         .map(|k| {
             (
@@ -167,20 +233,27 @@ fn suggestion(spec: &FileSpec, unknown: &str) -> String {
                 k.name,
             )
         })
-        .min();
-    match best {
-        Some((distance, name)) if distance <= (name.len() / 3).max(2) => {
-            format!("did you mean {name}?")
-        }
-        _ => format!(
-            "known keys are {}",
-            spec.keys
-                .iter()
-                .map(|k| k.name)
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    }
+        .min()
+        .filter(|(distance, name)| *distance <= (name.len() / 3).max(2))
+        .map(|(_, name)| name)
+}
+
+/// The unknown key as it may be shown in warnings and logs, or `None` when it may hold a
+/// value: a line without a separator, text that is no key name, or a known key followed by
+/// more than one character (`ClusterSecrett` is a typo; `RemoteAdminPasswordab:cd` is a
+/// password split at its `:`).
+fn shown_key<'a>(spec: &FileSpec, entry: &'a properties::Entry) -> Option<&'a str> {
+    let key = entry.key.as_str();
+    let name_like = key.len() <= 64
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    let lower = key.to_ascii_lowercase();
+    let glued = spec
+        .keys
+        .iter()
+        .any(|k| lower.starts_with(&k.name.to_ascii_lowercase()) && key.len() > k.name.len() + 1);
+    (entry.separated && name_like && !glued).then_some(key)
 }
 
 #[cfg(test)]
@@ -198,16 +271,66 @@ mod tests {
     fn unknown_key_is_warned_with_nearest_known_key() {
         let f = ini(LUI_INI, "RegistryHubHst=hub:8080\nZzzzzzzz=1\n");
         assert_eq!(f.warnings.len(), 2, "{:?}", f.warnings);
-        assert!(f.warnings[0].contains("line 1"), "{}", f.warnings[0]);
-        assert!(
-            f.warnings[0].contains("did you mean RegistryHubHost?"),
-            "{}",
-            f.warnings[0]
+        assert_eq!(
+            f.warnings[0],
+            "lui/lui.ini, line 1: unknown key RegistryHubHst is ignored; did you mean RegistryHubHost?"
         );
         assert!(
             f.warnings[1].contains("known keys are"),
             "{}",
             f.warnings[1]
+        );
+    }
+
+    #[test]
+    fn a_line_that_lost_its_separator_is_never_echoed() {
+        let f = ini(
+            LUI_INI,
+            "# top\nRemoteAdminPasswordhunter2-secret\nClusterSecret5ecret-Value-0123456789abcdef\nRemoteAdminPasswordab:cd\n",
+        );
+        let all = f.warnings.join("\n");
+        for leaked in ["hunter2", "5ecret", "Passwordab", ":cd"] {
+            assert!(!all.contains(leaked), "{leaked} leaked: {all}");
+        }
+        assert!(
+            all.contains("lui/lui.ini, line 2: a line without \"=\" is ignored"),
+            "{all}"
+        );
+        assert!(
+            all.contains("line 3:") && all.contains("did you mean ClusterSecret?"),
+            "{all}"
+        );
+        assert!(
+            all.contains("line 4:") && all.contains("did you mean RemoteAdminPassword?"),
+            "{all}"
+        );
+    }
+
+    #[test]
+    fn a_missing_key_points_at_the_line_meant_to_set_it() {
+        for (text, line) in [
+            (
+                "LogLevel=all\nClusterSecrett=abcdefghijklmnopqrstuvwxyz\n",
+                2,
+            ),
+            ("ClusterSecretabcdefghijklmnopqrstuvwxyz\n", 1),
+        ] {
+            let f = ini(LUI_INI, text);
+            let err = f.get::<crate::ClusterSecret>("ClusterSecret").unwrap_err();
+            assert_eq!(err.line, Some(line), "{err}");
+            let text = err.to_string();
+            assert!(text.contains("did you mean ClusterSecret?"), "{text}");
+            assert!(
+                !text.contains("empty") && !text.contains("abcdefgh"),
+                "{text}"
+            );
+        }
+        let f = ini(LUI_INI, "ClusterSecrett=x\n");
+        assert!(
+            f.warnings[0]
+                .contains("unknown key ClusterSecrett is ignored; did you mean ClusterSecret?"),
+            "{:?}",
+            f.warnings
         );
     }
 

@@ -111,7 +111,8 @@ pub static SERVER_INI: &FileSpec = &FileSpec {
             default: "hub,lui,trk,mailer",
             expected: "a comma-separated list of hub, lui, trk, mailer",
             doc: "The components this server runs. Each needs its INI file (hub/hub.ini, \
-                  lui/lui.ini, trk/tracker.ini, mailer/mailer.ini).",
+                  lui/lui.ini, trk/tracker.ini, mailer/mailer.ini). Must be written in the file \
+                  (tutti init does): a server.ini without it is refused as empty or damaged.",
         },
         KeySpec {
             name: "BindAddress",
@@ -124,7 +125,8 @@ pub static SERVER_INI: &FileSpec = &FileSpec {
             default: "80",
             expected: "a port number, 1 to 65535",
             doc: "The HTTP port. Ports below 1024 need root (or CAP_NET_BIND_SERVICE); choose \
-                  e.g. 8080 otherwise. tutti serve --port overrides it.",
+                  e.g. 8080 otherwise. tutti serve --port overrides it. Must be written in the \
+                  file (tutti init does): a server.ini without it is refused as empty or damaged.",
         },
         KeySpec {
             name: "HostName",

@@ -107,11 +107,8 @@ fn check_text(what: &str, text: &str, max: usize, required: bool) -> ApiResult<S
             "{what} is longer than {max} characters"
         )));
     }
-    if text.chars().any(char::is_control) {
-        return Err(ApiError::bad_request(format!(
-            "{what} must not contain control characters"
-        )));
-    }
+    tutti_core::names::check_visible(text)
+        .map_err(|e| ApiError::bad_request(format!("{what}: {e}")))?;
     Ok(text.to_string())
 }
 

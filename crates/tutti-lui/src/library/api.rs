@@ -74,12 +74,13 @@ fn check_name(what: &str, name: &str) -> ApiResult<String> {
         || name.chars().count() > 64
         || name.starts_with('*')
         || name.contains(['{', '}'])
-        || name.chars().any(char::is_control)
     {
         return Err(ApiError::bad_request(format!(
             "\"{name}\" is not a {what} name: 1 to 64 characters, no braces, not starting with * (those are system drop-ins)"
         )));
     }
+    tutti_core::names::check_visible(name)
+        .map_err(|e| ApiError::bad_request(format!("the {what} name: {e}")))?;
     Ok(name.to_string())
 }
 

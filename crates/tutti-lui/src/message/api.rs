@@ -211,16 +211,13 @@ pub struct AttachmentQuery {
 }
 
 fn check_file_name(name: &str) -> ApiResult<()> {
-    if name.is_empty()
-        || name.len() > 200
-        || name.contains(['/', '\\'])
-        || name.chars().any(char::is_control)
-    {
+    if name.is_empty() || name.len() > 200 || name.contains(['/', '\\']) {
         return Err(ApiError::bad_request(format!(
-            "\"{name}\" is not a file name (1 to 200 bytes, no slashes or control characters)"
+            "\"{name}\" is not a file name (1 to 200 bytes, no slashes)"
         )));
     }
-    Ok(())
+    tutti_core::names::check_visible(name)
+        .map_err(|e| ApiError::bad_request(format!("the file name: {e}")))
 }
 
 /// Add or replace a file: the request body is its content, the Content-Type header its
@@ -265,13 +262,15 @@ async fn put_attachment(
             ),
         ));
     }
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|t| t.contains('/') && !t.contains(['\r', '\n']))
-        .unwrap_or("application/octet-stream")
-        .to_string();
+    let content_type = match headers.get(header::CONTENT_TYPE) {
+        None => "application/octet-stream".to_string(),
+        Some(value) => {
+            let text = value.to_str().map(str::trim).unwrap_or_default();
+            tutti_message::check_content_type(text)
+                .map_err(|e| ApiError::bad_request(format!("{name}: {e}")))?;
+            text.to_string()
+        }
+    };
     let content_id = q
         .content_id
         .map(|c| c.trim().to_string())

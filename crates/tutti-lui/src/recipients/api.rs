@@ -726,6 +726,8 @@ async fn add_connection(
             "a connection's name has 1 to 100 characters",
         ));
     }
+    tutti_core::names::check_visible(name)
+        .map_err(|e| ApiError::bad_request(format!("the connection's name: {e}")))?;
     let Some(kind) = query::kind_of(body.url.trim()) else {
         return Err(ApiError::bad_request(
             "the URL is postgres://user:password@host:port/database, mysql://user:password@host:port/database or sqlite:///path/file.db",

@@ -38,6 +38,11 @@ pub(crate) async fn may_view(
 ) -> Result<(), ApiError> {
     let actor = actor(state, session).await?;
     job_for(state, &actor, id).await?;
+    may_view_reports(&actor)
+}
+
+/// Whether the caller may see figures of jobs (reports, event counts, suppressions).
+pub(crate) fn may_view_reports(actor: &Actor) -> Result<(), ApiError> {
     if !matches!(actor, Actor::Admin) && !actor.has(Right::ViewReports) {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,

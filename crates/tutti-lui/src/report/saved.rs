@@ -128,6 +128,8 @@ async fn save(
             "a saved report's name has 1 to 100 characters",
         ));
     }
+    tutti_core::names::check_visible(&name)
+        .map_err(|e| ApiError::bad_request(format!("the saved report's name: {e}")))?;
     let jobs = body.jobs.ids();
     if jobs.is_empty() || jobs.len() > 20 {
         return Err(ApiError::bad_request("name 1 to 20 jobs"));

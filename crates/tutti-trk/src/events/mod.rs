@@ -350,12 +350,15 @@ fn run_writer(mut writer: Writer, mut queue: mpsc::UnboundedReceiver<Pending>) {
 
 /// Reads up to `limit` events after position `after`.
 fn read_page(shared: &Shared, after: u64, limit: usize) -> Result<Vec<(u64, NewEvent)>, FeedError> {
-    let segments: Vec<Segment> = shared
-        .segments()
-        .iter()
-        .filter(|s| s.end() > after)
-        .cloned()
-        .collect();
+    let segments: Vec<Segment> = {
+        let all = shared.segments();
+        // A cursor past the end was never given out; answering it an empty page would let
+        // the reader skip the events written up to there, and mark them as fetched.
+        if after > all.last().map_or(0, Segment::end) {
+            return Err(FeedError::BadCursor(cursor(after)));
+        }
+        all.iter().filter(|s| s.end() > after).cloned().collect()
+    };
     let mut out = Vec::new();
     for s in segments {
         let start = after.saturating_sub(s.base);

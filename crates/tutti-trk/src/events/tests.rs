@@ -215,9 +215,17 @@ async fn a_cursor_the_log_did_not_give_is_refused() {
         log.page(-1, 10).await,
         Err(FeedError::BadCursor(-1))
     ));
-    let beyond = log.page(1 << 40, 10).await.unwrap();
-    assert!(beyond.events.is_empty());
-    assert_eq!(beyond.next, 1 << 40);
+    // Beyond the end: a reader there would skip what is recorded up to it.
+    assert!(matches!(
+        log.page(1 << 40, 10).await,
+        Err(FeedError::BadCursor(_))
+    ));
+    let end = log.page(first, 10).await.unwrap().next;
+    assert!(matches!(
+        log.page(end + 1, 10).await,
+        Err(FeedError::BadCursor(_))
+    ));
+    assert!(log.page(end, 10).await.unwrap().events.is_empty());
     assert_eq!(all(&log, first).await.len(), 1);
 }
 
