@@ -3,6 +3,13 @@
 // the JSON body (or, with data-file, the chosen file is the body and the fields the query).
 "use strict";
 
+// A page the browser restores from its back/forward cache shows what was true when it was
+// left (an old subject, old progress): load it again. "no-store" keeps most browsers from
+// keeping it; this covers those that keep it anyway.
+window.addEventListener("pageshow", (event) => {
+  if (event.persisted) { location.reload(); }
+});
+
 const csrf = () => document.querySelector("meta[name=csrf]")?.content || "";
 
 async function api(method, path, body, contentType) {

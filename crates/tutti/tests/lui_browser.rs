@@ -25,7 +25,7 @@ async fn a_job_in(browser: Browser, name: &str) {
     let dir = tempfile::tempdir().unwrap();
     let sink = start_sink().await;
     let server = start_sending_installation(&dir.path().join("root"), sink.addr.port(), &[]).await;
-    sender(&server, "maria").await;
+    let maria = sender(&server, "maria").await;
     let ben = sender(&server, "ben").await;
     let csv = dir.path().join("customers.csv");
     std::fs::write(
@@ -110,6 +110,29 @@ async fn a_job_in(browser: Browser, name: &str) {
         .await;
     b.client.back().await.unwrap();
     b.wait_for_text("The message checks out.").await;
+    // A page left and come back to with Back shows the job as it is now, not as it was.
+    let job_id = b
+        .client
+        .current_url()
+        .await
+        .unwrap()
+        .path()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let (status, _) = maria
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/jobs/{job_id}"),
+            Some(serde_json::json!({"title": "Browser sale, renamed"})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    b.client.goto(&server.url("/lui/reports")).await.unwrap();
+    b.wait_for_text("Reports").await;
+    b.client.back().await.unwrap();
+    b.wait_for_text("Browser sale, renamed").await;
     // Saving the tracking choices says so on the page shown again.
     b.click("#save-tracking").await;
     b.wait_for_text("id=\"tracking-form-saved\"").await;
@@ -121,6 +144,21 @@ async fn a_job_in(browser: Browser, name: &str) {
     b.click("#authorize").await;
     b.wait_for_text("Authorized</span> by maria/Sales").await;
     b.click("#send-job").await;
+    // Sending asks first, naming how many recipients, of which list, from whom.
+    let deadline = Instant::now() + DEADLINE;
+    let question = loop {
+        if let Ok(text) = b.client.get_alert_text().await {
+            break text;
+        }
+        assert!(Instant::now() < deadline, "sending asked nothing");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(
+        question.contains("to 3 recipient(s) of customers.csv")
+            && question.contains("from Shop News <news@shop.example>"),
+        "{question}"
+    );
+    b.client.accept_alert().await.unwrap();
 
     // The progress bar fills up.
     let deadline = Instant::now() + DEADLINE;
@@ -186,7 +224,7 @@ async fn a_job_in(browser: Browser, name: &str) {
         .await;
     b.screenshot(&format!("lui-report-{name}")).await;
     b.client.goto(&server.url("/lui/reports")).await.unwrap();
-    b.wait_for_text("Browser sale").await;
+    b.wait_for_text("Browser sale, renamed").await;
     b.client.goto(job_url.as_str()).await.unwrap();
     b.wait_for_text("1. Recipients").await;
 
