@@ -163,19 +163,52 @@ document.addEventListener("change", (event) => {
   document.getElementById("reply_to").value = chosen.dataset.replyTo || "";
 });
 
-// The report's chart: opens and clicks per hour, labelled in the reader's time zone.
+// The report's chart: opens and clicks over time, labelled in the reader's time zone. It
+// reads well with an hour of data or months of it: the hours are summed into days (or
+// weeks) when there are many, the bars share a fixed width, and labels are thinned out so
+// that they never overlap.
+const HOUR_MS = 3600 * 1000;
+function chartBuckets(hours) {
+  const first = Math.min(...hours.map((h) => h.start_ms));
+  const last = Math.max(...hours.map((h) => h.start_ms));
+  const span = last - first + HOUR_MS;
+  const size = span <= 48 * HOUR_MS ? HOUR_MS : span <= 90 * 24 * HOUR_MS ? 24 * HOUR_MS : 7 * 24 * HOUR_MS;
+  // Days and weeks start at the reader's midnight.
+  const start = (ms) => {
+    if (size === HOUR_MS) return ms - (ms % HOUR_MS);
+    const d = new Date(ms);
+    d.setHours(0, 0, 0, 0);
+    if (size > 24 * HOUR_MS) d.setDate(d.getDate() - ((d.getDay() + 6) % 7));
+    return d.getTime();
+  };
+  const buckets = new Map();
+  // An hour past the next day or week still lands in it on days of 23 or 25 hours.
+  const step = size === HOUR_MS ? size : size + HOUR_MS;
+  for (let t = start(first); t <= last; t = start(t + step)) buckets.set(t, { start_ms: t, opens: 0, clicks: 0 });
+  for (const h of hours) {
+    const b = buckets.get(start(h.start_ms));
+    if (b) { b.opens += h.opens; b.clicks += h.clicks; }
+  }
+  const unit = size === HOUR_MS ? "hour" : size === 24 * HOUR_MS ? "day" : "week";
+  return { unit, buckets: [...buckets.values()] };
+}
+
 for (const el of document.querySelectorAll("#chart[data-hours]")) {
   const hours = JSON.parse(el.dataset.hours || "[]");
   if (hours.length === 0) continue;
-  const max = Math.max(1, ...hours.map((h) => Math.max(h.opens, h.clicks)));
-  const slot = 48, height = 180, top = 20, left = 40;
-  const width = left + hours.length * slot + 10;
+  const { unit, buckets } = chartBuckets(hours);
+  const max = Math.max(1, ...buckets.map((h) => Math.max(h.opens, h.clicks)));
+  const height = 180, top = 20, left = 48, right = 16, width = 720;
+  const plot = width - left - right;
+  const slot = plot / buckets.length;
+  const barWidth = Math.max(1, Math.min(24, (slot - 4) / 2));
   const ns = "http://www.w3.org/2000/svg";
   const svg = document.createElementNS(ns, "svg");
-  svg.setAttribute("viewBox", `0 0 ${width} ${height + 60}`);
-  svg.setAttribute("width", String(width));
+  svg.setAttribute("viewBox", `0 0 ${width} ${height + 64}`);
+  svg.setAttribute("width", "100%");
+  svg.setAttribute("style", `max-width:${width}px`);
   svg.setAttribute("role", "img");
-  svg.setAttribute("aria-label", "Opens and clicks per hour");
+  svg.setAttribute("aria-label", `Opens and clicks per ${unit}`);
   const add = (name, attrs, text) => {
     const node = document.createElementNS(ns, name);
     for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
@@ -183,25 +216,33 @@ for (const el of document.querySelectorAll("#chart[data-hours]")) {
     svg.append(node);
     return node;
   };
-  add("line", { x1: left, y1: top + height, x2: width, y2: top + height, stroke: "#5b6475" });
-  add("text", { x: 2, y: top + 4, "font-size": 11 }, String(max));
-  add("text", { x: 2, y: top + height, "font-size": 11 }, "0");
-  hours.forEach((h, i) => {
-    const x = left + i * slot + 6;
+  add("line", { x1: left, y1: top + height, x2: width - right, y2: top + height, stroke: "#5b6475" });
+  add("text", { x: left - 6, y: top + 4, "font-size": 11, "text-anchor": "end" }, String(max));
+  add("text", { x: left - 6, y: top + height, "font-size": 11, "text-anchor": "end" }, "0");
+  const format = unit === "hour"
+    ? { month: "short", day: "numeric", hour: "2-digit" }
+    : { month: "short", day: "numeric" };
+  // About 90 px per label.
+  const every = Math.max(1, Math.ceil(90 / slot));
+  buckets.forEach((h, i) => {
+    const x = left + i * slot + (slot - 2 * barWidth) / 2;
     const bar = (value, dx, color, what) => {
       const barHeight = (value / max) * height;
-      add("rect", { x: x + dx, y: top + height - barHeight, width: 16, height: barHeight, fill: color, class: what })
+      add("rect", { x: x + dx, y: top + height - barHeight, width: barWidth, height: barHeight, fill: color, class: what })
         .append(Object.assign(document.createElementNS(ns, "title"), { textContent: `${value} ${what}` }));
     };
     bar(h.opens, 0, "#1f6f5c", "opens");
-    bar(h.clicks, 18, "#d08a1e", "clicks");
-    const label = new Date(h.start_ms).toLocaleString([], { month: "short", day: "numeric", hour: "2-digit" });
-    add("text", { x, y: top + height + 14, "font-size": 10 }, label);
+    bar(h.clicks, barWidth, "#d08a1e", "clicks");
+    if (i % every === 0) {
+      const label = new Date(h.start_ms).toLocaleString([], format);
+      add("text", { x: left + i * slot + slot / 2, y: top + height + 14, "font-size": 10, "text-anchor": "middle" }, label);
+    }
   });
-  add("rect", { x: left, y: top + height + 30, width: 10, height: 10, fill: "#1f6f5c" });
-  add("text", { x: left + 14, y: top + height + 39, "font-size": 11 }, "opens");
-  add("rect", { x: left + 70, y: top + height + 30, width: 10, height: 10, fill: "#d08a1e" });
-  add("text", { x: left + 84, y: top + height + 39, "font-size": 11 }, "clicks");
+  add("rect", { x: left, y: top + height + 32, width: 10, height: 10, fill: "#1f6f5c" });
+  add("text", { x: left + 14, y: top + height + 41, "font-size": 11 }, "opens");
+  add("rect", { x: left + 70, y: top + height + 32, width: 10, height: 10, fill: "#d08a1e" });
+  add("text", { x: left + 84, y: top + height + 41, "font-size": 11 }, "clicks");
+  add("text", { x: left + 150, y: top + height + 41, "font-size": 11 }, `per ${unit}`);
   el.replaceChildren(svg);
 }
 

@@ -214,6 +214,27 @@ async fn a_job_in(browser: Browser, name: &str) {
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     b.wait_for_text("Clicks per link").await;
+    // The chart fills the page's width with an hour of data, and sums a day's hours into
+    // hours and a month's into days, so that it reads well with any amount.
+    let svg = b.client.find(Locator::Css("#chart svg")).await.unwrap();
+    assert_eq!(svg.attr("width").await.unwrap().as_deref(), Some("100%"));
+    let shape = b
+        .client
+        .execute(
+            "const h = (n, step) => Array.from({length: n}, (_, i) => ({start_ms: 1780000000000 + i * step, opens: 1, clicks: 0}));
+             const day = chartBuckets(h(24, 3600000)), month = chartBuckets(h(720, 3600000));
+             return [day.unit, day.buckets.length, month.unit, month.buckets.length,
+                     month.buckets.reduce((n, b) => n + b.opens, 0)];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let shape = shape.as_array().unwrap();
+    assert_eq!((shape[0].as_str(), shape[1].as_i64()), (Some("hour"), Some(24)));
+    assert_eq!(shape[2].as_str(), Some("day"));
+    let days = shape[3].as_i64().unwrap();
+    assert!((30..=31).contains(&days), "{shape:?}");
+    assert_eq!(shape[4].as_i64(), Some(720), "every hour is counted once");
     let title = b.client.title().await.unwrap();
     assert!(
         title.starts_with("Report ") && title.ends_with(" · Tutti"),
