@@ -172,10 +172,13 @@ struct LoginPage {
 
 impl LoginPage {
     fn new(state: &HubState, frame: Frame) -> LoginPage {
+        // The path inside the installation root: where the root is is nobody's business.
         let file = crate::setup_password::path(&state.ctx.root);
         LoginPage {
             frame,
-            setup_file: file.exists().then(|| file.display().to_string()),
+            setup_file: file
+                .exists()
+                .then(|| crate::setup_password::FILE.to_string()),
         }
     }
 }

@@ -13,12 +13,20 @@ pub fn path(root: &Path) -> PathBuf {
     root.join(FILE)
 }
 
-/// The setup password, written first when there is none yet.
+/// The setup password, written first when there is none yet. A file that is not a regular
+/// file of this user readable by it alone (a symbolic link, say, or one another user could
+/// have written) is not trusted: a new password replaces it.
 pub fn ensure(root: &Path) -> io::Result<String> {
     let file = path(root);
-    match std::fs::read_to_string(&file) {
-        Ok(text) if !text.trim().is_empty() => return Ok(text.trim().to_string()),
-        Ok(_) => {}
+    match std::fs::symlink_metadata(&file) {
+        Ok(meta) if trusted(&meta) => {
+            let text = std::fs::read_to_string(&file)?;
+            if !text.trim().is_empty() {
+                return Ok(text.trim().to_string());
+            }
+            std::fs::remove_file(&file)?;
+        }
+        Ok(_) => std::fs::remove_file(&file)?,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
         Err(e) => return Err(e),
     }
@@ -27,16 +35,27 @@ pub fn ensure(root: &Path) -> io::Result<String> {
         std::fs::create_dir_all(dir)?;
     }
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+    // A file that appeared meanwhile (or a link put there) makes this fail, never followed.
+    options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     let mut out = options.open(&file)?;
-    // A file left by another umask or copied in keeps no wider mode.
-    #[cfg(unix)]
-    out.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
     writeln!(out, "{password}")?;
     out.sync_all()?;
     Ok(password)
+}
+
+#[cfg(unix)]
+fn trusted(meta: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    meta.file_type().is_file()
+        && meta.permissions().mode() & 0o077 == 0
+        && meta.uid() == nix::unistd::Uid::effective().as_raw()
+}
+
+#[cfg(not(unix))]
+fn trusted(meta: &std::fs::Metadata) -> bool {
+    meta.file_type().is_file()
 }
 
 /// Removes the file once the administrator password is their own.
@@ -70,6 +89,23 @@ mod tests {
                 .permissions()
                 .mode();
             assert_eq!(mode & 0o777, 0o600);
+        }
+        // A link in its place is replaced, not followed.
+        #[cfg(unix)]
+        {
+            let elsewhere = dir.path().join("elsewhere");
+            std::fs::write(&elsewhere, "keep").unwrap();
+            std::fs::remove_file(path(dir.path())).unwrap();
+            std::os::unix::fs::symlink(&elsewhere, path(dir.path())).unwrap();
+            let new = ensure(dir.path()).unwrap();
+            assert_ne!(new, "keep");
+            assert_eq!(std::fs::read_to_string(&elsewhere).unwrap(), "keep");
+            assert!(
+                !std::fs::symlink_metadata(path(dir.path()))
+                    .unwrap()
+                    .file_type()
+                    .is_symlink()
+            );
         }
         remove(dir.path());
         assert!(!path(dir.path()).exists());

@@ -50,9 +50,15 @@ pub async fn pending(db: &Database) -> sqlx::Result<bool> {
     Ok(!names.is_empty() || !scopes.is_empty())
 }
 
+/// The group id given to rows of a group that no longer existed when they were keyed: no
+/// group has it, so only the `admin` login sees such jobs (and can give them away).
+const GONE_GROUP: i64 = -2;
+/// What the scope of a library entry of such a group becomes: no account's or group's.
+const GONE_SCOPE: &str = "gone:";
+
 /// Gives legacy rows the id of the group that has their group's name now (in any letter
-/// case, as the Hub compares names). Rows of a group that no longer exists stay as they
-/// are: no group sees them.
+/// case, as the Hub compares names), once: rows of a group that no longer exists are
+/// marked as belonging to none, so that a group given that name later never gets them.
 pub async fn key_legacy_rows(db: &Database, groups: &[GroupRef]) -> sqlx::Result<u64> {
     let (names, scopes) = legacy(db).await?;
     let id_of = |name: &str| {
@@ -65,7 +71,7 @@ pub async fn key_legacy_rows(db: &Database, groups: &[GroupRef]) -> sqlx::Result
     let mut changed = 0;
     let mut tx = db.pool.begin().await?;
     for name in &names {
-        let Some(id) = id_of(name) else { continue };
+        let id = id_of(name).unwrap_or(GONE_GROUP);
         for table in GROUP_TABLES {
             changed += sqlx::query(sqlx::AssertSqlSafe(format!(
                 "UPDATE {table} SET group_id = $1 WHERE group_id IS NULL AND group_name = $2"
@@ -78,14 +84,27 @@ pub async fn key_legacy_rows(db: &Database, groups: &[GroupRef]) -> sqlx::Result
         }
     }
     for scope in &scopes {
-        let Some(id) = scope.strip_prefix("g:").and_then(id_of) else {
-            continue;
+        let gone = format!("{GONE_SCOPE}{scope}");
+        let new = match scope.strip_prefix("g:").and_then(id_of) {
+            Some(id) => crate::library::store::scope(Some(id), 0),
+            None => gone.clone(),
         };
         for table in LIBRARY_TABLES {
+            // A name the group has used since keeps the group's entry; the old one is set
+            // aside rather than lost.
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "UPDATE {table} SET scope = $1 WHERE scope = $2 \
+                 AND name IN (SELECT name FROM {table} WHERE scope = $3)"
+            )))
+            .bind(&gone)
+            .bind(scope)
+            .bind(&new)
+            .execute(&mut *tx)
+            .await?;
             changed += sqlx::query(sqlx::AssertSqlSafe(format!(
                 "UPDATE {table} SET scope = $1 WHERE scope = $2"
             )))
-            .bind(crate::library::store::scope(Some(id), 0))
+            .bind(&new)
             .bind(scope)
             .execute(&mut *tx)
             .await?
@@ -130,7 +149,7 @@ mod tests {
                 id: 7,
                 name: "SALES".into(),
             }];
-            assert_eq!(key_legacy_rows(&t.db, &groups).await.unwrap(), 2);
+            assert_eq!(key_legacy_rows(&t.db, &groups).await.unwrap(), 4);
             let ids: Vec<(String, Option<i64>)> =
                 sqlx::query("SELECT id, group_id FROM jobs ORDER BY id")
                     .fetch_all(&t.db.pool)
@@ -143,7 +162,7 @@ mod tests {
                 ids,
                 [
                     ("260101A".to_string(), Some(7)),
-                    ("260101B".to_string(), None)
+                    ("260101B".to_string(), Some(GONE_GROUP))
                 ]
             );
             let scopes: Vec<String> = sqlx::query("SELECT scope FROM dropins ORDER BY scope")
@@ -153,9 +172,14 @@ mod tests {
                 .iter()
                 .map(|r| r.try_get(0).unwrap())
                 .collect();
-            assert_eq!(scopes, ["g#7", "g:gone"]);
-            // Once done, nothing is left to do but what no group has.
-            assert_eq!(key_legacy_rows(&t.db, &groups).await.unwrap(), 0);
+            assert_eq!(scopes, ["g#7", "gone:g:gone"]);
+            // Once done, nothing is left, also when a group is given the old name later.
+            assert!(!pending(&t.db).await.unwrap());
+            let later = [GroupRef {
+                id: 8,
+                name: "Gone".into(),
+            }];
+            assert_eq!(key_legacy_rows(&t.db, &later).await.unwrap(), 0);
         }
     }
 }

@@ -22,8 +22,8 @@ pub use condition::{Condition, ConditionError};
 pub use error::{MergeError, MergeErrors};
 pub use fields::{ADDRESS, Fields, is_merge_name};
 pub use template::{
-    MAX_DROPIN_EXPANSIONS, MAX_EXPANDED_BYTES, MAX_RENDERED_BYTES, SLOT_CLOSE, SLOT_OPEN, Template,
-    TooLarge, compile, slot_marker,
+    Budget, MAX_DROPIN_EXPANSIONS, MAX_EXPANDED_BYTES, MAX_RENDERED_BYTES, SLOT_CLOSE, SLOT_OPEN,
+    Template, TooLarge, compile, compile_within, slot_marker,
 };
 
 /// A recipient's field values by column. A column past the end reads as empty.

@@ -119,20 +119,28 @@ fn push_text(nodes: &mut Vec<Node>, text: &str) {
     }
 }
 
-struct Compiler<'e> {
-    env: &'e Env,
-    options: Options,
-    errors: Vec<MergeError>,
-    /// The drop-ins being expanded, outermost first.
-    including: Vec<String>,
-    /// Bytes of text read so far (the text and every drop-in each time it is filled in),
-    /// and drop-ins filled in; once either passes its limit, nothing more is expanded.
+/// What the texts of one message have read so far with their drop-ins filled in: shared
+/// by every text of the message (subject, bodies, each link's URL), so that the limits hold
+/// for the whole message and not once per text.
+#[derive(Debug, Default)]
+pub struct Budget {
     expanded_bytes: usize,
     expansions: usize,
     over_limit: bool,
 }
 
-impl Compiler<'_> {
+struct Compiler<'e, 'b> {
+    env: &'e Env,
+    options: Options,
+    errors: Vec<MergeError>,
+    /// The drop-ins being expanded, outermost first.
+    including: Vec<String>,
+    /// Bytes of text read so far (the texts and every drop-in each time it is filled in),
+    /// and drop-ins filled in; once either passes its limit, nothing more is expanded.
+    budget: &'b mut Budget,
+}
+
+impl Compiler<'_, '_> {
     fn error(&mut self, source: &str, line: usize, column: usize, message: impl Into<String>) {
         let e = MergeError {
             source: source.to_string(),
@@ -381,13 +389,15 @@ impl Compiler<'_> {
             );
             return;
         }
-        if self.over_limit {
+        if self.budget.over_limit {
             return;
         }
-        self.expanded_bytes += content.len();
-        self.expansions += 1;
-        if self.expanded_bytes > MAX_EXPANDED_BYTES || self.expansions > MAX_DROPIN_EXPANSIONS {
-            self.over_limit = true;
+        self.budget.expanded_bytes += content.len();
+        self.budget.expansions += 1;
+        if self.budget.expanded_bytes > MAX_EXPANDED_BYTES
+            || self.budget.expansions > MAX_DROPIN_EXPANSIONS
+        {
+            self.budget.over_limit = true;
             let chain: Vec<&str> = self
                 .including
                 .iter()
@@ -463,14 +473,36 @@ pub fn compile(
     env: &Env,
     options: Options,
 ) -> Result<Template, MergeErrors> {
+    compile_within(&mut Budget::default(), source, text, env, options)
+}
+
+/// [`compile`], counting against `budget`, which the other texts of the same message share.
+pub fn compile_within(
+    budget: &mut Budget,
+    source: &str,
+    text: &str,
+    env: &Env,
+    options: Options,
+) -> Result<Template, MergeErrors> {
+    budget.expanded_bytes += text.len();
+    if budget.expanded_bytes > MAX_EXPANDED_BYTES && !budget.over_limit {
+        budget.over_limit = true;
+        return Err(MergeErrors(vec![MergeError {
+            source: source.to_string(),
+            line: 1,
+            column: 1,
+            message: format!(
+                "the message's texts grow past {} MiB with their drop-ins filled in",
+                MAX_EXPANDED_BYTES >> 20
+            ),
+        }]));
+    }
     let mut compiler = Compiler {
         env,
         options,
         errors: Vec::new(),
         including: Vec::new(),
-        expanded_bytes: text.len(),
-        expansions: 0,
-        over_limit: false,
+        budget,
     };
     let nodes = compiler.text(source, text);
     if compiler.errors.is_empty() {
@@ -732,6 +764,35 @@ mod tests {
         // Four levels (4,096 copies) are fine.
         let t = compile("body", "{{d0}}", &multiplying_env(4, "x"), Options::TEXT).unwrap();
         assert_eq!(t.constant().map(str::len), Some(4096));
+    }
+
+    #[test]
+    fn the_texts_of_one_message_share_one_budget() {
+        let mut env = env();
+        env.dropins.insert("big".into(), "x".repeat(3 << 20));
+        // Alone, each link's URL fits; together (as one message's links) they do not.
+        assert!(compile("link 1", "https://x/{{big}}", &env, Options::TEXT).is_ok());
+        let mut budget = Budget::default();
+        assert!(
+            compile_within(
+                &mut budget,
+                "link 1",
+                "https://x/{{big}}",
+                &env,
+                Options::TEXT
+            )
+            .is_ok()
+        );
+        let e = compile_within(
+            &mut budget,
+            "link 2",
+            "https://y/{{big}}",
+            &env,
+            Options::TEXT,
+        )
+        .unwrap_err()
+        .0;
+        assert!(e[0].message.contains("MiB"), "{e:?}");
     }
 
     #[test]

@@ -3,8 +3,8 @@
 use std::collections::HashMap;
 
 use tutti_merge::{
-    Env, Escape, FieldValues, Fields, MergeError, Options, Recipient, SystemDropIn, Template,
-    TooLarge, compile,
+    Budget, Env, Escape, FieldValues, Fields, MergeError, Options, Recipient, SystemDropIn,
+    Template, TooLarge, compile_within,
 };
 
 use crate::charset::Charset;
@@ -151,6 +151,9 @@ fn used_dropins<'a>(
     }
     used
 }
+
+/// The most different links a message may have (as many as the Tracker takes for a job).
+pub const MAX_LINKS: usize = 10_000;
 
 /// Decodes HTML character references (`&amp;`, `&#38;`) in a URL written in HTML, except
 /// those that are merge fields.
@@ -355,8 +358,22 @@ impl Composer {
         let plain_env = env(spec.dropins.clone());
         let html_env = env(html_dropins);
         let text_env = env(text_dropins);
+        if table.urls.len() > MAX_LINKS {
+            problems.push(MergeError {
+                source: "links".into(),
+                line: 1,
+                column: 1,
+                message: format!(
+                    "the message has {} different links; at most {MAX_LINKS} are tracked",
+                    table.urls.len()
+                ),
+            });
+            table.urls.truncate(MAX_LINKS);
+        }
+        // One budget for every text of the message: each link's URL is a text too.
+        let mut budget = Budget::default();
         let mut compile_one = |source: &str, text: &str, env: &Env, options: Options| {
-            compile(source, text, env, options)
+            compile_within(&mut budget, source, text, env, options)
                 .map_err(|e| problems.extend(e.0))
                 .ok()
         };

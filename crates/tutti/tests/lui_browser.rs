@@ -230,7 +230,10 @@ async fn a_job_in(browser: Browser, name: &str) {
         .await
         .unwrap();
     let shape = shape.as_array().unwrap();
-    assert_eq!((shape[0].as_str(), shape[1].as_i64()), (Some("hour"), Some(24)));
+    assert_eq!(
+        (shape[0].as_str(), shape[1].as_i64()),
+        (Some("hour"), Some(24))
+    );
     assert_eq!(shape[2].as_str(), Some("day"));
     let days = shape[3].as_i64().unwrap();
     assert!((30..=31).contains(&days), "{shape:?}");

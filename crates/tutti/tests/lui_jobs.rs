@@ -463,6 +463,26 @@ async fn a_groups_things_stay_with_it_through_renames_and_moves() {
     assert_eq!(ben.get(&format!("/jobs/{job_id}")).await.0, 404);
     let (_, page) = ben.get("/jobs").await;
     assert_eq!(page["total"], 0, "{page}");
+
+    // Anna, the owner, moves to Ops too: the job stays with Old Sales (its drop-ins, its
+    // recipients), for the admin login to give to someone there.
+    let (status, body) = admin
+        .put(
+            &format!("/accounts/{}", made["anna"]),
+            json!({"group_name": "Ops"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let anna = user(&server, "anna", "Ops").await;
+    assert_eq!(anna.get(&format!("/jobs/{job_id}")).await.0, 404);
+    assert_eq!(
+        anna.get(&format!("/jobs/{job_id}/preview?recipient=1"))
+            .await
+            .0,
+        404
+    );
+    let (_, page) = anna.get("/jobs").await;
+    assert_eq!(page["total"], 0, "{page}");
 }
 
 async fn upload_csv(api: &HubApi, job: &str, csv: &str) -> Value {

@@ -136,13 +136,19 @@ impl Actor {
                 administer: true,
                 ..Access::default()
             },
-            Actor::User { id, .. } if *id == job.owner_id => Access {
-                view: true,
-                edit: self.has(Right::CreateJobs),
-                send: self.has(Right::SendJobs),
-                owner: true,
-                administer: false,
-            },
+            // An owner who moved to another group leaves the job to the old group: it waits
+            // for the `admin` login to give it to someone, as a deleted owner's job does.
+            Actor::User { id, group_id, .. }
+                if *id == job.owner_id && *group_id == job.group_id =>
+            {
+                Access {
+                    view: true,
+                    edit: self.has(Right::CreateJobs),
+                    send: self.has(Right::SendJobs),
+                    owner: true,
+                    administer: false,
+                }
+            }
             // A grant counts only while the account is in the job's group: one that moved
             // to another group keeps no access.
             Actor::User { group_id, .. } => match grant {
@@ -225,5 +231,17 @@ mod tests {
             rights,
         };
         assert_eq!(moved.access(&job(1), Some(&grant)), Access::default());
+        // So does an owner.
+        let Actor::User { rights, .. } = user(1, &all) else {
+            unreachable!()
+        };
+        let moved_owner = Actor::User {
+            id: 1,
+            name: "a".into(),
+            group_id: Some(9),
+            group: Some("Ops".into()),
+            rights,
+        };
+        assert_eq!(moved_owner.access(&job(1), None), Access::default());
     }
 }

@@ -34,11 +34,13 @@ pub struct NewOwner<'a> {
 /// No group has this id: an account without a group is granted nothing.
 const NO_GROUP: i64 = -1;
 
-/// The jobs the account in parameter `account` sees: its own, and those granted to it in
-/// the group in parameter `group` (a grant stops counting when the account changes group).
+/// The jobs the account in parameter `account` sees while in the group in parameter
+/// `group` (`NO_GROUP` for none): its own and those granted to it, of that group only (an
+/// owner or grantee who changes group leaves the job to the old group).
 fn visible_condition(account: &str, group: &str) -> String {
     format!(
-        "owner_id = {account} OR (group_id = {group} AND id IN (SELECT job_id FROM job_grants WHERE account_id = {account}))"
+        "COALESCE(group_id, {NO_GROUP}) = {group} AND (owner_id = {account} \
+         OR ({group} <> {NO_GROUP} AND id IN (SELECT job_id FROM job_grants WHERE account_id = {account})))"
     )
 }
 

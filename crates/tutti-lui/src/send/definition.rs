@@ -107,8 +107,8 @@ pub async fn definition(
     }))
 }
 
-/// A digest of everything the job's messages are made of: the message, the drop-ins it
-/// uses as they are now, its files, the recipient list and the tracking choices. A test
+/// A digest of everything the job's messages are made of: the message, the group's
+/// drop-ins as they are now, its files, the recipient list and the tracking choices. A test
 /// send records it; authorizing and sending check that the job is still what was tested,
 /// so that a drop-in edited in the library (or anything else the job takes at send time)
 /// cannot go out untested. The Tracker's address and key are left out: they differ
@@ -125,8 +125,13 @@ pub fn content_digest(def: &DistributeJob, list_id: i64) -> String {
     // every real digest's input and changes nothing else.
     hasher.update(serde_json::to_vec(&plain).unwrap_or_default());
     hasher.update(list_id.to_be_bytes());
+    // Every drop-in of the group, not only those the message seems to name: the compiler
+    // also finds names across character references (an href's `&#123;&#123;`), so only
+    // the whole library is sure to hold every drop-in the message uses. Editing any of the
+    // group's drop-ins voids a test more often, never less.
     if def.message.dropins_enabled {
-        for (name, content) in used_dropins(&def.message, &dropins) {
+        let sorted: std::collections::BTreeMap<&String, &String> = dropins.iter().collect();
+        for (name, content) in sorted {
             for part in [name, content] {
                 hasher.update((part.len() as u64).to_be_bytes());
                 hasher.update(part.as_bytes());
@@ -135,41 +140,6 @@ pub fn content_digest(def: &DistributeJob, list_id: i64) -> String {
     }
     let digest = hasher.finalize();
     digest.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// The drop-ins a message names, and those they name in turn, by name. A name that only
-/// looks used (in a comment, say) is counted too: that voids a test more often, never less.
-fn used_dropins<'a>(
-    message: &MessageDef,
-    dropins: &'a std::collections::HashMap<String, String>,
-) -> std::collections::BTreeMap<&'a str, &'a str> {
-    let mut used = std::collections::BTreeMap::new();
-    let mut texts: Vec<&str> = [
-        Some(message.subject.as_str()),
-        Some(message.from_name.as_str()),
-        Some(message.from_address.as_str()),
-        Some(message.reply_to.as_str()),
-        message.html.as_deref(),
-        message.text.as_deref(),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    while let Some(text) = texts.pop() {
-        let mut rest = text;
-        while let Some(start) = rest.find("{{") {
-            let after = &rest[start + 2..];
-            let Some(end) = after.find("}}") else { break };
-            let name = after[..end].trim();
-            if let Some((key, content)) = dropins.get_key_value(name)
-                && used.insert(key.as_str(), content.as_str()).is_none()
-            {
-                texts.push(content);
-            }
-            rest = &after[end + 2..];
-        }
-    }
-    used
 }
 
 #[cfg(test)]
@@ -211,7 +181,7 @@ mod tests {
     }
 
     #[test]
-    fn the_digest_follows_the_drop_ins_the_message_uses_and_nothing_else() {
+    fn the_digest_follows_the_groups_drop_ins_and_what_the_message_is() {
         let base = job(
             "<p>{{ head }}</p>",
             &[("head", "{{foot}}"), ("foot", "1"), ("other", "x")],
@@ -222,12 +192,17 @@ mod tests {
         moved.tracking.base_url = "https://elsewhere/trk".into();
         moved.tracking.key = "other".into();
         assert_eq!(content_digest(&moved, 7), d);
-        // A drop-in it does not use changes nothing; one it uses, also through another, does.
+        // Any drop-in of the group counts, in whatever order they come.
         let unrelated = job(
             "<p>{{ head }}</p>",
             &[("head", "{{foot}}"), ("foot", "1"), ("other", "y")],
         );
-        assert_eq!(content_digest(&unrelated, 7), d);
+        assert_ne!(content_digest(&unrelated, 7), d);
+        let reordered = job(
+            "<p>{{ head }}</p>",
+            &[("other", "x"), ("foot", "1"), ("head", "{{foot}}")],
+        );
+        assert_eq!(content_digest(&reordered, 7), d);
         let nested = job(
             "<p>{{ head }}</p>",
             &[("head", "{{foot}}"), ("foot", "2"), ("other", "x")],
