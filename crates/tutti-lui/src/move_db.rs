@@ -76,6 +76,7 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("suppressed", Int),
             ("previous_list_id", Int),
             ("tested_digest", Text),
+            ("tracking_saved_ms", Int),
             ("group_id", Int),
         ],
     ),

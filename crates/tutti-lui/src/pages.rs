@@ -280,6 +280,8 @@ struct JobPage {
     default_from: String,
     default_reply_to: String,
     tracking: TrackingChoice,
+    /// Whether the marketer saved the tracking choices (the defaults are not a choice).
+    tracking_saved: bool,
     tracking_kind: &'static str,
     links: Vec<LinkSpec>,
     approvals: Approvals,
@@ -457,6 +459,7 @@ async fn job_page_for(
         charsets,
         default_from: default_of(|s| s.sender_from.as_ref().map(|v| v.value.clone())),
         default_reply_to: default_of(|s| s.sender_reply_to.as_ref().map(|v| v.value.clone())),
+        tracking_saved: state.sending.tracking_saved(id).await.map_err(db)?,
         tracking_kind: kind_key(tracking.choice.kind),
         tracking: tracking.choice,
         links: tracking.links,

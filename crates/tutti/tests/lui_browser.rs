@@ -51,6 +51,9 @@ async fn a_job_in(browser: Browser, name: &str) {
     b.fill("folder", "Spring").await;
     b.click("#create").await;
     b.wait_for_text("1. Recipients").await;
+    // A new job's Tracking step is not done before the marketer has looked at it.
+    let tracking_done = "class=\"done\"><a href=\"#tracking\"";
+    assert!(!b.client.source().await.unwrap().contains(tracking_done));
 
     // Upload: the file input takes the file's path.
     b.client
@@ -136,6 +139,7 @@ async fn a_job_in(browser: Browser, name: &str) {
     // Saving the tracking choices says so on the page shown again.
     b.click("#save-tracking").await;
     b.wait_for_text("id=\"tracking-form-saved\"").await;
+    b.wait_for_text(tracking_done).await;
 
     // Test, authorize, send.
     b.fill("addresses", "maria@shop.example").await;

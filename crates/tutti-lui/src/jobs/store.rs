@@ -150,8 +150,8 @@ impl Jobs {
             for sql in [
                 "INSERT INTO job_attachments (job_id, name, content_type, content_id, data) \
                  SELECT $1, name, content_type, content_id, data FROM job_attachments WHERE job_id = $2",
-                "UPDATE jobs SET (tracking_kind, track_opens, track_clicks, untracked, recipient_list_id) = \
-                 (SELECT tracking_kind, track_opens, track_clicks, untracked, recipient_list_id FROM jobs WHERE id = $2) \
+                "UPDATE jobs SET (tracking_kind, track_opens, track_clicks, untracked, recipient_list_id, tracking_saved_ms) = \
+                 (SELECT tracking_kind, track_opens, track_clicks, untracked, recipient_list_id, tracking_saved_ms FROM jobs WHERE id = $2) \
                  WHERE id = $1",
             ] {
                 sqlx::query(sql)

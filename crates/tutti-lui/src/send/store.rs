@@ -79,19 +79,30 @@ impl Sending {
         })
     }
 
+    /// Whether the job's tracking choices were ever saved (not only the defaults).
+    pub async fn tracking_saved(&self, job: &str) -> sqlx::Result<bool> {
+        let saved: i64 = sqlx::query("SELECT tracking_saved_ms FROM jobs WHERE id = $1")
+            .bind(job)
+            .fetch_one(&self.db.pool)
+            .await?
+            .try_get(0)?;
+        Ok(saved > 0)
+    }
+
     /// Saves the tracking choice; the job's test send and authorization are void.
     pub async fn set_tracking(&self, job: &str, t: &TrackingChoice) -> sqlx::Result<()> {
         let untracked =
             serde_json::to_string(&t.untracked).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
         let mut tx = self.db.pool.begin().await?;
         sqlx::query(
-            "UPDATE jobs SET tracking_kind = $2, track_opens = $3, track_clicks = $4, untracked = $5 WHERE id = $1",
+            "UPDATE jobs SET tracking_kind = $2, track_opens = $3, track_clicks = $4, untracked = $5, tracking_saved_ms = $6 WHERE id = $1",
         )
         .bind(job)
         .bind(kind_key(t.kind))
         .bind(i64::from(t.opens))
         .bind(i64::from(t.clicks))
         .bind(untracked)
+        .bind(now_ms())
         .execute(&mut *tx)
         .await?;
         void_approvals(&mut tx, job).await?;
