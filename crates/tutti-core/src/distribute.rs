@@ -225,6 +225,10 @@ pub struct JobProgress {
     pub rate: f64,
     /// Why sending waits, when it does (a relay that cannot be reached, the schedule).
     pub waiting: Option<String>,
+    /// The Mailer has no SMTP relay: what `sent` counts was written into its outbox
+    /// (`mailer/outbox`), not delivered to anyone.
+    #[serde(default)]
+    pub to_outbox: bool,
 }
 
 /// What happened to a recipient at the Mailer.

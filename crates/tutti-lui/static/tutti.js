@@ -140,7 +140,8 @@ for (const el of document.querySelectorAll("[data-progress]")) {
       const percent = p.total > 0 ? Math.floor((100 * done) / p.total) : 0;
       bar.setAttribute("aria-valuenow", String(percent));
       bar.firstElementChild.style.width = `${percent}%`;
-      text.textContent = `${percent} % · ${p.sent} sent, ${p.deferred} deferred, ${p.failed} failed, ${p.bounced} bounced of ${p.total}` +
+      const sent = p.to_outbox ? "written to the outbox" : "sent";
+      text.textContent = `${percent} % · ${p.sent} ${sent}, ${p.deferred} deferred, ${p.failed} failed, ${p.bounced} bounced of ${p.total}` +
         (p.rate > 0 ? ` · ${p.rate.toFixed(1)} messages/s` : "") + (p.waiting ? ` · ${p.waiting}` : "") + ` · ${p.state}`;
       if (p.state === "completed" || p.state === "cancelled") {
         const state = document.getElementById("job-state");

@@ -143,11 +143,13 @@ impl Engine {
             .sum();
         p.rate = sent as f64 / 10.0;
         p.waiting = lock(&self.waiting).get(job).cloned();
-        if self.config.relays.is_empty() && p.waiting.is_none() && p.queued + p.sent > 0 {
-            p.waiting = Some(format!(
-                "no SMTP relay is configured (SmtpRelays in mailer.ini): messages are written into {}",
-                self.outbox.display()
-            ));
+        p.to_outbox = self.config.relays.is_empty();
+        if p.to_outbox && p.waiting.is_none() && p.queued + p.sent > 0 {
+            // The marketer reads this: the folder on the server is the administrator's.
+            p.waiting = Some(
+                "no SMTP relay is configured yet: messages are written into the Mailer's outbox, not sent to anyone"
+                    .into(),
+            );
         }
         Ok(Some(p))
     }

@@ -651,6 +651,7 @@ impl Spool {
                 possible_duplicates: u64::try_from(duplicates).unwrap_or(0),
                 rate: 0.0,
                 waiting: None,
+                to_outbox: false,
             }
         }))
     }
