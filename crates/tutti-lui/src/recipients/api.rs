@@ -24,7 +24,7 @@ use super::query;
 use super::store::{ListInfo, NewList, Reaction};
 use crate::LuiState;
 use crate::jobs::api::{actor, job_for};
-use crate::jobs::model::Actor;
+use crate::jobs::model::{Actor, Job};
 use crate::message::api::editable;
 use crate::session_api::LuiSession;
 
@@ -46,6 +46,20 @@ pub fn router() -> OpenApiRouter<Arc<LuiState>> {
         .routes(routes!(remove_connection))
         .routes(routes!(from_query))
         .routes(routes!(saved_lists))
+}
+
+/// Whose a new list of `job` is: the actor's (with their group), or for the `admin` login
+/// the job owner's.
+fn list_owner(actor: &Actor, job: &Job) -> (i64, Option<i64>, Option<String>) {
+    match actor {
+        Actor::User {
+            id,
+            group_id,
+            group,
+            ..
+        } => (*id, *group_id, group.clone()),
+        Actor::Admin => (job.owner_id, job.group_id, job.group_name.clone()),
+    }
 }
 
 fn db_error(e: sqlx::Error) -> ApiError {
@@ -290,15 +304,7 @@ async fn upload(
             return Err(import_error(e));
         }
     };
-    let (owner_id, group_id, group) = match &actor {
-        Actor::User {
-            id,
-            group_id,
-            group,
-            ..
-        } => (*id, *group_id, group.clone()),
-        Actor::Admin => (job.owner_id, job.group_id, job.group_name.clone()),
-    };
+    let (owner_id, group_id, group) = list_owner(&actor, &job);
     let source = q
         .file_name
         .clone()
@@ -634,15 +640,7 @@ async fn from_reaction(
         .await
         .map_err(db_error)?
         .ok_or_else(|| ApiError::not_found(format!("job {} has no recipients", earlier.id)))?;
-    let (owner_id, group_id, group) = match &actor {
-        Actor::User {
-            id,
-            group_id,
-            group,
-            ..
-        } => (*id, *group_id, group.clone()),
-        Actor::Admin => (job.owner_id, job.group_id, job.group_name.clone()),
-    };
+    let (owner_id, group_id, group) = list_owner(&actor, &job);
     let what = match body.reaction {
         Reaction::Openers => "openers",
         Reaction::Clickers => "clickers",
@@ -844,15 +842,7 @@ async fn from_query(
     )
     .await
     .map_err(unprocessable)?;
-    let (owner_id, group_id, group) = match &actor {
-        Actor::User {
-            id,
-            group_id,
-            group,
-            ..
-        } => (*id, *group_id, group.clone()),
-        Actor::Admin => (job.owner_id, job.group_id, job.group_name.clone()),
-    };
+    let (owner_id, group_id, group) = list_owner(&actor, &job);
     let connection_name = state
         .connections
         .list(false)
